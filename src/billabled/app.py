@@ -1,0 +1,48 @@
+"""The application factory: settings in, ASGI app out.
+
+The schema is not created here: `billabled serve` and `billabled migrate` apply migrations before
+any app starts, and tests migrate their databases the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from billabled import __version__, health
+from billabled.config import Settings
+from billabled.db import Database, create_app_engine
+from billabled.errors import install_error_handlers
+from billabled.kit.jsonresponse import JsonResponse
+from billabled.middleware import RequestContextMiddleware
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(create_app_engine(settings))
+        app.state.database = database
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(
+        title="Billabled Integration API",
+        version=__version__,
+        lifespan=lifespan,
+        default_response_class=JsonResponse,
+        # The reference (served from local assets) arrives with the API platform.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,93 @@
+"""The `billabled` command: serve, migrate, and tenant administration."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from billabled import migrations
+from billabled.cli.common import cli_errors, load_settings, run_with_database
+from billabled.cli.workspaces import users_app, workspaces_app
+from billabled.config import Settings
+from billabled.db import Database, async_url, describe_url
+from billabled.demo.service import DemoLogin, ensure_demo_workspace
+from billabled.logging import configure_logging
+
+app = typer.Typer(
+    name="billabled",
+    help="Billabled: time tracking and billing for agencies.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(workspaces_app, name="workspaces")
+app.add_typer(users_app, name="users")
+
+
+def _prepare(settings: Settings) -> None:
+    """Validate settings, make the secret key, and bring the schema up to date."""
+    async_url(settings.resolved_database_url)  # a malformed URL fails here, in one line
+    _ = settings.resolved_secret_key
+    migrations.upgrade(settings.resolved_database_url)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every pending migration (safe to run from several machines at once)."""
+    settings = load_settings()
+    with cli_errors(settings):
+        _prepare(settings)
+        revision = migrations.current_revision(settings.resolved_database_url)
+    typer.echo(f"Database {describe_url(settings.resolved_database_url)} is at revision {revision}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind [BILLABLED_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind [BILLABLED_PORT].")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
+    demo: Annotated[bool, typer.Option(help="Create a demo workspace and print a login.")] = False,
+) -> None:
+    """Run the HTTP server, after applying migrations."""
+    import uvicorn
+
+    settings = load_settings(host=host, port=port)
+    configure_logging(settings.log_level, settings.log_format)
+    with cli_errors(settings):
+        _prepare(settings)
+        login = _demo(settings) if demo else None
+    # Worker processes build their own app from the environment: hand them the CLI's choices.
+    os.environ["BILLABLED_HOST"] = settings.host
+    os.environ["BILLABLED_PORT"] = str(settings.port)
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(
+        f"Billabled is serving on {base} (database: {describe_url(settings.resolved_database_url)})"
+    )
+    if login:
+        typer.echo("Demo workspace ready:")
+        typer.echo(f"  workspace: {login.workspace_id}")
+        typer.echo(f"  login:     {login.email} / {login.password}")
+    uvicorn.run(
+        "billabled.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
+def _demo(settings: Settings) -> DemoLogin:
+    async def work(database: Database) -> DemoLogin:
+        async with database.transaction() as session:
+            return await ensure_demo_workspace(session)
+
+    return run_with_database(settings, work)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,147 @@
+"""`billabled workspaces …` and `billabled users …`: tenant administration from the shell."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from billabled.audit.service import SYSTEM
+from billabled.cli.common import (
+    cli_errors,
+    fail,
+    load_settings,
+    print_json,
+    require_current_schema,
+    run_with_database,
+)
+from billabled.db import Database
+from billabled.kit.ids import is_valid_id
+from billabled.kit.passwords import generate_password
+from billabled.user.service import add_member, parse_role
+from billabled.workspace import repository as workspace_repository
+from billabled.workspace.service import create_workspace, parse_plan
+
+workspaces_app = typer.Typer(help="Create and inspect workspaces.", no_args_is_help=True)
+users_app = typer.Typer(help="Add people to workspaces.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")]
+
+
+@workspaces_app.command("create")
+def workspaces_create(
+    name: Annotated[str, typer.Argument(help="The workspace (agency) name.")],
+    owner_email: Annotated[str, typer.Option("--owner-email", help="The owner's email.")],
+    owner_name: Annotated[str | None, typer.Option("--owner-name")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option("--password", help="The owner's password; generated when omitted."),
+    ] = None,
+    plan: Annotated[str, typer.Option("--plan", help="free, starter, professional, business")] = (
+        "free"
+    ),
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a workspace and its owner (a new user, or an existing one by email)."""
+    settings = load_settings()
+    with cli_errors(settings):
+        parsed_plan = parse_plan(plan)
+        require_current_schema(settings)
+        generated = generate_password() if password is None else None
+
+        async def work(database: Database) -> dict[str, Any]:
+            async with database.transaction() as session:
+                created = await create_workspace(
+                    session,
+                    name=name,
+                    owner_email=owner_email,
+                    owner_name=owner_name,
+                    owner_password=password or generated,
+                    plan=parsed_plan,
+                    actor=SYSTEM,
+                )
+                workspace, owner = created.workspace, created.owner
+                return {
+                    "workspace": {
+                        "id": workspace.id,
+                        "name": workspace.name,
+                        "plan": workspace.plan,
+                        "currency": workspace.currency,
+                        "timeZone": workspace.time_zone,
+                        "weekStart": workspace.week_start,
+                        "createdAt": workspace.created_at,
+                    },
+                    "owner": {
+                        "id": owner.id,
+                        "email": owner.email,
+                        "name": owner.name,
+                        "role": created.membership.role,
+                        "membershipId": created.membership.id,
+                        "created": created.owner_created,
+                    },
+                }
+
+        result = run_with_database(settings, work)
+    # A generated password only matters if the account is new (existing users keep theirs).
+    if generated and result["owner"]["created"]:
+        result["password"] = generated
+    if as_json:
+        print_json(result)
+        return
+    typer.echo(f"Created workspace {result['workspace']['id']} ({result['workspace']['name']})")
+    typer.echo(f"Owner: {result['owner']['email']} ({result['owner']['id']})")
+    if "password" in result:
+        typer.echo(f"Password (shown once): {result['password']}")
+
+
+@users_app.command("add")
+def users_add(
+    workspace: Annotated[str, typer.Option("--workspace", help="The workspace id (ws_…).")],
+    email: Annotated[str, typer.Option("--email")],
+    role: Annotated[str, typer.Option("--role", help="owner, admin, manager or member")],
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a person to a workspace with a role, creating their account if the email is new."""
+    settings = load_settings()
+    with cli_errors(settings):
+        parsed_role = parse_role(role)
+        if not is_valid_id(workspace, "ws"):
+            fail(f"workspace {workspace!r} not found")
+        require_current_schema(settings)
+
+        async def work(database: Database) -> dict[str, Any]:
+            async with database.transaction() as session:
+                if await workspace_repository.get_workspace(session, workspace) is None:
+                    fail(f"workspace {workspace!r} not found")
+                added = await add_member(
+                    session,
+                    workspace_id=workspace,
+                    email=email,
+                    role=parsed_role,
+                    name=name,
+                    actor=SYSTEM,
+                )
+                return {
+                    "user": {
+                        "id": added.user.id,
+                        "email": added.user.email,
+                        "name": added.user.name,
+                        "created": added.user_created,
+                    },
+                    "membership": {
+                        "id": added.membership.id,
+                        "workspaceId": added.membership.workspace_id,
+                        "role": added.membership.role,
+                        "weeklyCapacitySeconds": added.membership.weekly_capacity_seconds,
+                    },
+                }
+
+        result = run_with_database(settings, work)
+    if as_json:
+        print_json(result)
+        return
+    typer.echo(
+        f"Added {result['user']['email']} ({result['user']['id']}) to {workspace} "
+        f"as {result['membership']['role']}"
+    )

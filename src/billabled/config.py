@@ -1,0 +1,89 @@
+"""Settings, read from `BILLABLED_*` environment variables (and CLI flags, which override them).
+
+Invariants:
+- the secret key is never empty: when `BILLABLED_SECRET_KEY` is not set it is read from
+  `<data_dir>/secret_key`, which is generated (mode 0600) on first use;
+- the database URL defaults to an SQLite file inside the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+LogFormat = Literal["json", "console"]
+
+SECRET_KEY_FILE = "secret_key"
+
+
+class ConfigError(Exception):
+    """A setting is invalid or a file it names cannot be used."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BILLABLED_", frozen=True, extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"), description="Where the SQLite file and secret live."
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in the data directory."
+    )
+    redis_url: str | None = Field(default=None, description="Shared rate-limit storage.")
+    secret_key: SecretStr | None = Field(default=None, description="Generated when not set.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: LogLevel = "info"
+    log_format: LogFormat = "json"
+    # Pool size per process for PostgreSQL; SQLite uses one connection per thread.
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_overflow: int = Field(default=10, ge=0, le=200)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'billabled.db').resolve()}"
+
+    @cached_property
+    def resolved_secret_key(self) -> bytes:
+        """The secret key bytes, generating `<data_dir>/secret_key` (0600) on first use."""
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+            if len(value) < 32:
+                raise ConfigError("BILLABLED_SECRET_KEY must be at least 32 characters")
+            return value.encode()
+        return _load_or_create_secret(self.data_dir / SECRET_KEY_FILE)
+
+
+def _load_or_create_secret(path: Path) -> bytes:
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"cannot read secret key file {path}: {exc.strerror}") from exc
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48).encode()
+        # O_EXCL: if two processes start at once, exactly one writes and both read the same key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot create secret key file {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(value + b"\n")
+    return value

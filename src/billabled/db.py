@@ -1,0 +1,165 @@
+"""Engines and sessions.
+
+Invariants:
+- one request, one transaction: the request session commits when the handler returns and rolls
+  back on any error; services only `flush()`;
+- SQLite runs in WAL mode with foreign keys on and a busy timeout, and write transactions start
+  with `BEGIN IMMEDIATE` so two writers queue on the lock instead of failing mid-transaction;
+- the same URL works for both doors: the app uses the async driver (asyncpg / aiosqlite), Alembic
+  and bulk tooling the sync one (psycopg / sqlite3). See docs/decisions.md for why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from billabled.config import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+_ASYNC_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite"}
+_SYNC_DRIVERS = {"postgresql": "psycopg", "sqlite": "pysqlite"}
+
+
+class DatabaseUrlError(ValueError):
+    """The database URL cannot be parsed or names a backend we do not support."""
+
+
+def _parse(raw: str) -> URL:
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise DatabaseUrlError("the database URL is malformed") from exc
+    backend = url.get_backend_name()
+    if backend == "postgres":  # Heroku-style alias
+        url = url.set(drivername="postgresql")
+        backend = "postgresql"
+    if backend not in _ASYNC_DRIVERS:
+        raise DatabaseUrlError(
+            f"unsupported database {backend!r}: use postgresql://… or sqlite:///…"
+        )
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        raise DatabaseUrlError("SQLite needs a file path: sqlite:////path/to/billabled.db")
+    return url
+
+
+def async_url(raw: str) -> URL:
+    url = _parse(raw)
+    backend = url.get_backend_name()
+    return url.set(drivername=f"{backend}+{_ASYNC_DRIVERS[backend]}")
+
+
+def sync_url(raw: str) -> URL:
+    url = _parse(raw)
+    backend = url.get_backend_name()
+    return url.set(drivername=f"{backend}+{_SYNC_DRIVERS[backend]}")
+
+
+def describe_url(raw: str) -> str:
+    """The URL with any password hidden, for logs and error messages."""
+    try:
+        return _parse(raw).render_as_string(hide_password=True)
+    except DatabaseUrlError:
+        return "<malformed>"
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Take transaction control from the driver so we can choose BEGIN vs BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a committed transaction survives a crash of the process.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("sqlite_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_app_engine(settings: Settings) -> AsyncEngine:
+    url = async_url(settings.resolved_database_url)
+    kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "pool_pre_ping": False}
+    if url.get_backend_name() == "postgresql":
+        kwargs.update(
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_overflow,
+            pool_recycle=1800,
+        )
+    else:
+        _ensure_sqlite_dir(url)
+    engine = create_async_engine(url, **kwargs)
+    if url.get_backend_name() == "sqlite":
+        _configure_sqlite(engine.sync_engine)
+    return engine
+
+
+def create_sync_engine(raw_url: str) -> Engine:
+    """A synchronous engine for migrations and bulk tooling."""
+    url = sync_url(raw_url)
+    if url.get_backend_name() == "sqlite":
+        _ensure_sqlite_dir(url)
+        engine = create_engine(url, json_serializer=_json_dumps)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, json_serializer=_json_dumps)
+
+
+def _ensure_sqlite_dir(url: URL) -> None:
+    from pathlib import Path
+
+    if url.database:
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+class Database:
+    """The app's engine and session factories; one per process, kept on `app.state`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._read_sessions = async_sessionmaker(engine, expire_on_commit=False)
+        writer = engine.execution_options(sqlite_immediate=True) if self.is_sqlite else engine
+        self._write_sessions = async_sessionmaker(writer, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits on success and rolls back on any error."""
+        factory = self._write_sessions if write else self._read_sessions
+        async with factory() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

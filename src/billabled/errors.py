@@ -1,0 +1,203 @@
+"""The error hierarchy and the one place that renders errors.
+
+Every error leaves the service as `{"error": {"code", "message", ...}}` with its real status.
+Nothing internal (tracebacks, SQL, exception text of unexpected errors) is ever rendered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from fastapi.exceptions import RequestValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from billabled.kit.jsonresponse import JsonResponse
+
+
+class BillabledError(Exception):
+    """Base of every error we raise on purpose. `status` and `code` say how it is rendered."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    default_message: ClassVar[str] = "The request could not be processed."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **details: Any,
+    ) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.details}}
+
+
+class BadRequest(BillabledError):
+    status = 400
+    code = "bad_request"
+
+
+class MalformedJson(BadRequest):
+    code = "malformed_json"
+    default_message = "The request body is not valid JSON."
+
+
+class Unauthorized(BillabledError):
+    status = 401
+    code = "unauthorized"
+    default_message = "Authentication is required."
+
+
+class Forbidden(BillabledError):
+    status = 403
+    code = "forbidden"
+    default_message = "You are not allowed to do this."
+
+
+class NotFound(BillabledError):
+    status = 404
+    code = "not_found"
+    default_message = "The resource does not exist."
+
+
+class MethodNotAllowed(BillabledError):
+    status = 405
+    code = "method_not_allowed"
+    default_message = "The method is not allowed on this resource."
+
+
+class Conflict(BillabledError):
+    status = 409
+    code = "conflict"
+    default_message = "The request conflicts with the current state of the resource."
+
+
+class PayloadTooLarge(BillabledError):
+    status = 413
+    code = "payload_too_large"
+    default_message = "The request body is too large."
+
+
+class UnsupportedMediaType(BillabledError):
+    status = 415
+    code = "unsupported_media_type"
+    default_message = "The request body must be JSON (Content-Type: application/json)."
+
+
+class ValidationFailed(BillabledError):
+    """422 with the failing fields: `errors: [{"field", "message", "type"}]`."""
+
+    status = 422
+    code = "validation_failed"
+    default_message = "The request is invalid."
+
+
+class RateLimited(BillabledError):
+    status = 429
+    code = "rate_limited"
+    default_message = "Too many requests."
+
+
+class InternalError(BillabledError):
+    status = 500
+    code = "internal_error"
+    default_message = "Something went wrong on our side. Quote the request id if you contact us."
+
+
+class NotImplementedYet(BillabledError):
+    status = 501
+    code = "not_implemented"
+    default_message = "This endpoint is not available yet."
+
+
+class ServiceUnavailable(BillabledError):
+    status = 503
+    code = "service_unavailable"
+    default_message = "The service is temporarily unavailable."
+
+
+# --- Rendering -------------------------------------------------------------------------------
+# The one place errors become responses. Imported by the app factory only.
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+}
+
+
+def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **details}}
+
+
+def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Pydantic/FastAPI error dicts as `[{"field", "in", "message", "type"}]` (no input echo)."""
+    rendered = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ())]
+        where = loc[0] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else None
+        field_parts = loc[1:] if where else loc
+        rendered.append(
+            {
+                "field": ".".join(field_parts) or None,
+                "in": where or "body",
+                "message": err.get("msg", "Invalid value."),
+                "type": err.get("type", "value_error"),
+            }
+        )
+    return rendered
+
+
+async def _render_billabled_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BillabledError)
+    return JsonResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+async def _render_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    if status == 404:
+        message = f"No resource at {request.method} {request.url.path}."
+    elif status == 405:
+        message = f"{request.method} is not allowed on {request.url.path}."
+    else:
+        message = exc.detail if isinstance(exc.detail, str) else "The request failed."
+    code = _STATUS_CODES.get(status, "error" if status < 500 else "internal_error")
+    return JsonResponse(error_body(code, message), status_code=status, headers=exc.headers)
+
+
+async def _render_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(err.get("type") == "json_invalid" for err in errors):
+        return JsonResponse(MalformedJson().body(), status_code=MalformedJson.status)
+    body = ValidationFailed(errors=validation_errors(errors)).body()
+    return JsonResponse(body, status_code=ValidationFailed.status)
+
+
+def install_error_handlers(app: Starlette) -> None:
+    """Render our errors and the framework's (404, 405, validation, malformed JSON) as the envelope.
+
+    Unexpected exceptions are caught by RequestContextMiddleware, which logs them with the request
+    id and answers 500 without details.
+    """
+    app.add_exception_handler(BillabledError, _render_billabled_error)
+    app.add_exception_handler(StarletteHTTPException, _render_http_exception)
+    app.add_exception_handler(RequestValidationError, _render_validation_error)

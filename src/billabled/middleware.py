@@ -1,0 +1,88 @@
+"""Request context: request id, structured request log, and the last line of defence.
+
+- Every response carries `X-Request-Id`: the client's, when it is sane, or a new `req_…` id.
+- Every request is logged once with its id, method, route, status and duration (never headers,
+  bodies or query strings, which can hold secrets).
+- An exception nobody handled is logged with the request id and answered with a 500 envelope that
+  names only the request id.
+
+Written as plain ASGI (not BaseHTTPMiddleware): it runs on every request and must cost little.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Final
+
+import structlog
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from billabled.errors import InternalError
+from billabled.kit.ids import new_id
+from billabled.kit.jsonresponse import JsonResponse
+
+REQUEST_ID_HEADER: Final = "x-request-id"
+_SANE_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+log = structlog.get_logger("billabled.request")
+
+
+def _request_id_from(scope: Scope) -> str:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for name, value in headers:
+        if name == b"x-request-id":
+            try:
+                candidate = value.decode("ascii")
+            except UnicodeDecodeError:
+                break
+            if _SANE_REQUEST_ID.match(candidate):
+                return candidate
+            break
+    return new_id("req")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request_id = _request_id_from(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-Id", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        except Exception:
+            log.exception("unhandled_exception", method=scope["method"], path=scope["path"])
+            if not response_started:
+                body = InternalError().body()
+                body["error"]["requestId"] = request_id
+                await JsonResponse(body, status_code=500)(scope, receive, send_with_request_id)
+        finally:
+            route = scope.get("route")
+            log.info(
+                "request",
+                method=scope["method"],
+                route=getattr(route, "path", None),
+                path=scope["path"],
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            structlog.contextvars.unbind_contextvars("request_id")

@@ -1,0 +1,75 @@
+"""Schema migrations: the only way the schema is made (never `create_all`).
+
+`upgrade()` runs under a PostgreSQL advisory lock so several instances starting at once apply
+each migration exactly once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+
+from billabled.db import create_sync_engine
+
+SCRIPT_LOCATION = Path(__file__).parent
+# Any constant works; it only has to be the same in every process.
+_MIGRATION_LOCK_ID = 7_264_510_331
+
+
+def _config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _run(database_url: str, action: str, revision: str) -> None:
+    engine = create_sync_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+                connection.commit()
+            try:
+                config = _config(connection)
+                if action == "upgrade":
+                    command.upgrade(config, revision)
+                else:
+                    command.downgrade(config, revision)
+                connection.commit()
+            finally:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                    )
+                    connection.commit()
+    finally:
+        engine.dispose()
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    _run(database_url, "upgrade", revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    _run(database_url, "downgrade", revision)
+
+
+def head_revision() -> str | None:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def current_revision(database_url: str) -> str | None:
+    engine = create_sync_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()

@@ -1,0 +1,90 @@
+"""Declarative base, column types and mixins shared by every table.
+
+- Constraint names follow one naming convention so Alembic migrations are deterministic.
+- Timestamps are stored and returned as timezone-aware UTC on every backend (SQLite has no
+  timezone type, so `UTCDateTime` normalises on the way in and out).
+- Tenant tables carry `workspace_id`; every index on them starts with it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, MetaData, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from billabled.kit.ids import ID_MAX_LENGTH, new_id
+from billabled.kit.time import utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass a timezone-aware value")
+        value = value.astimezone(UTC)
+        # SQLite stores text; dropping the offset keeps the stored strings uniform and sortable.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSON documents: JSONB on PostgreSQL, JSON (text) elsewhere.
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+def IdColumn() -> Any:
+    return String(ID_MAX_LENGTH)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
+
+
+class IdMixin:
+    """A prefixed, time-sortable primary key generated in Python (known before the flush)."""
+
+    id_prefix: ClassVar[str]
+
+    @declared_attr
+    def id(cls) -> Mapped[str]:
+        prefix = cls.id_prefix
+        return mapped_column(
+            IdColumn(), primary_key=True, default=lambda: new_id(prefix), sort_order=-100
+        )
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, sort_order=100)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, sort_order=101)
+
+
+class WorkspaceScopedMixin:
+    """Every tenant table: rows belong to exactly one workspace."""
+
+    @declared_attr
+    def workspace_id(cls) -> Mapped[str]:
+        return mapped_column(
+            IdColumn(), ForeignKey("workspace.id", ondelete="CASCADE"), sort_order=-90
+        )

@@ -1,0 +1,119 @@
+"""Users and memberships.
+
+Invariants:
+- emails are stored lower-cased and are unique across the service;
+- a user is a member of a workspace at most once;
+- every membership change writes an audit record in the same transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billabled.audit.service import Actor, record_audit
+from billabled.errors import Conflict, ValidationFailed
+from billabled.kit.passwords import MIN_PASSWORD_LENGTH, hash_password
+from billabled.models.membership import Membership, Role
+from billabled.models.user import User
+from billabled.user import repository
+
+
+class AlreadyMember(Conflict):
+    code = "already_member"
+
+
+@dataclass(frozen=True, slots=True)
+class NewMember:
+    user: User
+    membership: Membership
+    user_created: bool
+
+
+def normalise_email(raw: str) -> str:
+    try:
+        # Deliverability would need DNS; the address only has to be well-formed here.
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationFailed(
+            "The email address is invalid.",
+            errors=[{"field": "email", "in": "body", "message": str(exc), "type": "email"}],
+        ) from exc
+
+
+def parse_role(raw: str) -> Role:
+    try:
+        return Role(raw.strip().lower())
+    except ValueError as exc:
+        allowed = ", ".join(role.value for role in Role)
+        raise ValidationFailed(
+            f"Unknown role {raw!r}; use one of: {allowed}.",
+            errors=[{"field": "role", "in": "body", "message": "unknown role", "type": "enum"}],
+        ) from exc
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"The password must be at least {MIN_PASSWORD_LENGTH} characters.",
+            errors=[{"field": "password", "in": "body", "message": "too short", "type": "length"}],
+        )
+
+
+def default_name(email: str) -> str:
+    local = email.split("@", 1)[0]
+    return re.sub(r"[._+-]+", " ", local).strip().title() or email
+
+
+def _membership_json(membership: Membership, user: User) -> dict[str, object]:
+    return {
+        "id": membership.id,
+        "userId": user.id,
+        "email": user.email,
+        "role": membership.role,
+        "weeklyCapacitySeconds": membership.weekly_capacity_seconds,
+    }
+
+
+async def add_member(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    email: str,
+    role: Role,
+    actor: Actor,
+    name: str | None = None,
+    password: str | None = None,
+) -> NewMember:
+    """Add a person to a workspace, creating their user account when the email is new."""
+    email = normalise_email(email)
+    if password is not None:
+        check_password(password)
+    user = await repository.get_user_by_email(session, email)
+    user_created = user is None
+    if user is None:
+        user = User(
+            email=email,
+            name=(name or "").strip() or default_name(email),
+            password_hash=hash_password(password) if password else None,
+        )
+        session.add(user)
+        await session.flush()
+    elif await repository.get_membership(session, workspace_id, user.id) is not None:
+        raise AlreadyMember(f"{email} is already a member of this workspace.")
+    membership = Membership(workspace_id=workspace_id, user_id=user.id, role=role.value)
+    session.add(membership)
+    await session.flush()
+    record_audit(
+        session,
+        workspace_id=workspace_id,
+        actor=actor,
+        action="membership.created",
+        entity_type="membership",
+        entity_id=membership.id,
+        after=_membership_json(membership, user),
+    )
+    return NewMember(user=user, membership=membership, user_created=user_created)

@@ -1,0 +1,84 @@
+"""Test helpers shared by fixtures: databases per run, the CLI as a subprocess, free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+BILLABLED = str(Path(sys.executable).parent / "billabled")
+
+
+def postgres_test_url() -> str | None:
+    return os.environ.get("BILLABLED_TEST_DATABASE_URL") or None
+
+
+def redis_test_url() -> str | None:
+    return os.environ.get("BILLABLED_TEST_REDIS_URL") or None
+
+
+def _maintenance_conninfo(server_url: str) -> str:
+    url = make_url(server_url).set(drivername="postgresql", database="postgres")
+    return url.render_as_string(hide_password=False)
+
+
+def create_postgres_database(server_url: str, prefix: str = "billabled_test") -> str:
+    """Create an empty database on the server of `server_url`; return its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_maintenance_conninfo(server_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(database_url: str) -> None:
+    name = make_url(database_url).database
+    with psycopg.connect(_maintenance_conninfo(database_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def new_database_url(tmp_dir: Path) -> str:
+    """A fresh, empty database on the backend under test."""
+    server = postgres_test_url()
+    if server:
+        return create_postgres_database(server)
+    return f"sqlite:///{tmp_dir / f'{uuid.uuid4().hex[:8]}.db'}"
+
+
+def drop_database(database_url: str) -> None:
+    if database_url.startswith("postgresql"):
+        drop_postgres_database(database_url)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(args: list[str], env: Mapping[str, str], timeout: float = 60) -> CliResult:
+    """Run the installed `billabled` command exactly as a user would."""
+    completed = subprocess.run(
+        [BILLABLED, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return CliResult(completed.returncode, completed.stdout, completed.stderr)
