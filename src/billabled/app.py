@@ -12,11 +12,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from billabled import __version__, health
+from billabled.api.platform import ApiPlatform, ApiPlatformMiddleware
+from billabled.api.router import api_router
 from billabled.config import Settings
 from billabled.db import Database, create_app_engine
 from billabled.errors import install_error_handlers
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.middleware import RequestContextMiddleware
+from billabled.transaction import TransactionMiddleware
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,10 +28,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(create_app_engine(settings))
+        platform = ApiPlatform.build(settings, database)
         app.state.database = database
+        app.state.platform = platform
+        platform.usage.start()
         try:
             yield
         finally:
+            await platform.usage.stop()
             await database.dispose()
 
     app = FastAPI(
@@ -43,6 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # Added innermost first: RequestContext → ApiPlatform → Transaction → routes.
+    app.add_middleware(TransactionMiddleware, database_getter=lambda: app.state.database)
+    app.add_middleware(ApiPlatformMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
+    app.include_router(api_router)
     return app

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     # Pool size per process for PostgreSQL; SQLite uses one connection per thread.
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_pool_overflow: int = Field(default=10, ge=0, le=200)
+    # Integration API platform (SPEC §4).
+    usage_retention_days: int = Field(default=90, ge=1, le=3650)
+    usage_flush_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    unauthenticated_rate_limit_per_minute: int = Field(default=60, ge=1)
+    max_request_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
 
     @field_validator("log_level", mode="before")
     @classmethod

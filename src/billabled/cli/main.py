@@ -9,10 +9,12 @@ import typer
 
 from billabled import migrations
 from billabled.cli.common import cli_errors, load_settings, run_with_database
+from billabled.cli.keys import keys_app, usage
 from billabled.cli.workspaces import users_app, workspaces_app
 from billabled.config import Settings
 from billabled.db import Database, async_url, describe_url
 from billabled.demo.service import DemoLogin, ensure_demo_workspace
+from billabled.kit.apikeys import derive_pepper
 from billabled.logging import configure_logging
 
 app = typer.Typer(
@@ -24,6 +26,8 @@ app = typer.Typer(
 )
 app.add_typer(workspaces_app, name="workspaces")
 app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.command("usage")(usage)
 
 
 def _prepare(settings: Settings) -> None:
@@ -69,6 +73,8 @@ def serve(
         typer.echo("Demo workspace ready:")
         typer.echo(f"  workspace: {login.workspace_id}")
         typer.echo(f"  login:     {login.email} / {login.password}")
+        typer.echo(f"  API key:   {login.api_key}")
+        typer.echo(f"  try:       curl -H 'X-Api-Key: {login.api_key}' {base}/api/v1/me")
     uvicorn.run(
         "billabled.app:create_app",
         factory=True,
@@ -84,7 +90,7 @@ def serve(
 def _demo(settings: Settings) -> DemoLogin:
     async def work(database: Database) -> DemoLogin:
         async with database.transaction() as session:
-            return await ensure_demo_workspace(session)
+            return await ensure_demo_workspace(session, derive_pepper(settings.resolved_secret_key))
 
     return run_with_database(settings, work)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.audit.service import SYSTEM
 from billabled.cli.common import (
@@ -18,7 +19,7 @@ from billabled.cli.common import (
 from billabled.db import Database
 from billabled.kit.ids import is_valid_id
 from billabled.kit.passwords import generate_password
-from billabled.user.service import add_member, parse_role
+from billabled.user.service import add_member, change_role, parse_role, remove_member
 from billabled.workspace import repository as workspace_repository
 from billabled.workspace.service import create_workspace, parse_plan
 
@@ -112,8 +113,7 @@ def users_add(
 
         async def work(database: Database) -> dict[str, Any]:
             async with database.transaction() as session:
-                if await workspace_repository.get_workspace(session, workspace) is None:
-                    fail(f"workspace {workspace!r} not found")
+                await _require_workspace(session, workspace)
                 added = await add_member(
                     session,
                     workspace_id=workspace,
@@ -145,3 +145,61 @@ def users_add(
         f"Added {result['user']['email']} ({result['user']['id']}) to {workspace} "
         f"as {result['membership']['role']}"
     )
+
+
+@users_app.command("set-role")
+def users_set_role(
+    workspace: Annotated[str, typer.Option("--workspace", help="The workspace id (ws_…).")],
+    email: Annotated[str, typer.Option("--email")],
+    role: Annotated[str, typer.Option("--role", help="owner, admin, manager or member")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a member's role; their API keys follow the new role's ceiling at once."""
+    settings = load_settings()
+    with cli_errors(settings):
+        parsed_role = parse_role(role)
+        require_current_schema(settings)
+
+        async def work(database: Database) -> dict[str, Any]:
+            async with database.transaction() as session:
+                await _require_workspace(session, workspace)
+                membership = await change_role(
+                    session, workspace_id=workspace, email=email, role=parsed_role, actor=SYSTEM
+                )
+                return {
+                    "membershipId": membership.id,
+                    "userId": membership.user_id,
+                    "role": membership.role,
+                }
+
+        result = run_with_database(settings, work)
+    if as_json:
+        print_json(result)
+    else:
+        typer.echo(f"{email} is now {result['role']} in {workspace}")
+
+
+@users_app.command("remove")
+def users_remove(
+    workspace: Annotated[str, typer.Option("--workspace", help="The workspace id (ws_…).")],
+    email: Annotated[str, typer.Option("--email")],
+) -> None:
+    """Remove a person from a workspace; every API key they created stops working."""
+    settings = load_settings()
+    with cli_errors(settings):
+        require_current_schema(settings)
+
+        async def work(database: Database) -> None:
+            async with database.transaction() as session:
+                await _require_workspace(session, workspace)
+                await remove_member(session, workspace_id=workspace, email=email, actor=SYSTEM)
+
+        run_with_database(settings, work)
+    typer.echo(f"Removed {email} from {workspace}")
+
+
+async def _require_workspace(session: AsyncSession, workspace_id: str) -> None:
+    if not is_valid_id(workspace_id, "ws") or (
+        await workspace_repository.get_workspace(session, workspace_id) is None
+    ):
+        fail(f"workspace {workspace_id!r} not found")

@@ -1,6 +1,7 @@
 """The demo workspace behind `billabled serve --demo`.
 
-Idempotent: a second run finds the demo owner, resets their password and prints the login again.
+Idempotent: a second run finds the demo owner, resets their password, revokes the previous demo
+key and prints a new login and key.
 The realistic agency data (clients, projects, time) is added as those resources are built.
 """
 
@@ -11,9 +12,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billabled.api_key.service import create_api_key, revoke_api_key
 from billabled.audit.service import SYSTEM
+from billabled.auth.scopes import ALL_SCOPES
 from billabled.kit.passwords import generate_password, hash_password
+from billabled.models.api_key import ApiKey
 from billabled.models.membership import Membership, Role
+from billabled.models.user import User
 from billabled.models.workspace import Plan
 from billabled.user import repository as user_repository
 from billabled.workspace.service import create_workspace
@@ -22,17 +27,23 @@ DEMO_OWNER_EMAIL = "owner@northwind.example.com"
 DEMO_WORKSPACE_NAME = "Northwind Creative (demo)"
 
 
+DEMO_KEY_NAME = "Demo key (all scopes)"
+
+
 @dataclass(frozen=True, slots=True)
 class DemoLogin:
     workspace_id: str
     email: str
     password: str
+    api_key: str
     created: bool
 
 
-async def ensure_demo_workspace(session: AsyncSession) -> DemoLogin:
+async def ensure_demo_workspace(session: AsyncSession, pepper: bytes) -> DemoLogin:
+    """Create the demo workspace (or find it), reset its login and issue a fresh API key."""
     password = generate_password()
     owner = await user_repository.get_user_by_email(session, DEMO_OWNER_EMAIL)
+    workspace_id: str | None = None
     if owner is not None:
         result = await session.execute(
             select(Membership.workspace_id)
@@ -41,9 +52,35 @@ async def ensure_demo_workspace(session: AsyncSession) -> DemoLogin:
             .limit(1)
         )
         workspace_id = result.scalar_one_or_none()
-        if workspace_id is not None:
-            owner.password_hash = hash_password(password)
-            return DemoLogin(workspace_id, DEMO_OWNER_EMAIL, password, created=False)
+    created = workspace_id is None
+    if owner is not None and workspace_id is not None:
+        owner.password_hash = hash_password(password)
+    else:
+        owner, workspace_id = await _create_demo_workspace(session, password)
+    # One demo key at a time: earlier ones are revoked, so each run prints the only live one.
+    previous = await session.execute(
+        select(ApiKey.id).where(
+            ApiKey.workspace_id == workspace_id,
+            ApiKey.name == DEMO_KEY_NAME,
+            ApiKey.revoked_at.is_(None),
+        )
+    )
+    for key_id in previous.scalars():
+        await revoke_api_key(session, key_id=key_id, workspace_id=workspace_id, actor=SYSTEM)
+    key = await create_api_key(
+        session,
+        pepper=pepper,
+        workspace_id=workspace_id,
+        creator_user_id=owner.id,
+        creator_role=Role.OWNER.value,
+        name=DEMO_KEY_NAME,
+        scopes=ALL_SCOPES,
+        actor=SYSTEM,
+    )
+    return DemoLogin(workspace_id, DEMO_OWNER_EMAIL, password, key.raw_key, created=created)
+
+
+async def _create_demo_workspace(session: AsyncSession, password: str) -> tuple[User, str]:
     created = await create_workspace(
         session,
         name=DEMO_WORKSPACE_NAME,
@@ -56,4 +93,4 @@ async def ensure_demo_workspace(session: AsyncSession) -> DemoLogin:
         settings={"demo": True},
         actor=SYSTEM,
     )
-    return DemoLogin(created.workspace.id, DEMO_OWNER_EMAIL, password, created=True)
+    return created.owner, created.workspace.id

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import JSON, Connection
 
 from billabled.config import Settings
 from billabled.db import create_sync_engine
@@ -20,6 +20,9 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
     # Migrations stay static: they name plain SQLAlchemy types, never our own classes.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, JSON) and obj._variant_mapping:
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return 'sa.JSON().with_variant(postgresql.JSONB(), "postgresql")'
     return False
 
 

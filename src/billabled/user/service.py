@@ -15,7 +15,8 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.audit.service import Actor, record_audit
-from billabled.errors import Conflict, ValidationFailed
+from billabled.errors import Conflict, NotFound, ValidationFailed
+from billabled.event.tombstones import clear_deletion, record_deletion
 from billabled.kit.passwords import MIN_PASSWORD_LENGTH, hash_password
 from billabled.models.membership import Membership, Role
 from billabled.models.user import User
@@ -107,6 +108,7 @@ async def add_member(
     membership = Membership(workspace_id=workspace_id, user_id=user.id, role=role.value)
     session.add(membership)
     await session.flush()
+    await clear_deletion(session, workspace_id=workspace_id, entity_type="user", entity_id=user.id)
     record_audit(
         session,
         workspace_id=workspace_id,
@@ -117,3 +119,74 @@ async def add_member(
         after=_membership_json(membership, user),
     )
     return NewMember(user=user, membership=membership, user_created=user_created)
+
+
+class NotAMember(NotFound):
+    code = "not_a_member"
+
+
+async def _membership_by_email(
+    session: AsyncSession, workspace_id: str, email: str
+) -> tuple[User, Membership]:
+    email = normalise_email(email)
+    user = await repository.get_user_by_email(session, email)
+    membership = await repository.get_membership(session, workspace_id, user.id) if user else None
+    if user is None or membership is None:
+        raise NotAMember(f"{email} is not a member of this workspace.")
+    return user, membership
+
+
+async def change_role(
+    session: AsyncSession, *, workspace_id: str, email: str, role: Role, actor: Actor
+) -> Membership:
+    """Change a member's role. Their API keys shrink or grow to the new ceiling at once."""
+    user, membership = await _membership_by_email(session, workspace_id, email)
+    if membership.role == Role.OWNER and role != Role.OWNER:
+        await _keep_an_owner(session, workspace_id)
+    before = _membership_json(membership, user)
+    membership.role = role.value
+    await session.flush()
+    record_audit(
+        session,
+        workspace_id=workspace_id,
+        actor=actor,
+        action="membership.updated",
+        entity_type="membership",
+        entity_id=membership.id,
+        before=before,
+        after=_membership_json(membership, user),
+    )
+    return membership
+
+
+async def remove_member(
+    session: AsyncSession, *, workspace_id: str, email: str, actor: Actor
+) -> User:
+    """Remove a person from a workspace. Every API key they created stops working."""
+    user, membership = await _membership_by_email(session, workspace_id, email)
+    if membership.role == Role.OWNER:
+        await _keep_an_owner(session, workspace_id)
+    before = _membership_json(membership, user)
+    await session.delete(membership)
+    await record_deletion(session, workspace_id=workspace_id, entity_type="user", entity_id=user.id)
+    record_audit(
+        session,
+        workspace_id=workspace_id,
+        actor=actor,
+        action="membership.deleted",
+        entity_type="membership",
+        entity_id=membership.id,
+        before=before,
+    )
+    await session.flush()
+    return user
+
+
+async def _keep_an_owner(session: AsyncSession, workspace_id: str) -> None:
+    owners = await repository.count_owners(session, workspace_id)
+    if owners <= 1:
+        raise LastOwner("A workspace needs at least one owner; make someone else owner first.")
+
+
+class LastOwner(Conflict):
+    code = "last_owner"

@@ -1,0 +1,329 @@
+"""The Integration API platform layer: what every `/api/v1` request passes through (SPEC §4).
+
+In order: authenticate the key (401s, with the caller's IP rate-limited instead of any key's
+budget) → rate-limit the key by plan (429) → bound and type-check the body (413, 415) → honour
+`Idempotency-Key` on POST (replay, 422 mismatch, 409 in progress) → run the endpoint. Every
+authenticated response carries the rate-limit headers, and every request, whatever its status,
+leaves a usage record.
+
+Plain ASGI, because it runs on every request and must cost little.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from billabled.auth.authenticate import authenticate_key, key_from_headers
+from billabled.auth.principal import Principal
+from billabled.config import Settings
+from billabled.db import Database
+from billabled.errors import (
+    BillabledError,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from billabled.idempotency import service as idempotency
+from billabled.kit.apikeys import derive_pepper
+from billabled.kit.jsonresponse import JsonResponse
+from billabled.kit.time import utcnow
+from billabled.ratelimit import RateLimitDecision, RateLimiter, limit_for_plan
+from billabled.transaction import FinishedResponse
+from billabled.usage.recorder import UsageEntry, UsageRecorder
+
+API_PREFIX: Final = "/api/v1"
+PUBLIC_PATHS: Final = frozenset({f"{API_PREFIX}/openapi.json"})
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+
+
+@dataclass
+class ApiPlatform:
+    """The per-process parts of the platform layer, built in the app's lifespan."""
+
+    settings: Settings
+    database: Database
+    limiter: RateLimiter
+    usage: UsageRecorder
+    pepper: bytes
+
+    @classmethod
+    def build(cls, settings: Settings, database: Database) -> ApiPlatform:
+        secret = settings.resolved_secret_key
+        return cls(
+            settings=settings,
+            database=database,
+            limiter=RateLimiter.from_url(settings.redis_url),
+            usage=UsageRecorder(
+                database.engine,
+                secret,
+                retention_days=settings.usage_retention_days,
+                flush_interval=settings.usage_flush_interval_seconds,
+            ),
+            pepper=derive_pepper(secret),
+        )
+
+
+def principal_of(scope: Scope) -> Principal | None:
+    principal: Principal | None = scope["state"].get("principal")
+    return principal
+
+
+def rate_limit_of(scope: Scope) -> RateLimitDecision | None:
+    decision: RateLimitDecision | None = scope["state"].get("rate_limit")
+    return decision
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+class ApiPlatformMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(API_PREFIX) or path in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        platform: ApiPlatform = scope["app"].state.platform
+        started = time.perf_counter()
+        status = 500
+        rate_headers: list[tuple[bytes, bytes]] = []
+
+        async def send_with_limits(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if rate_headers:
+                    message.setdefault("headers", [])
+                    message["headers"] = [*message["headers"], *rate_headers]
+            await send(message)
+
+        principal: Principal | None = None
+        try:
+            headers = Headers(scope=scope)
+            try:
+                raw_key = key_from_headers(headers.get("authorization"), headers.get("x-api-key"))
+                principal = await authenticate_key(
+                    platform.database.autocommit_engine, platform.pepper, raw_key
+                )
+            except Unauthorized as exc:
+                # No valid key: limit the caller's IP, never a key's budget.
+                decision = await platform.limiter.hit(
+                    f"ip:{_client_ip(scope)}",
+                    platform.settings.unauthenticated_rate_limit_per_minute,
+                    "ip",
+                )
+                rate_headers = decision.headers()
+                error: BillabledError = exc if decision.allowed else _rate_limited(decision)
+                await _respond(error, scope, receive, send_with_limits)
+                return
+
+            decision = await platform.limiter.hit(
+                f"key:{principal.key_id}", limit_for_plan(principal.plan), "key"
+            )
+            rate_headers = decision.headers()
+            if not decision.allowed:
+                await _respond(_rate_limited(decision), scope, receive, send_with_limits)
+                return
+            scope["state"]["principal"] = principal
+            scope["state"]["rate_limit"] = decision
+
+            if scope["method"] in _BODY_METHODS:
+                try:
+                    body = await _read_body(receive, platform.settings.max_request_body_bytes)
+                except _BodyTooLarge:
+                    limit = platform.settings.max_request_body_bytes
+                    await _respond(
+                        PayloadTooLarge(f"The request body is larger than {limit} bytes."),
+                        scope,
+                        receive,
+                        send_with_limits,
+                    )
+                    return
+                if body and not _is_json(headers.get("content-type")):
+                    await _respond(UnsupportedMediaType(), scope, receive, send_with_limits)
+                    return
+                receive = _replaying(body, receive)
+                idempotency_key = headers.get("idempotency-key")
+                if scope["method"] == "POST" and idempotency_key is not None:
+                    await self._idempotent(
+                        platform, principal, idempotency_key, body, scope, receive, send_with_limits
+                    )
+                    return
+            await self.app(scope, receive, send_with_limits)
+        finally:
+            _record_usage(platform, scope, principal, status, started)
+
+    async def _idempotent(
+        self,
+        platform: ApiPlatform,
+        principal: Principal,
+        raw_key: str,
+        body: bytes,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        engine = platform.database.engine
+        assert principal.key_id is not None
+        key_id = principal.key_id
+        try:
+            key = idempotency.validate_key(raw_key)
+            claimed = await idempotency.claim(
+                engine,
+                api_key_id=key_id,
+                workspace_id=principal.workspace_id,
+                key=key,
+                request_fingerprint=idempotency.fingerprint(
+                    scope["method"], scope["path"], scope.get("query_string", b""), body
+                ),
+            )
+        except BillabledError as exc:
+            await _respond(exc, scope, receive, send)
+            return
+        if isinstance(claimed, idempotency.Replay):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": claimed.status,
+                    "headers": [
+                        *claimed.headers,
+                        (b"content-length", str(len(claimed.body)).encode()),
+                        (b"idempotent-replayed", b"true"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": claimed.body})
+            return
+
+        async def store_with_change(session: AsyncSession, response: FinishedResponse) -> None:
+            await idempotency.complete_in(session, key_id, key, response)
+
+        scope["state"]["before_commit"] = [store_with_change]
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        except BaseException:
+            await idempotency.release(engine, key_id, key)
+            raise
+        status = start["status"] if start else 500
+        if status >= 500:
+            await idempotency.release(engine, key_id, key)
+        elif status >= 400:
+            # The change rolled back; remember the refusal so a retry gets the same answer.
+            assert start is not None
+            response = FinishedResponse(status, list(start.get("headers", [])), b"".join(chunks))
+            await idempotency.complete_alone(engine, key_id, key, response)
+
+
+def _rate_limited(decision: RateLimitDecision) -> RateLimited:
+    retry_after = max(1, decision.reset_in)
+    return RateLimited(
+        f"Rate limit of {decision.limit} requests per minute exceeded. "
+        f"Retry in {retry_after} seconds.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+async def _respond(error: BillabledError, scope: Scope, receive: Receive, send: Send) -> None:
+    response = JsonResponse(error.body(), status_code=error.status)
+    MutableHeaders(raw=response.raw_headers).update(error.headers)
+    await response(scope, receive, send)
+
+
+def _client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    if route is not None:
+        return str(getattr(route, "path", scope["path"]))
+    # Not routed (the request was refused before routing): find the template it would match.
+    for candidate in scope["app"].router.routes:
+        match, _ = candidate.matches({**scope, "type": "http"})
+        if match == Match.FULL:
+            return str(getattr(candidate, "path", scope["path"]))
+    return "(unmatched)"
+
+
+def _record_usage(
+    platform: ApiPlatform,
+    scope: Scope,
+    principal: Principal | None,
+    status: int,
+    started: float,
+) -> None:
+    now = utcnow()
+    headers = Headers(scope=scope)
+    platform.usage.record(
+        UsageEntry(
+            workspace_id=principal.workspace_id if principal else None,
+            api_key_id=principal.key_id if principal else None,
+            endpoint=_route_template(scope),
+            method=scope["method"],
+            status=status,
+            user_agent=headers.get("user-agent"),
+            ip_hash=platform.usage.hash_ip(_client_ip(scope), now),
+            latency_us=round((time.perf_counter() - started) * 1_000_000),
+            created_at=now,
+        )
+    )

@@ -1,0 +1,30 @@
+"""Queries on API keys, always within one workspace (except the by-id lookup of the CLI)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billabled.models.api_key import ApiKey
+from billabled.models.user import User
+
+
+async def list_with_creators(
+    session: AsyncSession, workspace_id: str
+) -> Sequence[Row[ApiKey, str]]:
+    result = await session.execute(
+        select(ApiKey, User.email)
+        .join(User, User.id == ApiKey.created_by_user_id)
+        .where(ApiKey.workspace_id == workspace_id)
+        .order_by(ApiKey.created_at, ApiKey.id)
+    )
+    return result.all()
+
+
+async def get(session: AsyncSession, key_id: str, workspace_id: str | None = None) -> ApiKey | None:
+    query = select(ApiKey).where(ApiKey.id == key_id)
+    if workspace_id is not None:
+        query = query.where(ApiKey.workspace_id == workspace_id)
+    return (await session.execute(query)).scalar_one_or_none()

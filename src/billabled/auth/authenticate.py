@@ -1,0 +1,118 @@
+"""Resolve an API key to a Principal: one indexed query, no ORM objects.
+
+Order of checks: header present → shape and checksum (no database) → known hash → revoked →
+expired → creator still a member. Each failure has its own 401 code.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billabled.auth.principal import Principal
+from billabled.auth.scopes import Scope, ceiling
+from billabled.errors import Unauthorized
+from billabled.kit.apikeys import hash_key, is_well_formed
+from billabled.kit.time import utcnow
+from billabled.models.api_key import ApiKey
+from billabled.models.membership import Membership, Role
+from billabled.models.user import User
+from billabled.models.workspace import Workspace
+
+
+class ApiKeyMissing(Unauthorized):
+    code = "api_key_missing"
+    default_message = "No API key. Send it as `Authorization: Bearer blb_…` or `X-Api-Key: blb_…`."
+
+
+class ApiKeyInvalid(Unauthorized):
+    code = "api_key_invalid"
+    default_message = "The API key is not valid."
+
+
+class ApiKeyExpired(Unauthorized):
+    code = "api_key_expired"
+    default_message = "The API key has expired."
+
+
+class ApiKeyRevoked(Unauthorized):
+    code = "api_key_revoked"
+    default_message = "The API key has been revoked."
+
+
+def key_from_headers(authorization: str | None, x_api_key: str | None) -> str:
+    """The raw key from `Authorization: Bearer …` or `X-Api-Key`, or a 401 saying what is wrong."""
+    if authorization:
+        scheme, _, credentials = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise ApiKeyInvalid("The Authorization header must be `Bearer blb_…`.")
+        return credentials.strip()
+    if x_api_key and x_api_key.strip():
+        return x_api_key.strip()
+    raise ApiKeyMissing()
+
+
+_LOOKUP = (
+    select(
+        ApiKey.id,
+        ApiKey.workspace_id,
+        ApiKey.name,
+        ApiKey.prefix,
+        ApiKey.scopes,
+        ApiKey.expires_at,
+        ApiKey.revoked_at,
+        ApiKey.created_by_user_id,
+        Workspace.name.label("workspace_name"),
+        Workspace.plan,
+        Workspace.currency,
+        Workspace.time_zone,
+        Membership.role,
+        User.name.label("user_name"),
+        User.email,
+    )
+    .join(Workspace, Workspace.id == ApiKey.workspace_id)
+    .join(User, User.id == ApiKey.created_by_user_id)
+    .outerjoin(
+        Membership,
+        and_(
+            Membership.workspace_id == ApiKey.workspace_id,
+            Membership.user_id == ApiKey.created_by_user_id,
+        ),
+    )
+)
+
+
+async def authenticate_key(engine: AsyncEngine, pepper: bytes, raw_key: str) -> Principal:
+    if not is_well_formed(raw_key):
+        raise ApiKeyInvalid()
+    async with engine.connect() as connection:
+        result = await connection.execute(
+            _LOOKUP.where(ApiKey.key_hash == hash_key(pepper, raw_key))
+        )
+        row = result.one_or_none()
+    if row is None:
+        raise ApiKeyInvalid()
+    if row.revoked_at is not None:
+        raise ApiKeyRevoked()
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        raise ApiKeyExpired()
+    if row.role is None:
+        raise ApiKeyRevoked("The API key's creator is no longer a member of this workspace.")
+    granted = frozenset(Scope(s) for s in row.scopes if s in Scope._value2member_map_)
+    return Principal(
+        workspace_id=row.workspace_id,
+        workspace_name=row.workspace_name,
+        plan=row.plan,
+        currency=row.currency,
+        time_zone=row.time_zone,
+        user_id=row.created_by_user_id,
+        user_name=row.user_name,
+        user_email=row.email,
+        role=Role(row.role),
+        key_id=row.id,
+        key_name=row.name,
+        key_prefix=row.prefix,
+        key_expires_at=row.expires_at,
+        granted_scopes=granted,
+        effective_scopes=granted & ceiling(row.role),
+    )

@@ -1,0 +1,41 @@
+"""Tombstone helpers: deletions are recorded so `includeDeleted=true` lists can replay them."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billabled.kit.time import utcnow
+from billabled.models.tombstone import Tombstone
+
+
+async def record_deletion(
+    session: AsyncSession, *, workspace_id: str, entity_type: str, entity_id: str
+) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    now = utcnow()
+    statement = insert(Tombstone).values(
+        workspace_id=workspace_id, entity_type=entity_type, entity_id=entity_id, deleted_at=now
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["workspace_id", "entity_type", "entity_id"],
+            set_={"deleted_at": now},
+        )
+    )
+
+
+async def clear_deletion(
+    session: AsyncSession, *, workspace_id: str, entity_type: str, entity_id: str
+) -> None:
+    """A record with this id exists again (a member re-added): it is no longer deleted."""
+    await session.execute(
+        delete(Tombstone).where(
+            Tombstone.workspace_id == workspace_id,
+            Tombstone.entity_type == entity_type,
+            Tombstone.entity_id == entity_id,
+        )
+    )

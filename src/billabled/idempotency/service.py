@@ -1,0 +1,202 @@
+"""Idempotency-Key on POST (SPEC §4), race-safe on SQLite and PostgreSQL.
+
+1. `claim`: insert `(api key, Idempotency-Key)` as in_progress in its own short transaction.
+   The primary key makes exactly one of two racing requests win; the loser sees the record.
+2. The request runs in its own transaction; a before-commit hook stores the response in that same
+   transaction (`complete`), so a stored response exists exactly when the change committed.
+3. On a 4xx the change rolls back and the response is stored by itself (a retry replays it); on a
+   5xx or a crash the claim is released (or goes stale), so a retry may run the request again —
+   safe, because nothing of the first attempt was committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from sqlalchemy import Update, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from billabled.errors import Conflict, ValidationFailed
+from billabled.kit.time import utcnow
+from billabled.models.idempotency import IdempotencyRecord
+from billabled.transaction import FinishedResponse
+
+MAX_KEY_LENGTH = 255
+RETENTION = timedelta(hours=24)
+# A claim older than this was abandoned by a crashed process (no request runs this long).
+STALE_CLAIM = timedelta(minutes=5)
+# Response headers worth replaying; rate-limit and request-id headers describe the new request.
+_REPLAYED_HEADERS = frozenset({b"content-type", b"location"})
+
+
+class IdempotencyMismatch(ValidationFailed):
+    code = "idempotency_mismatch"
+    default_message = (
+        "This Idempotency-Key was already used with a different request. Use a new key."
+    )
+
+
+class IdempotencyInProgress(Conflict):
+    code = "idempotency_in_progress"
+    default_message = (
+        "A request with this Idempotency-Key is still being processed. Retry in a moment."
+    )
+
+
+class InvalidIdempotencyKey(ValidationFailed):
+    code = "idempotency_key_invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+ClaimResult = Literal["claimed"] | Replay
+
+
+def validate_key(raw: str) -> str:
+    if not raw or len(raw) > MAX_KEY_LENGTH or not raw.isprintable():
+        raise InvalidIdempotencyKey(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            errors=[
+                {"field": "Idempotency-Key", "in": "header", "message": "invalid", "type": "length"}
+            ],
+        )
+    return raw
+
+
+def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), query, body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+async def claim(
+    engine: AsyncEngine, *, api_key_id: str, workspace_id: str, key: str, request_fingerprint: str
+) -> ClaimResult:
+    """Claim the key for this request, or say how the earlier request with it ended."""
+    now = utcnow()
+    values = {
+        "api_key_id": api_key_id,
+        "key": key,
+        "workspace_id": workspace_id,
+        "fingerprint": request_fingerprint,
+        "state": "in_progress",
+        "created_at": now,
+    }
+    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    async with engine.begin() as connection:
+        inserted = await connection.execute(
+            insert(IdempotencyRecord).values(**values).on_conflict_do_nothing()
+        )
+        if inserted.rowcount == 1:
+            return "claimed"
+        record = (
+            await connection.execute(
+                select(
+                    IdempotencyRecord.fingerprint,
+                    IdempotencyRecord.state,
+                    IdempotencyRecord.created_at,
+                    IdempotencyRecord.response_status,
+                    IdempotencyRecord.response_headers,
+                    IdempotencyRecord.response_body,
+                ).where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
+            )
+        ).one()
+        if record.created_at < now - RETENTION:
+            # Expired: the key may be used afresh.
+            await connection.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
+                .values(**values, response_status=None, response_headers=None, response_body=None)
+            )
+            return "claimed"
+        if record.fingerprint != request_fingerprint:
+            raise IdempotencyMismatch()
+        if record.state == "in_progress":
+            if record.created_at < now - STALE_CLAIM:
+                taken = await connection.execute(
+                    update(IdempotencyRecord)
+                    .where(
+                        IdempotencyRecord.api_key_id == api_key_id,
+                        IdempotencyRecord.key == key,
+                        IdempotencyRecord.state == "in_progress",
+                        IdempotencyRecord.created_at == record.created_at,
+                    )
+                    .values(created_at=now)
+                )
+                if taken.rowcount == 1:
+                    return "claimed"
+            raise IdempotencyInProgress()
+        return Replay(
+            status=record.response_status or 200,
+            headers=[
+                (bytes(k, "latin-1"), bytes(v, "latin-1")) for k, v in record.response_headers or []
+            ],
+            body=record.response_body or b"",
+        )
+
+
+def _stored_headers(response: FinishedResponse) -> list[list[str]]:
+    return [
+        [name.decode("latin-1"), value.decode("latin-1")]
+        for name, value in response.headers
+        if name.lower() in _REPLAYED_HEADERS
+    ]
+
+
+def _completion(api_key_id: str, key: str, response: FinishedResponse) -> Update:
+    return (
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
+        .values(
+            state="completed",
+            response_status=response.status,
+            response_headers=_stored_headers(response),
+            response_body=response.body,
+        )
+    )
+
+
+async def complete_in(
+    session: AsyncSession, api_key_id: str, key: str, response: FinishedResponse
+) -> None:
+    """Store the response inside the request's own transaction (called before its commit)."""
+    await session.execute(_completion(api_key_id, key, response))
+
+
+async def complete_alone(
+    engine: AsyncEngine, api_key_id: str, key: str, response: FinishedResponse
+) -> None:
+    """Store a 4xx response (the request changed nothing) in a transaction of its own."""
+    async with engine.begin() as connection:
+        await connection.execute(_completion(api_key_id, key, response))
+
+
+async def release(engine: AsyncEngine, api_key_id: str, key: str) -> None:
+    """Drop an in-progress claim after a server error, so a retry may run the request."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.api_key_id == api_key_id,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.state == "in_progress",
+            )
+        )
+
+
+async def purge_expired(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - RETENTION)
+        )

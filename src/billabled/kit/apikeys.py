@@ -1,0 +1,63 @@
+"""The API key format: `blb_` + 30 base62 characters + a 6-character base62 CRC32 checksum.
+
+The checksum lets us reject look-alikes before any database work and lets secret scanners
+recognise leaked keys. Keys are stored only as HMAC-SHA256 under a server-side pepper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import zlib
+from typing import Final
+
+KEY_PREFIX: Final = "blb_"
+BODY_LENGTH: Final = 30
+CHECKSUM_LENGTH: Final = 6
+KEY_LENGTH: Final = len(KEY_PREFIX) + BODY_LENGTH + CHECKSUM_LENGTH
+DISPLAY_PREFIX_LENGTH: Final = len(KEY_PREFIX) + 8  # "blb_" + 8 characters, shown in lists
+
+_ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ALPHABET_SET: Final = frozenset(_ALPHABET)
+
+
+def _base62(number: int, width: int) -> str:
+    digits = []
+    while number:
+        number, remainder = divmod(number, 62)
+        digits.append(_ALPHABET[remainder])
+    return "".join(reversed(digits)).rjust(width, "0")
+
+
+def _checksum(body: str) -> str:
+    return _base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
+
+
+def generate_key() -> str:
+    body = "".join(secrets.choice(_ALPHABET) for _ in range(BODY_LENGTH))
+    return f"{KEY_PREFIX}{body}{_checksum(body)}"
+
+
+def is_well_formed(key: str) -> bool:
+    """Shape and checksum only: no database, no secret needed."""
+    if len(key) != KEY_LENGTH or not key.startswith(KEY_PREFIX):
+        return False
+    body = key[len(KEY_PREFIX) : len(KEY_PREFIX) + BODY_LENGTH]
+    checksum = key[len(KEY_PREFIX) + BODY_LENGTH :]
+    if not set(body).issubset(_ALPHABET_SET):
+        return False
+    return hmac.compare_digest(checksum, _checksum(body))
+
+
+def display_prefix(key: str) -> str:
+    return key[:DISPLAY_PREFIX_LENGTH]
+
+
+def derive_pepper(secret_key: bytes) -> bytes:
+    """The key-hashing pepper, derived from the secret key (changing it invalidates all keys)."""
+    return hmac.new(secret_key, b"billabled/api-key-pepper/v1", hashlib.sha256).digest()
+
+
+def hash_key(pepper: bytes, key: str) -> str:
+    return hmac.new(pepper, key.encode("ascii"), hashlib.sha256).hexdigest()

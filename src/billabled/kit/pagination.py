@@ -1,0 +1,312 @@
+"""One pagination helper for every collection (SPEC §4).
+
+- Page mode: `?page=1&pageSize=50` → `{items, totalCount, page, pageSize, hasMore, nextCursor}`
+  and `X-Total-Count`.
+- Cursor mode: `?cursor=…` (from a previous `nextCursor`) continues by keyset on the sort column
+  and the id, so every page costs the same however deep; it skips the count (`totalCount: null`).
+- `sort=field` or `sort=-field` (descending), always tie-broken by id: the order is total, so a
+  record is never skipped or repeated between pages.
+- `updatedSince` keeps records changed at or after a time; with `includeDeleted=true` the list also
+  carries tombstones `{id, deleted: true, deletedAt}`, merged by time with the live records, so an
+  ERP mirror can replay every create, update and delete.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import heapq
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Final
+
+import orjson
+from fastapi import Depends, Query
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
+
+from billabled.errors import ValidationFailed
+from billabled.kit.jsonresponse import JsonResponse
+
+# Any SELECT, whatever its columns (SQLAlchemy 2.1's Select is variadic).
+AnySelect = Select[*tuple[Any, ...]]
+# A sortable or filterable column: a Core column or a mapped attribute.
+Column = ColumnElement[Any] | QueryableAttribute[Any]
+
+MAX_PAGE_SIZE: Final = 200
+DEFAULT_PAGE_SIZE: Final = 50
+
+
+class InvalidListParameter(ValidationFailed):
+    code = "validation_failed"
+
+
+def _invalid(field: str, message: str) -> InvalidListParameter:
+    return InvalidListParameter(
+        message, errors=[{"field": field, "in": "query", "message": message, "type": "value_error"}]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ListParams:
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+    cursor: str | None = None
+    sort: str | None = None
+    updated_since: datetime | None = None
+    include_deleted: bool = False
+
+
+async def list_params(
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")] = 1,
+    page_size: Annotated[
+        int,
+        Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE, description="Items per page (max 200)."),
+    ] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=1000, description="`nextCursor` of the previous page (keyset paging)."),
+    ] = None,
+    sort: Annotated[
+        str | None,
+        Query(max_length=40, description="Sort field, `-field` for descending."),
+    ] = None,
+    updated_since: Annotated[
+        datetime | None,
+        Query(alias="updatedSince", description="Only records changed at or after this time."),
+    ] = None,
+    include_deleted: Annotated[
+        bool,
+        Query(alias="includeDeleted", description="Also return tombstones of deleted records."),
+    ] = False,
+) -> ListParams:
+    if updated_since is not None and updated_since.tzinfo is None:
+        raise _invalid("updatedSince", "updatedSince needs a time zone, e.g. 2026-01-01T00:00:00Z.")
+    return ListParams(page, page_size, cursor, sort, updated_since, include_deleted)
+
+
+ListQuery = Annotated[ListParams, Depends(list_params)]
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstones:
+    """Where a collection's deletions are: a query of (id, deleted_at) rows, already filtered."""
+
+    query: AnySelect
+    id_column: Column
+    deleted_at_column: Column
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    rows: list[Row[Any] | dict[str, Any]]  # live rows, and tombstone dicts when asked for
+    total_count: int | None
+    page: int | None
+    page_size: int
+    has_more: bool
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Sort:
+    field: str
+    descending: bool
+    column: Column
+
+    @property
+    def text(self) -> str:
+        return f"-{self.field}" if self.descending else self.field
+
+
+def _parse_sort(raw: str | None, sortable: Mapping[str, Column], default: str) -> _Sort:
+    text = (raw or default).strip()
+    descending = text.startswith("-")
+    field = text.lstrip("-")
+    if field not in sortable:
+        allowed = ", ".join(sorted(sortable))
+        raise _invalid(
+            "sort", f"Cannot sort by {field!r}; use one of: {allowed} (prefix - for descending)."
+        )
+    return _Sort(field, descending, sortable[field])
+
+
+def _encode_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _decode_value(value: Any, column: Column) -> Any:
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return value
+    if python_type is datetime:
+        if not isinstance(value, str):
+            raise ValueError("bad datetime")
+        return datetime.fromisoformat(value)
+    if not isinstance(value, python_type):
+        raise ValueError("bad cursor value type")
+    return value
+
+
+def encode_cursor(sort: str, value: Any, last_id: str) -> str:
+    payload = orjson.dumps({"s": sort, "v": _encode_value(value), "i": last_id})
+    return base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+
+
+def _decode_cursor(cursor: str, sort: _Sort) -> tuple[Any, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        if not isinstance(payload, dict) or not isinstance(payload.get("i"), str):
+            raise ValueError("bad cursor shape")
+        if payload.get("s") != sort.text:
+            raise _invalid(
+                "cursor", "This cursor was made for another sort order; resend its sort."
+            )
+        return _decode_value(payload["v"], sort.column), payload["i"]
+    except InvalidListParameter:
+        raise
+    except (ValueError, binascii.Error, UnicodeEncodeError, orjson.JSONDecodeError, TypeError):
+        raise _invalid(
+            "cursor", "The cursor is malformed. Use the nextCursor of a previous page."
+        ) from None
+
+
+def _after(sort: _Sort, id_column: Column, value: Any, last_id: str) -> ColumnElement[bool]:
+    key = tuple_(sort.column, id_column)
+    # Typed binds, so values go through the columns' own conversions (UTC timestamps on SQLite).
+    bound = tuple_(
+        bindparam(None, value, type_=sort.column.type),
+        bindparam(None, last_id, type_=id_column.type),
+    )
+    return key < bound if sort.descending else key > bound
+
+
+def _ordered(query: AnySelect, sort: _Sort, id_column: Column) -> AnySelect:
+    if sort.descending:
+        return query.order_by(sort.column.desc(), id_column.desc())
+    return query.order_by(sort.column.asc(), id_column.asc())
+
+
+async def paginate(
+    session: AsyncSession,
+    query: AnySelect,
+    params: ListParams,
+    *,
+    sortable: Mapping[str, Column],
+    id_column: Column,
+    updated_at_column: Column,
+    default_sort: str = "createdAt",
+    tombstones: Tombstones | None = None,
+    sort_value: Callable[[Row[Any]], Any] | None = None,
+) -> PageResult:
+    """Run `query` (already filtered by workspace and the resource's filters) as one page.
+
+    `sort_value(row)` returns the sort column's value of a row (default: the attribute named after
+    the sort column's key).
+    """
+    include_deleted = params.include_deleted and tombstones is not None
+    if params.include_deleted and not include_deleted:
+        raise _invalid("includeDeleted", "This collection has no deletions to include.")
+    if include_deleted:
+        if params.sort not in (None, "updatedAt"):
+            raise _invalid(
+                "sort", "With includeDeleted=true the order is updatedAt (oldest first)."
+            )
+        sort = _Sort("updatedAt", False, updated_at_column)
+    else:
+        sort = _parse_sort(params.sort, sortable, default_sort)
+    if params.updated_since is not None:
+        query = query.where(updated_at_column >= params.updated_since)
+
+    cursor = _decode_cursor(params.cursor, sort) if params.cursor else None
+    size = params.page_size
+    offset = 0 if cursor else (params.page - 1) * size
+
+    live_query = query
+    if cursor:
+        live_query = live_query.where(_after(sort, id_column, *cursor))
+    live_query = _ordered(live_query, sort, id_column)
+
+    def value_of(row: Row[Any]) -> Any:
+        return sort_value(row) if sort_value else getattr(row, sort.column.key or sort.field)
+
+    if not include_deleted:
+        rows = list((await session.execute(live_query.offset(offset).limit(size + 1))).all())
+        merged: list[tuple[Any, str, Row[Any] | dict[str, Any]]] = [
+            (value_of(row), _id_of(row, id_column), row) for row in rows
+        ]
+    else:
+        assert tombstones is not None
+        dead_query = tombstones.query
+        if params.updated_since is not None:
+            dead_query = dead_query.where(tombstones.deleted_at_column >= params.updated_since)
+        if cursor:
+            dead_query = dead_query.where(
+                _after(
+                    _Sort("updatedAt", False, tombstones.deleted_at_column),
+                    tombstones.id_column,
+                    *cursor,
+                )
+            )
+        dead_query = dead_query.order_by(
+            tombstones.deleted_at_column.asc(), tombstones.id_column.asc()
+        )
+        # Offset paging over two ordered sources: take enough of each, merge, then slice.
+        needed = offset + size + 1
+        live = (await session.execute(live_query.limit(needed))).all()
+        dead = (await session.execute(dead_query.limit(needed))).all()
+        live_items = [(value_of(row), _id_of(row, id_column), row) for row in live]
+        dead_items: list[tuple[Any, str, Row[Any] | dict[str, Any]]] = [
+            (row[1], row[0], {"id": row[0], "deleted": True, "deletedAt": row[1]}) for row in dead
+        ]
+        merged = list(heapq.merge(live_items, dead_items, key=lambda item: (item[0], item[1])))
+        merged = merged[offset : offset + size + 1]
+
+    has_more = len(merged) > size
+    merged = merged[:size]
+    next_cursor = encode_cursor(sort.text, merged[-1][0], merged[-1][1]) if has_more else None
+
+    total: int | None = None
+    if cursor is None:
+        total = await _count(session, query)
+        if include_deleted:
+            assert tombstones is not None
+            dead_count = tombstones.query
+            if params.updated_since is not None:
+                dead_count = dead_count.where(tombstones.deleted_at_column >= params.updated_since)
+            total += await _count(session, dead_count)
+    return PageResult(
+        rows=[item[2] for item in merged],
+        total_count=total,
+        page=None if cursor else params.page,
+        page_size=size,
+        has_more=has_more,
+        next_cursor=next_cursor,
+    )
+
+
+def _id_of(row: Row[Any], id_column: Column) -> str:
+    value: str = getattr(row, id_column.key or "id")
+    return value
+
+
+async def _count(session: AsyncSession, query: AnySelect) -> int:
+    counted = select(func.count()).select_from(query.order_by(None).subquery())
+    return int((await session.execute(counted)).scalar_one())
+
+
+def page_response(result: PageResult, items: Sequence[Any]) -> JsonResponse:
+    """The list envelope, with `X-Total-Count` when the count was taken (page mode)."""
+    body = {
+        "items": items,
+        "totalCount": result.total_count,
+        "page": result.page,
+        "pageSize": result.page_size,
+        "hasMore": result.has_more,
+        "nextCursor": result.next_cursor,
+    }
+    headers = {"X-Total-Count": str(result.total_count)} if result.total_count is not None else None
+    return JsonResponse(body, headers=headers)

@@ -1,0 +1,57 @@
+"""`GET /me`: verify a key and see what it is bound to (any valid key)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+
+from billabled.api.platform import rate_limit_of
+from billabled.auth.dependencies import AnyKey
+from billabled.auth.scopes import sorted_scopes
+from billabled.kit.jsonresponse import JsonResponse
+from billabled.me.schemas import Me
+from billabled.ratelimit import WINDOW_SECONDS
+
+router = APIRouter(tags=["Me"])
+
+
+@router.get("/me", response_model=None, responses={200: {"model": Me}})
+async def me(principal: AnyKey, request: Request) -> JsonResponse:
+    """The workspace, key, creator and role behind this key, the scopes it was granted and those in
+    effect now (granted ∩ the creator's current role), and its rate limit."""
+    decision = rate_limit_of(request.scope)
+    assert decision is not None
+    return JsonResponse(
+        {
+            "workspace": {
+                "id": principal.workspace_id,
+                "name": principal.workspace_name,
+                "plan": principal.plan,
+                "currency": principal.currency,
+                "timeZone": principal.time_zone,
+            },
+            "key": {
+                "id": principal.key_id,
+                "name": principal.key_name,
+                "prefix": principal.key_prefix,
+                "expiresAt": principal.key_expires_at,
+            },
+            "user": {
+                "id": principal.user_id,
+                "name": principal.user_name,
+                "email": principal.user_email,
+                "role": principal.role.value,
+            },
+            "scopes": {
+                "granted": sorted_scopes(principal.granted_scopes),
+                "effective": sorted_scopes(principal.effective_scopes),
+            },
+            "rateLimit": {
+                "limit": decision.limit,
+                "remaining": decision.remaining,
+                "resetAt": datetime.fromtimestamp(round(decision.reset_at), UTC),
+                "windowSeconds": WINDOW_SECONDS,
+            },
+        }
+    )

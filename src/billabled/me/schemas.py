@@ -1,0 +1,52 @@
+"""What `/me` says about the calling key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from billabled.auth.scopes import Scope
+from billabled.kit.schema import ApiModel
+from billabled.models.membership import Role
+from billabled.models.workspace import Plan
+
+
+class MeWorkspace(ApiModel):
+    id: str
+    name: str
+    plan: Plan
+    currency: str
+    time_zone: str
+
+
+class MeKey(ApiModel):
+    id: str
+    name: str
+    prefix: str
+    expires_at: datetime | None
+
+
+class MeUser(ApiModel):
+    id: str
+    name: str
+    email: str
+    role: Role
+
+
+class MeScopes(ApiModel):
+    granted: list[Scope]
+    effective: list[Scope]
+
+
+class MeRateLimit(ApiModel):
+    limit: int
+    remaining: int
+    reset_at: datetime
+    window_seconds: int
+
+
+class Me(ApiModel):
+    workspace: MeWorkspace
+    key: MeKey
+    user: MeUser
+    scopes: MeScopes
+    rate_limit: MeRateLimit

@@ -1,0 +1,33 @@
+"""Tombstones: what is left of a deleted record, so `includeDeleted=true` can replay deletions to an
+integrator's mirror (SPEC §4). Written in the same transaction as the delete."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from billabled.kit.time import utcnow
+from billabled.models.base import Base, IdColumn
+
+
+class Tombstone(Base):
+    __tablename__ = "tombstone"
+
+    workspace_id: Mapped[str] = mapped_column(
+        IdColumn(), ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
+    )
+    entity_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(IdColumn(), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index(
+            "ix_tombstone_workspace_id_entity_type_deleted_at",
+            "workspace_id",
+            "entity_type",
+            "deleted_at",
+            "entity_id",
+        ),
+    )

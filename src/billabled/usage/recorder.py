@@ -1,0 +1,184 @@
+"""Usage tracking off the request path (SPEC §4).
+
+Requests append a record to an in-memory buffer (no I/O); a background task writes the buffer in
+one batch every `flush_interval` seconds, keeps each key's `lastUsedAt` current to the minute, and
+purges records past the retention period once an hour. What a crash can lose is at most one
+interval of usage records, never work data.
+
+The client IP is stored only as an HMAC under a key derived from the secret key and the UTC date,
+so hashes of one day cannot be joined with another day's, and the raw IP is never kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import bindparam, delete, insert, or_, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billabled.models.api_key import ApiKey
+from billabled.models.usage import UsageRecord
+
+log = structlog.get_logger("billabled.usage")
+
+MAX_BUFFER = 50_000  # beyond this (database down for long), the oldest records are dropped
+PURGE_EVERY_SECONDS = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEntry:
+    workspace_id: str | None
+    api_key_id: str | None
+    endpoint: str
+    method: str
+    status: int
+    user_agent: str | None
+    ip_hash: str | None
+    latency_us: int
+    created_at: datetime
+
+
+class IpHasher:
+    """HMAC-SHA256 of the client IP under a key that changes every UTC day."""
+
+    def __init__(self, secret_key: bytes) -> None:
+        self._secret = secret_key
+        self._day: str | None = None
+        self._key = b""
+
+    def __call__(self, ip: str, now: datetime) -> str:
+        day = now.strftime("%Y-%m-%d")
+        if day != self._day:
+            self._key = hmac.new(self._secret, f"usage-ip/{day}".encode(), hashlib.sha256).digest()
+            self._day = day
+        return hmac.new(self._key, ip.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class UsageRecorder:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        secret_key: bytes,
+        *,
+        retention_days: int,
+        flush_interval: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.retention = timedelta(days=retention_days)
+        self.flush_interval = flush_interval
+        self.hash_ip = IpHasher(secret_key)
+        self._buffer: list[UsageEntry] = []
+        self._key_minutes: dict[str, datetime] = {}  # key id -> last minute written
+        self._task: asyncio.Task[None] | None = None
+        self._last_purge: datetime | None = None
+        self._flush_lock = asyncio.Lock()
+
+    def record(self, entry: UsageEntry) -> None:
+        if len(self._buffer) >= MAX_BUFFER:
+            del self._buffer[: len(self._buffer) // 10]
+            log.warning("usage_buffer_full", dropped=MAX_BUFFER // 10)
+        self._buffer.append(entry)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="usage-recorder")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            try:
+                await self.flush()
+                await self._purge_if_due()
+            except Exception:
+                log.exception("usage_flush_failed", buffered=len(self._buffer))
+
+    async def flush(self) -> int:
+        """Write everything buffered; return how many records were written."""
+        async with self._flush_lock:
+            if not self._buffer:
+                return 0
+            batch, self._buffer = self._buffer, []
+            try:
+                await self._write(batch)
+            except BaseException:
+                self._buffer[:0] = batch  # keep them for the next attempt
+                raise
+            return len(batch)
+
+    async def _write(self, batch: list[UsageEntry]) -> None:
+        rows: list[dict[str, Any]] = [
+            {
+                "workspace_id": e.workspace_id,
+                "api_key_id": e.api_key_id,
+                "endpoint": e.endpoint[:200],
+                "method": e.method,
+                "status": e.status,
+                "user_agent": e.user_agent[:300] if e.user_agent else None,
+                "ip_hash": e.ip_hash,
+                "latency_us": e.latency_us,
+                "created_at": e.created_at,
+            }
+            for e in batch
+        ]
+        last_used = self._minutes_to_write(batch)
+        async with self.engine.begin() as connection:
+            await connection.execute(insert(UsageRecord), rows)
+            if last_used:
+                await connection.execute(
+                    update(ApiKey)
+                    .where(ApiKey.id == bindparam("key_id"))
+                    .where(
+                        or_(
+                            ApiKey.last_used_at.is_(None),
+                            ApiKey.last_used_at < bindparam("minute"),
+                        )
+                    )
+                    .values(last_used_at=bindparam("minute"))
+                    .execution_options(synchronize_session=False),
+                    [{"key_id": k, "minute": m} for k, m in last_used.items()],
+                )
+        self._key_minutes.update(last_used)
+
+    def _minutes_to_write(self, batch: list[UsageEntry]) -> dict[str, datetime]:
+        latest: dict[str, datetime] = {}
+        for entry in batch:
+            if entry.api_key_id is None:
+                continue
+            minute = entry.created_at.replace(second=0, microsecond=0)
+            if minute > latest.get(entry.api_key_id, datetime.min.replace(tzinfo=UTC)):
+                latest[entry.api_key_id] = minute
+        return {
+            key_id: minute
+            for key_id, minute in latest.items()
+            if self._key_minutes.get(key_id) != minute
+        }
+
+    async def _purge_if_due(self) -> None:
+        now = datetime.now(UTC)
+        if self._last_purge and (now - self._last_purge).total_seconds() < PURGE_EVERY_SECONDS:
+            return
+        self._last_purge = now
+        await purge_expired(self.engine, now - self.retention)
+
+
+async def purge_expired(engine: AsyncEngine, before: datetime) -> int:
+    async with engine.begin() as connection:
+        result = await connection.execute(
+            delete(UsageRecord).where(UsageRecord.created_at < before)
+        )
+    return int(result.rowcount or 0)

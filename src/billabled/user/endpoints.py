@@ -1,0 +1,75 @@
+"""`/users`: the workspace's members, read only (SPEC §5)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from billabled.auth.dependencies import UsersRead
+from billabled.errors import NotFound
+from billabled.kit.jsonresponse import JsonResponse
+from billabled.kit.pagination import ListQuery, Tombstones, page_response, paginate
+from billabled.kit.schema import Page
+from billabled.models.membership import Membership, Role
+from billabled.models.tombstone import Tombstone
+from billabled.models.user import User as UserRow
+from billabled.transaction import DbSession
+from billabled.user import repository
+from billabled.user.schemas import User, user_json
+
+router = APIRouter(tags=["Users"])
+
+SORTABLE = {
+    "createdAt": Membership.created_at,
+    "updatedAt": Membership.updated_at,
+    "name": UserRow.name,
+    "email": UserRow.email,
+}
+
+
+@router.get("/users", response_model=None, responses={200: {"model": Page[User]}})
+async def list_users(
+    principal: UsersRead,
+    session: DbSession,
+    params: ListQuery,
+    role: Annotated[Role | None, Query(description="Only members with this role.")] = None,
+) -> JsonResponse:
+    """Workspace members with their role and weekly capacity (no secrets). Cost rates are shown to
+    managers and above only; for members they are null."""
+    result = await paginate(
+        session,
+        repository.members_query(principal.workspace_id, role.value if role else None),
+        params,
+        sortable=SORTABLE,
+        id_column=UserRow.id,
+        updated_at_column=Membership.updated_at,
+        tombstones=Tombstones(
+            repository.removed_members_query(principal.workspace_id),
+            Tombstone.entity_id,
+            Tombstone.deleted_at,
+        ),
+    )
+    show_cost = principal.is_manager_or_above
+    items: list[Any] = [
+        row if isinstance(row, dict) else user_json(row, principal.currency, show_cost=show_cost)
+        for row in result.rows
+    ]
+    return page_response(result, items)
+
+
+@router.get("/users/{user_id}", response_model=None, responses={200: {"model": User}})
+async def get_user(
+    principal: UsersRead,
+    session: DbSession,
+    user_id: Annotated[str, Path(max_length=64)],
+) -> JsonResponse:
+    """One member of the workspace."""
+    row = (
+        await session.execute(
+            repository.members_query(principal.workspace_id).where(UserRow.id == user_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"No user {user_id!r} in this workspace.")
+    return JsonResponse(user_json(row, principal.currency, show_cost=principal.is_manager_or_above))
