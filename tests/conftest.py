@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 from billabled import migrations
 from billabled.app import create_app
 from billabled.config import Settings
+from billabled.models.workspace import Plan
+from tests.factories import Factory, Key, Workspace
 from tests.support import drop_database, new_database_url, redis_test_url
 
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -45,6 +47,10 @@ def settings(data_dir: Path, database_url: str) -> Settings:
         redis_url=redis_test_url(),
         secret_key=TEST_SECRET_KEY,
         log_level="warning",
+        # Usage records reach the database within a tick, so tests can read them.
+        usage_flush_interval_seconds=0.05,
+        # Tests send many keyless requests from one "IP"; the per-IP limit has its own test.
+        unauthenticated_rate_limit_per_minute=100_000,
     )
 
 
@@ -83,3 +89,21 @@ def pytest_report_header() -> str:
     backend = "postgresql" if os.environ.get("BILLABLED_TEST_DATABASE_URL") else "sqlite"
     redis = "redis" if os.environ.get("BILLABLED_TEST_REDIS_URL") else "memory"
     return f"billabled: database={backend} rate-limit-storage={redis}"
+
+
+@pytest.fixture(scope="session")
+def factory(settings: Settings) -> Iterator[Factory]:
+    made = Factory(settings)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def workspace(factory: Factory) -> Workspace:
+    """A fresh workspace on the business plan (1000 requests a minute), with its owner."""
+    return factory.workspace(plan=Plan.BUSINESS)
+
+
+@pytest.fixture
+def owner_key(factory: Factory, workspace: Workspace) -> Key:
+    return factory.key(workspace)

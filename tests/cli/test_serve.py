@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from billabled import migrations
 from tests.support import BILLABLED, free_port, run_cli
 
 
@@ -123,4 +124,4 @@ def test_serve_with_a_bad_port_is_a_usage_error(tmp_path: Path) -> None:
 def test_migrate_reports_the_revision(tmp_path: Path) -> None:
     result = run_cli(["migrate"], _isolated_env(tmp_path))
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.strip().endswith("is at revision 0001")
+    assert result.stdout.strip().endswith(f"is at revision {migrations.head_revision()}")

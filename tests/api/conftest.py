@@ -1,0 +1,101 @@
+"""An app with a few extra /api/v1 routes that exist only in tests: a POST that creates a record
+(an outbox event), can be slowed down, refused or crashed — so the platform layer (idempotency,
+transactions, scopes) is exercised through the front door before the real resources exist."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Literal
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field
+
+from billabled.app import create_app
+from billabled.auth.dependencies import ClientsWrite
+from billabled.config import Settings
+from billabled.errors import Conflict
+from billabled.event.service import record_event
+from billabled.kit.jsonresponse import JsonResponse
+from billabled.transaction import DbSession
+from tests.factories import Factory, Workspace
+from tests.support import free_port
+
+THING_EVENT = "test.thing_created"
+
+
+class ThingCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    sleep: float = Field(default=0, ge=0, le=5)
+    outcome: Literal["ok", "conflict", "crash"] = "ok"
+
+
+class ThingRefused(Conflict):
+    code = "thing_refused"
+
+
+def add_test_routes(app: FastAPI) -> None:
+    async def create_thing(
+        body: ThingCreate, principal: ClientsWrite, session: DbSession
+    ) -> JsonResponse:
+        event = record_event(
+            session, workspace_id=principal.workspace_id, type=THING_EVENT, data={"name": body.name}
+        )
+        await session.flush()
+        if body.sleep:
+            await asyncio.sleep(body.sleep)
+        if body.outcome == "conflict":
+            raise ThingRefused("Refused on purpose.")
+        if body.outcome == "crash":
+            raise RuntimeError("crashed on purpose")
+        return JsonResponse({"id": event.id, "name": body.name}, status_code=201)
+
+    app.add_api_route("/api/v1/_test/things", create_thing, methods=["POST"])
+
+
+@pytest.fixture(scope="session")
+def api_app(settings: Settings) -> FastAPI:
+    app = create_app(settings)
+    add_test_routes(app)
+    return app
+
+
+@pytest.fixture(scope="session")
+def api(api_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(api_app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def things_created(factory: Factory, workspace: Workspace) -> int:
+    rows = factory.sql(
+        "SELECT count(*) FROM event WHERE workspace_id = :ws AND type = :type",
+        ws=workspace.id,
+        type=THING_EVENT,
+    )
+    return int(rows[0][0])
+
+
+@pytest.fixture(scope="session")
+def live_api(settings: Settings) -> Iterator[str]:
+    """The test app served by uvicorn on a real socket, for truly concurrent requests."""
+    app = create_app(settings)
+    add_test_routes(app)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the live test server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=15)

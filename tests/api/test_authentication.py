@@ -1,0 +1,142 @@
+"""Every way a key can fail: each has its own 401 code, and a good key gets in (SPEC §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from billabled.kit.apikeys import generate_key
+from billabled.models.membership import Role
+from tests.factories import Factory, Key, Workspace
+
+
+def error_code(response: object) -> str:
+    code: str = response.json()["error"]["code"]  # type: ignore[attr-defined]
+    return code
+
+
+@contextmanager
+def key_lookups(client: TestClient) -> Iterator[list[str]]:
+    """The API-key lookups the app's database runs while the block runs."""
+    seen: list[str] = []
+    engine = client.app.state.database.engine.sync_engine  # type: ignore[attr-defined]
+
+    def before(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "api_key" in statement and "key_hash" in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def test_a_valid_key_works_as_bearer_and_as_x_api_key(client: TestClient, owner_key: Key) -> None:
+    bearer = client.get("/api/v1/me", headers={"Authorization": f"Bearer {owner_key.raw}"})
+    header = client.get("/api/v1/me", headers={"X-Api-Key": owner_key.raw})
+    assert bearer.status_code == header.status_code == 200
+    assert bearer.json()["key"]["id"] == header.json()["key"]["id"] == owner_key.id
+
+
+def test_no_key_is_api_key_missing(client: TestClient) -> None:
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert error_code(response) == "api_key_missing"
+    assert "X-Api-Key" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Api-Key": "blb_example_replace_me"},
+        {"X-Api-Key": "sk_live_0123456789abcdef0123456789abcdef"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Bearer blb_" + "a" * 40},
+    ],
+)
+def test_malformed_keys_are_api_key_invalid(client: TestClient, headers: dict[str, str]) -> None:
+    response = client.get("/api/v1/me", headers=headers)
+    assert response.status_code == 401
+    assert error_code(response) == "api_key_invalid"
+
+
+def test_a_bad_checksum_is_rejected_before_any_database_work(
+    client: TestClient, owner_key: Key
+) -> None:
+    tampered = owner_key.raw[:-1] + ("A" if owner_key.raw[-1] != "A" else "B")
+    with key_lookups(client) as lookups:
+        response = client.get("/api/v1/me", headers={"X-Api-Key": tampered})
+        good = client.get("/api/v1/me", headers=owner_key.headers)
+    assert response.status_code == 401
+    assert error_code(response) == "api_key_invalid"
+    assert good.status_code == 200
+    assert len(lookups) == 1  # only the good key was looked up
+
+
+def test_an_unknown_well_formed_key_is_api_key_invalid(client: TestClient) -> None:
+    response = client.get("/api/v1/me", headers={"X-Api-Key": generate_key()})
+    assert response.status_code == 401
+    assert error_code(response) == "api_key_invalid"
+
+
+def test_an_expired_key_is_api_key_expired(
+    client: TestClient, factory: Factory, workspace: Workspace
+) -> None:
+    key = factory.key(workspace)
+    assert client.get("/api/v1/me", headers=key.headers).status_code == 200
+    factory.expire(key)
+    response = client.get("/api/v1/me", headers=key.headers)
+    assert response.status_code == 401
+    assert error_code(response) == "api_key_expired"
+
+
+def test_revocation_takes_effect_on_the_next_request(
+    client: TestClient, factory: Factory, workspace: Workspace
+) -> None:
+    key = factory.key(workspace)
+    assert client.get("/api/v1/me", headers=key.headers).status_code == 200
+    factory.revoke(key)
+    response = client.get("/api/v1/me", headers=key.headers)
+    assert response.status_code == 401
+    assert error_code(response) == "api_key_revoked"
+
+
+def test_removing_the_creator_kills_the_key(
+    client: TestClient, factory: Factory, workspace: Workspace
+) -> None:
+    admin = factory.member(workspace, Role.ADMIN)
+    key = factory.key(workspace, email=admin)
+    assert client.get("/api/v1/me", headers=key.headers).status_code == 200
+    factory.remove(workspace, admin)
+    response = client.get("/api/v1/me", headers=key.headers)
+    assert response.status_code == 401
+    assert error_code(response) == "api_key_revoked"
+    assert "no longer a member" in response.json()["error"]["message"]
+
+
+def test_a_key_is_bound_to_its_workspace(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    other = factory.workspace()
+    other_key = factory.key(other)
+    mine = client.get("/api/v1/users", headers=owner_key.headers).json()["items"]
+    theirs = client.get("/api/v1/users", headers=other_key.headers).json()["items"]
+    assert {u["email"] for u in mine} == {workspace.owner_email}
+    assert {u["email"] for u in theirs} == {other.owner_email}
+    # Another workspace's user id is simply not found.
+    response = client.get(f"/api/v1/users/{other.owner_id}", headers=owner_key.headers)
+    assert response.status_code == 404
+    assert error_code(response) == "not_found"
+
+
+def test_unknown_routes_under_the_api_still_need_a_key(client: TestClient, owner_key: Key) -> None:
+    assert client.get("/api/v1/nothing-here").status_code == 401
+    response = client.get("/api/v1/nothing-here", headers=owner_key.headers)
+    assert response.status_code == 404
+    assert error_code(response) == "not_found"

@@ -1,0 +1,172 @@
+"""Idempotency-Key on POST: replay, mismatch, in progress, races — on both backends."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import things_created
+from tests.factories import Factory, Key, Workspace
+
+URL = "/api/v1/_test/things"
+
+
+def post(api: TestClient, key: Key, body: dict[str, object], idem: str | None) -> object:
+    headers = dict(key.headers)
+    if idem is not None:
+        headers["Idempotency-Key"] = idem
+    return api.post(URL, json=body, headers=headers)
+
+
+def test_a_retry_replays_the_first_response_byte_for_byte(
+    api: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, unique: str
+) -> None:
+    first = api.post(
+        URL, json={"name": "x"}, headers={**owner_key.headers, "Idempotency-Key": unique}
+    )
+    again = api.post(
+        URL, json={"name": "x"}, headers={**owner_key.headers, "Idempotency-Key": unique}
+    )
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["content-type"] == "application/json"
+    assert again.headers["x-ratelimit-remaining"]  # a replay is still an authenticated response
+    assert things_created(factory, workspace) == 1
+
+
+def test_without_the_header_each_post_creates(
+    api: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    for _ in range(2):
+        assert api.post(URL, json={"name": "x"}, headers=owner_key.headers).status_code == 201
+    assert things_created(factory, workspace) == 2
+
+
+def test_the_same_key_with_another_body_is_a_mismatch(
+    api: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, unique: str
+) -> None:
+    headers = {**owner_key.headers, "Idempotency-Key": unique}
+    assert api.post(URL, json={"name": "x"}, headers=headers).status_code == 201
+    response = api.post(URL, json={"name": "y"}, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "idempotency_mismatch"
+    assert things_created(factory, workspace) == 1
+
+
+def test_keys_are_scoped_to_the_api_key(
+    api: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, unique: str
+) -> None:
+    other_key = factory.key(workspace, name="second")
+    for key in (owner_key, other_key):
+        response = api.post(
+            URL, json={"name": "x"}, headers={**key.headers, "Idempotency-Key": unique}
+        )
+        assert response.status_code == 201
+        assert "idempotent-replayed" not in response.headers
+    assert things_created(factory, workspace) == 2
+
+
+def test_a_concurrent_duplicate_is_409_in_progress(
+    live_api: str, factory: Factory, workspace: Workspace, owner_key: Key, unique: str
+) -> None:
+    headers = {**owner_key.headers, "Idempotency-Key": unique}
+    results: dict[str, httpx.Response] = {}
+
+    def slow() -> None:
+        results["slow"] = httpx.post(
+            live_api + URL, json={"name": "x", "sleep": 1.0}, headers=headers, timeout=30
+        )
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    # Wait until the slow request holds the claim, then send the duplicate.
+    deadline = time.monotonic() + 10
+    while not factory.sql("SELECT state FROM idempotency_record WHERE key = :k", k=unique):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    duplicate = httpx.post(
+        live_api + URL, json={"name": "x", "sleep": 1.0}, headers=headers, timeout=30
+    )
+    thread.join()
+    assert results["slow"].status_code == 201
+    if factory.database.is_sqlite:
+        # SQLite has one writer: the duplicate's claim waits for the first request to commit,
+        # then finds its response and replays it.
+        assert duplicate.status_code == 201
+        assert duplicate.headers["idempotent-replayed"] == "true"
+        assert duplicate.content == results["slow"].content
+    else:
+        assert duplicate.status_code == 409
+        assert duplicate.json()["error"]["code"] == "idempotency_in_progress"
+    assert things_created(factory, workspace) == 1
+
+
+def test_two_racing_identical_posts_create_one_record(
+    live_api: str, factory: Factory, workspace: Workspace, owner_key: Key, unique: str
+) -> None:
+    headers = {**owner_key.headers, "Idempotency-Key": unique}
+    racers = 6
+    barrier = threading.Barrier(racers)
+    responses: list[httpx.Response] = []
+
+    def race() -> None:
+        with httpx.Client(timeout=30) as http:
+            barrier.wait()
+            responses.append(
+                http.post(live_api + URL, json={"name": "race", "sleep": 0.3}, headers=headers)
+            )
+
+    threads = [threading.Thread(target=race) for _ in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {201, 409}, statuses
+    fresh = [
+        r for r in responses if r.status_code == 201 and "idempotent-replayed" not in r.headers
+    ]
+    assert len(fresh) == 1, statuses  # exactly one request ran; the rest were refused or replays
+    assert {r.json()["id"] for r in responses if r.status_code == 201} == {fresh[0].json()["id"]}
+    assert things_created(factory, workspace) == 1
+
+
+def test_a_refusal_is_replayed_and_changes_nothing(
+    api: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, unique: str
+) -> None:
+    headers = {**owner_key.headers, "Idempotency-Key": unique}
+    first = api.post(URL, json={"name": "x", "outcome": "conflict"}, headers=headers)
+    again = api.post(URL, json={"name": "x", "outcome": "conflict"}, headers=headers)
+    assert first.status_code == again.status_code == 409
+    assert first.json()["error"]["code"] == "thing_refused"
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    assert things_created(factory, workspace) == 0  # the flushed event was rolled back
+
+
+def test_a_server_error_releases_the_key_so_a_retry_runs(
+    api: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, unique: str
+) -> None:
+    headers = {**owner_key.headers, "Idempotency-Key": unique}
+    crashed = api.post(URL, json={"name": "x", "outcome": "crash"}, headers=headers)
+    assert crashed.status_code == 500
+    assert things_created(factory, workspace) == 0
+    # Same key, different body is allowed now: the first attempt left nothing behind.
+    retried = api.post(URL, json={"name": "x"}, headers=headers)
+    assert retried.status_code == 201
+    assert "idempotent-replayed" not in retried.headers
+    assert things_created(factory, workspace) == 1
+
+
+def test_an_overlong_key_is_refused(api: TestClient, owner_key: Key) -> None:
+    response = api.post(
+        URL, json={"name": "x"}, headers={**owner_key.headers, "Idempotency-Key": "k" * 256}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "idempotency_key_invalid"
