@@ -133,7 +133,7 @@ class Factory:
         expires_at: datetime | None = None,
         name: str = "test key",
     ) -> Key:
-        """A key created by `email` (default: the owner) with `scopes` (default: all its role may)."""
+        """A key made by `email` (default: the owner) with `scopes` (default: all its role may)."""
         creator_email = email or workspace.owner_email
 
         async def work(session: Any) -> Key:

@@ -17,6 +17,7 @@ from typing import Final
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, Storage
 from limits.storage import storage_from_string
+from redis.asyncio import ConnectionPool
 
 from billabled.models.workspace import Plan
 
@@ -61,8 +62,9 @@ def limit_for_plan(plan: str) -> int:
 
 
 class RateLimiter:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, redis_pool: ConnectionPool | None = None) -> None:
         self.storage = storage
+        self._redis_pool = redis_pool
         # (storage key, window number) -> reset time, so only a window's first sighting reads it.
         self._resets: dict[str, float] = {}
 
@@ -70,10 +72,20 @@ class RateLimiter:
     def from_url(cls, redis_url: str | None) -> RateLimiter:
         if not redis_url:
             return cls(MemoryStorage())
+        # Our own pool, so the connections are closed when the app stops.
+        pool = ConnectionPool.from_url(redis_url.removeprefix("async+"))
         uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
-        storage = storage_from_string(uri, implementation="redispy")
+        storage = storage_from_string(
+            uri,
+            implementation="redispy",
+            connection_pool=pool,  # type: ignore[arg-type]  # passed through to redis-py
+        )
         assert isinstance(storage, Storage)  # async+ URIs give the asyncio storages
-        return cls(storage)
+        return cls(storage, pool)
+
+    async def close(self) -> None:
+        if self._redis_pool is not None:
+            await self._redis_pool.disconnect()
 
     async def hit(self, bucket: str, limit: int, policy: str) -> RateLimitDecision:
         item = RateLimitItemPerMinute(limit)

@@ -6,7 +6,6 @@ import threading
 import time
 
 import httpx
-
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import things_created

@@ -12,12 +12,13 @@ Plain ASGI, because it runs on every request and must cost little.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billabled.auth.authenticate import authenticate_key, key_from_headers
@@ -53,9 +54,13 @@ class ApiPlatform:
     limiter: RateLimiter
     usage: UsageRecorder
     pepper: bytes
+    # The API's routes, to name the route template of requests refused before routing.
+    routes: Sequence[BaseRoute] = ()
 
     @classmethod
-    def build(cls, settings: Settings, database: Database) -> ApiPlatform:
+    def build(
+        cls, settings: Settings, database: Database, routes: Sequence[BaseRoute] = ()
+    ) -> ApiPlatform:
         secret = settings.resolved_secret_key
         return cls(
             settings=settings,
@@ -68,6 +73,7 @@ class ApiPlatform:
                 flush_interval=settings.usage_flush_interval_seconds,
             ),
             pepper=derive_pepper(secret),
+            routes=routes,
         )
 
 
@@ -293,15 +299,15 @@ def _client_ip(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-def _route_template(scope: Scope) -> str:
+def _route_template(platform: ApiPlatform, scope: Scope) -> str:
     route = scope.get("route")
-    if route is not None:
-        return str(getattr(route, "path", scope["path"]))
-    # Not routed (the request was refused before routing): find the template it would match.
-    for candidate in scope["app"].router.routes:
-        match, _ = candidate.matches({**scope, "type": "http"})
-        if match == Match.FULL:
-            return str(getattr(candidate, "path", scope["path"]))
+    if route is not None and hasattr(route, "path"):
+        return str(route.path)
+    # Not routed (refused before routing, or no such route): the template it would match.
+    for candidate in platform.routes:
+        match, _ = candidate.matches(scope)
+        if match != Match.NONE:
+            return str(getattr(candidate, "path", "(unmatched)"))
     return "(unmatched)"
 
 
@@ -318,7 +324,7 @@ def _record_usage(
         UsageEntry(
             workspace_id=principal.workspace_id if principal else None,
             api_key_id=principal.key_id if principal else None,
-            endpoint=_route_template(scope),
+            endpoint=_route_template(platform, scope),
             method=scope["method"],
             status=status,
             user_agent=headers.get("user-agent"),

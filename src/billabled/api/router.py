@@ -1,13 +1,23 @@
-"""The Integration API v1: every resource router under `/api/v1`."""
+"""The Integration API v1: every resource router. Each router carries the `/api/v1` prefix itself,
+so its routes know their full path template (for usage records and the reference)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 
-from billabled.api.platform import API_PREFIX
 from billabled.me.endpoints import router as me_router
 from billabled.user.endpoints import router as user_router
 
-api_router = APIRouter(prefix=API_PREFIX)
-api_router.include_router(me_router)
-api_router.include_router(user_router)
+API_ROUTERS: tuple[APIRouter, ...] = (me_router, user_router)
+
+api_router = APIRouter()
+for _router in API_ROUTERS:
+    api_router.include_router(_router)
+
+
+def api_routes() -> list[APIRoute]:
+    """Every route of the API, with its full path template."""
+    return [
+        route for router in API_ROUTERS for route in router.routes if isinstance(route, APIRoute)
+    ]

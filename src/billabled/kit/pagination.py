@@ -137,8 +137,9 @@ def _encode_value(value: Any) -> Any:
 
 
 def _decode_value(value: Any, column: Column) -> Any:
+    column_type = getattr(column.type, "impl", column.type)  # see through TypeDecorators
     try:
-        python_type = column.type.python_type
+        python_type = column_type.python_type
     except NotImplementedError:
         return value
     if python_type is datetime:

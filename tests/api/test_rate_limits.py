@@ -1,0 +1,175 @@
+"""Rate limits per key per minute by plan, with headers on every authenticated response."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from billabled.app import create_app
+from billabled.config import Settings
+from billabled.models.workspace import Plan
+from tests.conftest import TEST_SECRET_KEY
+from tests.factories import Factory
+from tests.support import BILLABLED, free_port, redis_test_url
+
+
+def test_headers_count_down_and_the_first_request_over_the_limit_is_429(
+    client: TestClient, factory: Factory
+) -> None:
+    workspace = factory.workspace(plan=Plan.FREE)  # 120 a minute
+    key = factory.key(workspace)
+    remaining = []
+    for _ in range(120):
+        response = client.get("/api/v1/me", headers=key.headers)
+        assert response.status_code == 200
+        assert response.headers["x-ratelimit-limit"] == "120"
+        assert response.headers["ratelimit-policy"] == '"key";q=120;w=60'
+        remaining.append(int(response.headers["x-ratelimit-remaining"]))
+    assert remaining == list(range(119, -1, -1))
+
+    over = client.get("/api/v1/me", headers=key.headers)
+    assert over.status_code == 429
+    assert over.json()["error"]["code"] == "rate_limited"
+    retry_after = int(over.headers["retry-after"])
+    assert 1 <= retry_after <= 60
+    assert over.headers["x-ratelimit-remaining"] == "0"
+    assert over.headers["ratelimit"].startswith('"key";r=0;t=')
+    reset = int(over.headers["x-ratelimit-reset"])
+    assert 0 < reset - time.time() <= 61
+
+
+@pytest.mark.parametrize(
+    ("plan", "limit"), [(Plan.STARTER, 120), (Plan.PROFESSIONAL, 300), (Plan.BUSINESS, 1000)]
+)
+def test_the_limit_follows_the_plan(
+    client: TestClient, factory: Factory, plan: Plan, limit: int
+) -> None:
+    key = factory.key(factory.workspace(plan=plan))
+    response = client.get("/api/v1/me", headers=key.headers)
+    assert response.headers["x-ratelimit-limit"] == str(limit)
+    assert response.json()["rateLimit"]["limit"] == limit
+    assert response.json()["rateLimit"]["remaining"] == limit - 1
+
+
+def test_two_keys_are_limited_independently(client: TestClient, factory: Factory) -> None:
+    workspace = factory.workspace(plan=Plan.FREE)
+    first, second = factory.key(workspace), factory.key(workspace, name="second")
+    for _ in range(120):
+        client.get("/api/v1/me", headers=first.headers)
+    assert client.get("/api/v1/me", headers=first.headers).status_code == 429
+    response = client.get("/api/v1/me", headers=second.headers)
+    assert response.status_code == 200
+    assert response.headers["x-ratelimit-remaining"] == "119"
+
+
+@pytest.fixture
+def strict_ip_client(settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings.model_copy(update={"unauthenticated_rate_limit_per_minute": 5}))
+    # A client address of its own: the per-IP bucket may live in a shared Redis.
+    address = f"198.51.100.{uuid.uuid4().int % 250 + 1}-{uuid.uuid4().hex[:6]}"
+    with TestClient(app, raise_server_exceptions=False, client=(address, 50000)) as client:
+        yield client
+
+
+def test_requests_without_a_valid_key_are_limited_per_ip_not_per_key(
+    strict_ip_client: TestClient, factory: Factory
+) -> None:
+    key = factory.key(factory.workspace(plan=Plan.FREE))
+    for attempt in range(5):
+        response = strict_ip_client.get("/api/v1/me", headers={"X-Api-Key": "blb_nope"})
+        assert response.status_code == 401
+        assert response.headers["ratelimit-policy"] == '"ip";q=5;w=60'
+        assert response.headers["x-ratelimit-remaining"] == str(4 - attempt)
+    blocked = strict_ip_client.get("/api/v1/me")
+    assert blocked.status_code == 429
+    assert blocked.json()["error"]["code"] == "rate_limited"
+    # The key's own budget was never touched.
+    good = strict_ip_client.get("/api/v1/me", headers=key.headers)
+    assert good.status_code == 200
+    assert good.headers["x-ratelimit-remaining"] == "119"
+
+
+def _serve(settings: Settings, port: int, redis_url: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "BILLABLED_DATA_DIR": str(settings.data_dir),
+        "BILLABLED_DATABASE_URL": settings.resolved_database_url,
+        "BILLABLED_SECRET_KEY": TEST_SECRET_KEY,
+        "BILLABLED_REDIS_URL": redis_url,
+        "BILLABLED_LOG_LEVEL": "warning",
+    }
+    return subprocess.Popen(
+        [BILLABLED, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _wait_until_up(base: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{base}/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"{base} did not start"
+            time.sleep(0.1)
+
+
+@pytest.mark.skipif(
+    redis_test_url() is None, reason="needs BILLABLED_TEST_REDIS_URL (CI's second pass)"
+)
+def test_two_server_processes_sharing_redis_never_accept_more_than_the_limit(
+    settings: Settings, factory: Factory
+) -> None:
+    redis_url = redis_test_url()
+    assert redis_url is not None
+    key = factory.key(factory.workspace(plan=Plan.FREE))
+    ports = [free_port(), free_port()]
+    servers = [_serve(settings, port, redis_url) for port in ports]
+    try:
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        for base in bases:
+            _wait_until_up(base)
+        statuses: list[int] = []
+        lock = threading.Lock()
+
+        def hammer(base: str) -> None:
+            with httpx.Client(base_url=base, headers=key.headers, timeout=30) as http:
+                for _ in range(100):
+                    status = http.get("/api/v1/me").status_code
+                    with lock:
+                        statuses.append(status)
+
+        threads = [
+            threading.Thread(target=hammer, args=(base,)) for base in bases for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=15)
+    assert len(statuses) == 400
+    assert statuses.count(200) == 120  # one window, one budget, across both processes
+    assert statuses.count(429) == 280
+
+
+def test_memory_storage_is_used_without_redis(tmp_path: Path) -> None:
+    from billabled.ratelimit import RateLimiter
+
+    limiter = RateLimiter.from_url(None)
+    assert type(limiter.storage).__name__ == "MemoryStorage"

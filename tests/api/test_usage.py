@@ -1,0 +1,85 @@
+"""Usage tracking: one record per request (401s and 429s too), off the request path."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from billabled.models.workspace import Plan
+from tests.factories import Factory, Key
+
+
+def usage_rows(factory: Factory, user_agent: str, expected: int) -> list[Any]:
+    """The usage rows of requests sent with `user_agent`, once the recorder has written them."""
+    deadline = time.monotonic() + 10
+    while True:
+        rows = factory.sql(
+            "SELECT endpoint, method, status, api_key_id, workspace_id, ip_hash, latency_us,"
+            " created_at FROM usage_record WHERE user_agent = :ua ORDER BY id",
+            ua=user_agent,
+        )
+        if len(rows) >= expected or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
+
+
+def test_every_request_leaves_a_usage_record(
+    client: TestClient, factory: Factory, owner_key: Key, unique: str
+) -> None:
+    agent = f"usage-test/{unique}"
+    headers = {**owner_key.headers, "User-Agent": agent}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert client.get("/api/v1/users/usr_nope", headers=headers).status_code == 404
+    assert client.get("/api/v1/users?pageSize=500", headers=headers).status_code == 422
+    bad = client.get("/api/v1/users", headers={"User-Agent": agent, "X-Api-Key": "blb_bad"})
+    assert bad.status_code == 401
+
+    rows = usage_rows(factory, agent, 4)
+    assert [(r.method, r.endpoint, r.status) for r in rows] == [
+        ("GET", "/api/v1/me", 200),
+        ("GET", "/api/v1/users/{user_id}", 404),
+        ("GET", "/api/v1/users", 422),
+        ("GET", "/api/v1/users", 401),
+    ]
+    assert {r.api_key_id for r in rows[:3]} == {owner_key.id}
+    assert rows[3].api_key_id is None
+    assert rows[3].workspace_id is None
+    for row in rows:
+        assert len(row.ip_hash) == 32
+        assert row.ip_hash != "testclient"
+        assert row.latency_us > 0
+
+
+def test_429s_are_recorded_too(client: TestClient, factory: Factory, unique: str) -> None:
+    key = factory.key(factory.workspace(plan=Plan.FREE))
+    agent = f"usage-429/{unique}"
+    statuses = [
+        client.get("/api/v1/me", headers={**key.headers, "User-Agent": agent}).status_code
+        for _ in range(121)
+    ]
+    assert statuses[-1] == 429
+    rows = usage_rows(factory, agent, 121)
+    assert len(rows) == 121
+    assert [r.status for r in rows].count(429) == 1
+
+
+def test_last_used_at_is_kept_to_the_minute(
+    client: TestClient, factory: Factory, owner_key: Key
+) -> None:
+    assert (
+        factory.sql("SELECT last_used_at FROM api_key WHERE id = :id", id=owner_key.id)[0][0]
+        is None
+    )
+    client.get("/api/v1/me", headers=owner_key.headers)
+    deadline = time.monotonic() + 10
+    while (
+        last := factory.sql("SELECT last_used_at FROM api_key WHERE id = :id", id=owner_key.id)[0][
+            0
+        ]
+    ) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    text = str(last)
+    assert text.endswith(("00", ":00+00:00", ":00.000000"))  # truncated to the minute

@@ -1,0 +1,239 @@
+"""`billabled keys …` and `billabled usage`, and the promise that secrets are never kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import MetaData, select
+
+from billabled import migrations
+from billabled.db import create_sync_engine
+from billabled.kit.apikeys import generate_key, is_well_formed
+from tests.conftest import TEST_SECRET_KEY
+from tests.support import BILLABLED, drop_database, free_port, new_database_url, run_cli
+
+
+def _workspace(cli_env: dict[str, str], unique: str, plan: str = "business") -> tuple[str, str]:
+    email = f"keys-{unique}@example.com"
+    created = run_cli(
+        ["workspaces", "create", "Keys", "--owner-email", email, "--plan", plan, "--json"], cli_env
+    )
+    assert created.exit_code == 0, created.stderr
+    return json.loads(created.stdout)["workspace"]["id"], email
+
+
+def test_keys_create_prints_the_key_once_and_list_never_does(
+    cli_env: dict[str, str], unique: str
+) -> None:
+    workspace_id, email = _workspace(cli_env, unique)
+    created = run_cli(
+        ["keys", "create", "--workspace", workspace_id, "--user", email, "--name", "ERP sync",
+         "--scopes", "read:clients,write:time", "--expires-in", "30d", "--json"],
+        cli_env,
+    )  # fmt: skip
+    assert created.exit_code == 0, created.stderr
+    body = json.loads(created.stdout)
+    assert is_well_formed(body["key"])
+    assert body["id"].startswith("key_")
+    assert body["prefix"] == body["key"][:12]
+    assert body["scopes"] == ["read:clients", "write:time"]
+    assert body["status"] == "active"
+    assert body["expiresAt"] is not None
+
+    listed = run_cli(["keys", "list", "--workspace", workspace_id, "--json"], cli_env)
+    assert listed.exit_code == 0, listed.stderr
+    assert body["key"] not in listed.stdout
+    (item,) = json.loads(listed.stdout)["items"]
+    assert (item["id"], item["name"], item["createdByEmail"]) == (body["id"], "ERP sync", email)
+    assert "keyHash" not in item
+
+
+def test_all_means_every_scope_the_role_allows(cli_env: dict[str, str], unique: str) -> None:
+    workspace_id, _ = _workspace(cli_env, unique)
+    member = f"m-{unique}@example.com"
+    run_cli(
+        ["users", "add", "--workspace", workspace_id, "--email", member, "--role", "member"],
+        cli_env,
+    )
+    created = run_cli(
+        ["keys", "create", "--workspace", workspace_id, "--user", member, "--name", "mine",
+         "--scopes", "all", "--json"],
+        cli_env,
+    )  # fmt: skip
+    assert created.exit_code == 0, created.stderr
+    assert set(json.loads(created.stdout)["scopes"]) == {
+        "read:clients", "read:projects", "read:tasks", "read:tags", "read:schedule",
+        "read:users", "read:time", "write:time",
+    }  # fmt: skip
+
+
+def test_scopes_beyond_the_creators_role_are_refused(cli_env: dict[str, str], unique: str) -> None:
+    workspace_id, _ = _workspace(cli_env, unique)
+    manager = f"mgr-{unique}@example.com"
+    run_cli(
+        ["users", "add", "--workspace", workspace_id, "--email", manager, "--role", "manager"],
+        cli_env,
+    )
+    refused = run_cli(
+        ["keys", "create", "--workspace", workspace_id, "--user", manager, "--name", "x",
+         "--scopes", "read:clients,export:data,write:invoices"],
+        cli_env,
+    )  # fmt: skip
+    assert refused.exit_code == 1
+    assert refused.stderr.strip() == "error: A manager cannot grant: write:invoices, export:data."
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scopes", "read:everything"], "error: unknown scope 'read:everything'"),
+        (["--scopes", "read:clients", "--expires-in", "soon"], "error: Invalid duration 'soon'"),
+        (
+            ["--scopes", "read:clients", "--user", "nobody@example.com"],
+            "error: nobody@example.com is not a member",
+        ),
+    ],
+)
+def test_keys_create_bad_arguments_are_one_line(
+    cli_env: dict[str, str], unique: str, args: list[str], message: str
+) -> None:
+    workspace_id, email = _workspace(cli_env, unique)
+    base = ["keys", "create", "--workspace", workspace_id, "--user", email, "--name", "x"]
+    result = run_cli([*base, *args], cli_env)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(message), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_keys_revoke(cli_env: dict[str, str], unique: str) -> None:
+    workspace_id, email = _workspace(cli_env, unique)
+    created = json.loads(
+        run_cli(
+            ["keys", "create", "--workspace", workspace_id, "--user", email, "--name", "x",
+             "--scopes", "read:users", "--json"],
+            cli_env,
+        ).stdout
+    )  # fmt: skip
+    revoked = run_cli(["keys", "revoke", created["id"]], cli_env)
+    assert revoked.exit_code == 0, revoked.stderr
+    assert revoked.stdout.strip() == f"Revoked {created['id']}"
+    listed = json.loads(
+        run_cli(["keys", "list", "--workspace", workspace_id, "--json"], cli_env).stdout
+    )
+    assert listed["items"][0]["status"] == "revoked"
+    unknown = run_cli(["keys", "revoke", "key_01jd00000000000000000000zz"], cli_env)
+    assert unknown.exit_code == 1
+    assert unknown.stderr.strip() == "error: No API key 'key_01jd00000000000000000000zz'."
+
+
+@pytest.fixture
+def fresh_database(tmp_path: Path) -> Iterator[str]:
+    url = new_database_url(tmp_path)
+    migrations.upgrade(url)
+    yield url
+    drop_database(url)
+
+
+def test_no_raw_key_or_ip_in_the_database_or_logs_and_usage_is_summarised(
+    tmp_path: Path, fresh_database: str
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BILLABLED_")},
+        "BILLABLED_DATA_DIR": str(tmp_path),
+        "BILLABLED_DATABASE_URL": fresh_database,
+        "BILLABLED_SECRET_KEY": TEST_SECRET_KEY,
+        "BILLABLED_LOG_LEVEL": "debug",
+    }
+    workspace = json.loads(
+        run_cli(
+            ["workspaces", "create", "Secrets", "--owner-email", "s@example.com", "--json"], env
+        ).stdout
+    )["workspace"]["id"]
+    key = json.loads(
+        run_cli(
+            ["keys", "create", "--workspace", workspace, "--user", "s@example.com", "--name", "k",
+             "--scopes", "all", "--json"],
+            env,
+        ).stdout
+    )["key"]  # fmt: skip
+    unknown_key = generate_key()
+
+    port = free_port()
+    server = subprocess.Popen(
+        [BILLABLED, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        with httpx.Client(
+            base_url=base, timeout=10, headers={"User-Agent": "secrets-test"}
+        ) as http:
+            assert (
+                http.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code
+                == 200
+            )
+            assert http.get("/api/v1/users", headers={"X-Api-Key": key}).status_code == 200
+            assert http.get("/api/v1/me", headers={"X-Api-Key": unknown_key}).status_code == 401
+            assert http.get(f"/api/v1/me?key={key}", headers={"X-Api-Key": key}).status_code == 200
+        # The recorder writes within a second.
+        engine = create_sync_engine(fresh_database)
+        try:
+            while True:
+                with engine.connect() as connection:
+                    count = connection.exec_driver_sql(
+                        "SELECT count(*) FROM usage_record"
+                    ).scalar_one()
+                if count >= 4 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert count == 4
+            usage = run_cli(["usage", "--workspace", workspace, "--json"], env)
+            assert usage.exit_code == 0, usage.stderr
+            summary = json.loads(usage.stdout)
+            assert summary["totalRequests"] == 3  # the 401 belongs to no workspace
+            assert summary["byStatus"] == {"2xx": 3}
+            assert {(e["method"], e["endpoint"], e["requests"]) for e in summary["byEndpoint"]} == {
+                ("GET", "/api/v1/me", 2),
+                ("GET", "/api/v1/users", 1),
+            }
+            dump = _dump(engine)
+        finally:
+            engine.dispose()
+    finally:
+        server.terminate()
+        stdout, stderr = server.communicate(timeout=15)
+    logs = stdout + stderr
+    assert "request" in logs  # the request log is there…
+    for secret in (key, unknown_key, "127.0.0.1"):  # …but no key and no client IP
+        assert secret not in dump
+        assert secret not in logs.replace(f"http://127.0.0.1:{port}", "")
+
+
+def _dump(engine: object) -> str:
+    """Every value of every table, as text."""
+    metadata = MetaData()
+    metadata.reflect(engine)  # type: ignore[arg-type]
+    parts: list[str] = []
+    with engine.connect() as connection:  # type: ignore[attr-defined]
+        for table in metadata.sorted_tables:
+            for row in connection.execute(select(table)):
+                parts.append(repr(tuple(row)))
+    return "\n".join(parts)
