@@ -12,30 +12,35 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from billabled import __version__, health
+from billabled.api.docs import install_docs
+from billabled.api.openapi import install_openapi
 from billabled.api.platform import ApiPlatform, ApiPlatformMiddleware
-from billabled.api.router import api_router
+from billabled.api.router import api_router, api_routes
 from billabled.config import Settings
 from billabled.db import Database, create_app_engine
 from billabled.errors import install_error_handlers
 from billabled.kit.jsonresponse import JsonResponse
+from billabled.logging import configure_logging
 from billabled.middleware import RequestContextMiddleware
 from billabled.transaction import TransactionMiddleware
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    # Here, not only in the CLI: each `--workers` process builds its app from scratch.
+    configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(create_app_engine(settings))
-        platform = ApiPlatform.build(settings, database)
+        platform = await ApiPlatform.build(settings, database, api_routes())
         app.state.database = database
         app.state.platform = platform
         platform.usage.start()
         try:
             yield
         finally:
-            await platform.usage.stop()
+            await platform.close()
             await database.dispose()
 
     app = FastAPI(
@@ -43,7 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
         default_response_class=JsonResponse,
-        # The reference (served from local assets) arrives with the API platform.
+        # install_openapi/install_docs serve the reference at /api/v1/openapi.json, /docs and
+        # /redoc from local assets (FastAPI's defaults would load them from a CDN).
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -56,4 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(api_router)
+    install_openapi(app)
+    install_docs(app)
     return app

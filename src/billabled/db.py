@@ -144,8 +144,6 @@ class Database:
         self._read_sessions = async_sessionmaker(engine, expire_on_commit=False)
         writer = engine.execution_options(sqlite_immediate=True) if self.is_sqlite else engine
         self._write_sessions = async_sessionmaker(writer, expire_on_commit=False)
-        # Single statements outside any transaction (authentication lookups): one round trip.
-        self.autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def session(self, *, write: bool = True) -> AsyncSession:
         """A new session; the caller commits or rolls back (see transaction.py)."""

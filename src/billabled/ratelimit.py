@@ -57,6 +57,27 @@ class RateLimitDecision:
         ]
 
 
+# One fixed window per bucket; the limit is applied to the count, so a plan change takes effect
+# within the current window.
+_WINDOW: Final = RateLimitItemPerMinute(1, namespace="billabled")
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCount:
+    count: int
+    reset_at: float
+
+
+def decide(window: WindowCount, limit: int, policy: str) -> RateLimitDecision:
+    return RateLimitDecision(
+        allowed=window.count <= limit,
+        limit=limit,
+        remaining=max(0, limit - window.count),
+        reset_at=window.reset_at,
+        policy=policy,
+    )
+
+
 def limit_for_plan(plan: str) -> int:
     return PLAN_LIMITS_PER_MINUTE.get(plan, PLAN_LIMITS_PER_MINUTE[Plan.FREE])
 
@@ -87,10 +108,15 @@ class RateLimiter:
         if self._redis_pool is not None:
             await self._redis_pool.disconnect()
 
-    async def hit(self, bucket: str, limit: int, policy: str) -> RateLimitDecision:
-        item = RateLimitItemPerMinute(limit)
-        key = item.key_for(bucket)
-        count = await self.storage.incr(key, item.get_expiry())
+    @property
+    def is_shared(self) -> bool:
+        """True when counting is a network round trip (Redis), worth overlapping with other I/O."""
+        return self._redis_pool is not None
+
+    async def count(self, bucket: str) -> WindowCount:
+        """Count one request against `bucket`'s current window (one atomic increment)."""
+        key = _WINDOW.key_for(bucket)
+        count = await self.storage.incr(key, _WINDOW.get_expiry())
         now = time.time()
         reset_at = self._resets.get(key)
         if count == 1:
@@ -100,13 +126,10 @@ class RateLimiter:
         elif reset_at is None or reset_at <= now:
             reset_at = await self.storage.get_expiry(key)
             self._remember(key, reset_at)
-        return RateLimitDecision(
-            allowed=count <= limit,
-            limit=limit,
-            remaining=max(0, limit - count),
-            reset_at=reset_at,
-            policy=policy,
-        )
+        return WindowCount(count, reset_at)
+
+    async def hit(self, bucket: str, limit: int, policy: str) -> RateLimitDecision:
+        return decide(await self.count(bucket), limit, policy)
 
     def _remember(self, key: str, reset_at: float) -> None:
         if len(self._resets) >= _RESET_CACHE_MAX:

@@ -11,6 +11,7 @@ Plain ASGI, because it runs on every request and must cost little.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,13 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from billabled.auth.authenticate import authenticate_key, key_from_headers
+from billabled.auth.authenticate import (
+    KEY_LOOKUP,
+    authenticate_key,
+    key_from_headers,
+    key_hash_of,
+)
+from billabled.auth.key_lookup import KeyLookup, PostgresKeyLookup, SqliteKeyLookup
 from billabled.auth.principal import Principal
 from billabled.config import Settings
 from billabled.db import Database
@@ -36,7 +43,13 @@ from billabled.idempotency import service as idempotency
 from billabled.kit.apikeys import derive_pepper
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.time import utcnow
-from billabled.ratelimit import RateLimitDecision, RateLimiter, limit_for_plan
+from billabled.ratelimit import (
+    RateLimitDecision,
+    RateLimiter,
+    WindowCount,
+    decide,
+    limit_for_plan,
+)
 from billabled.transaction import FinishedResponse
 from billabled.usage.recorder import UsageEntry, UsageRecorder
 
@@ -53,15 +66,22 @@ class ApiPlatform:
     database: Database
     limiter: RateLimiter
     usage: UsageRecorder
+    keys: KeyLookup
     pepper: bytes
     # The API's routes, to name the route template of requests refused before routing.
     routes: Sequence[BaseRoute] = ()
 
     @classmethod
-    def build(
+    async def build(
         cls, settings: Settings, database: Database, routes: Sequence[BaseRoute] = ()
     ) -> ApiPlatform:
         secret = settings.resolved_secret_key
+        url = database.engine.url
+        keys: KeyLookup
+        if database.is_sqlite:
+            keys = SqliteKeyLookup.connect(url, KEY_LOOKUP)
+        else:
+            keys = await PostgresKeyLookup.connect(url, KEY_LOOKUP, settings.auth_pool_size)
         return cls(
             settings=settings,
             database=database,
@@ -72,9 +92,15 @@ class ApiPlatform:
                 retention_days=settings.usage_retention_days,
                 flush_interval=settings.usage_flush_interval_seconds,
             ),
+            keys=keys,
             pepper=derive_pepper(secret),
             routes=routes,
         )
+
+    async def close(self) -> None:
+        await self.usage.stop()
+        await self.limiter.close()
+        await self.keys.close()
 
 
 def principal_of(scope: Scope) -> Principal | None:
@@ -156,9 +182,8 @@ class ApiPlatformMiddleware:
             headers = Headers(scope=scope)
             try:
                 raw_key = key_from_headers(headers.get("authorization"), headers.get("x-api-key"))
-                principal = await authenticate_key(
-                    platform.database.autocommit_engine, platform.pepper, raw_key
-                )
+                key_hash = key_hash_of(platform.pepper, raw_key)
+                principal, window = await _authenticate_and_count(platform, key_hash)
             except Unauthorized as exc:
                 # No valid key: limit the caller's IP, never a key's budget.
                 decision = await platform.limiter.hit(
@@ -171,9 +196,7 @@ class ApiPlatformMiddleware:
                 await _respond(error, scope, receive, send_with_limits)
                 return
 
-            decision = await platform.limiter.hit(
-                f"key:{principal.key_id}", limit_for_plan(principal.plan), "key"
-            )
+            decision = decide(window, limit_for_plan(principal.plan), "key")
             rate_headers = decision.headers()
             if not decision.allowed:
                 await _respond(_rate_limited(decision), scope, receive, send_with_limits)
@@ -277,6 +300,21 @@ class ApiPlatformMiddleware:
             assert start is not None
             response = FinishedResponse(status, list(start.get("headers", [])), b"".join(chunks))
             await idempotency.complete_alone(engine, key_id, key, response)
+
+
+async def _authenticate_and_count(
+    platform: ApiPlatform, key_hash: str
+) -> tuple[Principal, WindowCount]:
+    """Look the key up and count the request against its window. With Redis both are round
+    trips, so they overlap; the count is per key hash, so an unknown key charges no real key."""
+    bucket = f"key:{key_hash[:32]}"
+    if not platform.limiter.is_shared:
+        principal = await authenticate_key(platform.keys, key_hash)
+        return principal, await platform.limiter.count(bucket)
+    principal, window = await asyncio.gather(
+        authenticate_key(platform.keys, key_hash), platform.limiter.count(bucket)
+    )
+    return principal, window
 
 
 def _rate_limited(decision: RateLimitDecision) -> RateLimited:

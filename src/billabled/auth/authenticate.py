@@ -1,4 +1,4 @@
-"""Resolve an API key to a Principal: one indexed query, no ORM objects.
+"""Resolve an API key to a Principal: one indexed query (see key_lookup.py), no ORM objects.
 
 Order of checks: header present → shape and checksum (no database) → known hash → revoked →
 expired → creator still a member. Each failure has its own 401 code.
@@ -6,9 +6,9 @@ expired → creator still a member. Each failure has its own 401 code.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import and_, bindparam, select
 
+from billabled.auth.key_lookup import KeyLookup
 from billabled.auth.principal import Principal
 from billabled.auth.scopes import Scope, ceiling
 from billabled.errors import Unauthorized
@@ -52,7 +52,7 @@ def key_from_headers(authorization: str | None, x_api_key: str | None) -> str:
     raise ApiKeyMissing()
 
 
-_LOOKUP = (
+KEY_LOOKUP = (
     select(
         ApiKey.id,
         ApiKey.workspace_id,
@@ -79,17 +79,19 @@ _LOOKUP = (
             Membership.user_id == ApiKey.created_by_user_id,
         ),
     )
+    .where(ApiKey.key_hash == bindparam("key_hash"))
 )
 
 
-async def authenticate_key(engine: AsyncEngine, pepper: bytes, raw_key: str) -> Principal:
+def key_hash_of(pepper: bytes, raw_key: str) -> str:
+    """The stored hash of a key, after checking its shape and checksum (no database needed)."""
     if not is_well_formed(raw_key):
         raise ApiKeyInvalid()
-    async with engine.connect() as connection:
-        result = await connection.execute(
-            _LOOKUP.where(ApiKey.key_hash == hash_key(pepper, raw_key))
-        )
-        row = result.one_or_none()
+    return hash_key(pepper, raw_key)
+
+
+async def authenticate_key(lookup: KeyLookup, key_hash: str) -> Principal:
+    row = await lookup.find(key_hash)
     if row is None:
         raise ApiKeyInvalid()
     if row.revoked_at is not None:

@@ -148,7 +148,8 @@ class UsageRecorder:
                             ApiKey.last_used_at < bindparam("minute"),
                         )
                     )
-                    .values(last_used_at=bindparam("minute"))
+                    # Keep updated_at: being used is not a change to the key.
+                    .values(last_used_at=bindparam("minute"), updated_at=ApiKey.updated_at)
                     .execution_options(synchronize_session=False),
                     [{"key_id": k, "minute": m} for k, m in last_used.items()],
                 )

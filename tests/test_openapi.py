@@ -1,0 +1,301 @@
+"""The API reference: the OpenAPI 3.1 document, and Swagger UI and Redoc on local assets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import pytest
+from fastapi import APIRouter, Path
+from fastapi.testclient import TestClient
+
+from billabled.api.openapi import OPENAPI_PATH
+from billabled.api.platform import API_PREFIX
+from billabled.app import create_app
+from billabled.auth.dependencies import ClientsWrite, TimeWrite
+from billabled.config import Settings
+from billabled.kit.schema import ApiModel
+
+Json = dict[str, Any]
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+RATE_LIMIT_HEADERS = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "RateLimit-Policy",
+    "RateLimit",
+)
+ERROR_REF = "#/components/schemas/Error"
+
+
+@pytest.fixture(scope="module")
+def document(client: TestClient) -> Json:
+    response = client.get(OPENAPI_PATH)
+    assert response.status_code == 200
+    body: Json = response.json()
+    return body
+
+
+def operations(document: Json) -> Iterator[tuple[str, str, Json]]:
+    for path, item in document["paths"].items():
+        for method in HTTP_METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def resolve(document: Json, node: Json) -> Json:
+    while "$ref" in node:
+        _, *parts = node["$ref"].split("/")
+        target: Json = document
+        for part in parts:
+            target = target[part]
+        node = target
+    return node
+
+
+# --- The document ------------------------------------------------------------------------------
+
+
+def test_the_document_is_public_and_openapi_3_1(client: TestClient) -> None:
+    response = client.get(OPENAPI_PATH)  # no key
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["x-request-id"]
+    document = response.json()
+    assert document["openapi"].startswith("3.1")
+    assert document["info"]["title"]
+    for topic in ("Authentication", "Scopes", "Errors", "Pagination", "Rate limits", "Idemp"):
+        assert f"## {topic}" in document["info"]["description"]
+
+
+def test_only_the_api_is_documented(document: Json) -> None:
+    assert document["paths"]
+    assert all(path.startswith(f"{API_PREFIX}/") for path in document["paths"])
+    assert OPENAPI_PATH not in document["paths"]
+
+
+def test_both_ways_of_sending_a_key_are_security_schemes(document: Json) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {
+        **schemes["bearerAuth"],
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "blb_…",
+    }
+    assert schemes["apiKeyHeader"] == {
+        **schemes["apiKeyHeader"],
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Api-Key",
+    }
+
+
+def test_listing_users_documents_its_scope(document: Json) -> None:
+    operation = document["paths"][f"{API_PREFIX}/users"]["get"]
+    assert operation["x-required-scope"] == "read:users"
+    assert operation["security"] == [
+        {"bearerAuth": ["read:users"]},
+        {"apiKeyHeader": ["read:users"]},
+    ]
+    assert operation["description"].endswith("Requires the `read:users` scope.")
+
+
+def test_me_needs_any_valid_key_and_no_scope(document: Json) -> None:
+    operation = document["paths"][f"{API_PREFIX}/me"]["get"]
+    assert "x-required-scope" not in operation
+    assert operation["security"] == [{"bearerAuth": []}, {"apiKeyHeader": []}]
+    assert "403" not in operation["responses"]
+
+
+def test_every_operation_but_me_declares_its_scope(document: Json) -> None:
+    """A new endpoint that forgets `require(scope)` fails here."""
+    unscoped = [
+        f"{method.upper()} {path}"
+        for path, method, operation in operations(document)
+        if "x-required-scope" not in operation and path != f"{API_PREFIX}/me"
+    ]
+    assert unscoped == []
+    for _, _, operation in operations(document):
+        scope = operation.get("x-required-scope")
+        if scope:
+            assert operation["security"] == [{"bearerAuth": [scope]}, {"apiKeyHeader": [scope]}]
+            assert resolve(document, operation["responses"]["403"])["content"]
+
+
+def test_errors_share_one_envelope(document: Json) -> None:
+    error = document["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"]
+    assert error["properties"]["error"]["required"] == ["code", "message"]
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    for path, method, operation in operations(document):
+        statuses = {"401", "429", "500"} | ({"403"} if "x-required-scope" in operation else set())
+        assert statuses <= set(operation["responses"]), f"{method} {path}"
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")):
+                schema = resolve(document, response)["content"]["application/json"]["schema"]
+                assert schema == {"$ref": ERROR_REF}, f"{method} {path} {status}"
+        rate_limited = resolve(document, operation["responses"]["429"])
+        assert "Retry-After" in rate_limited["headers"]
+
+
+def test_every_response_documents_request_id_and_rate_limit_headers(document: Json) -> None:
+    for path, method, operation in operations(document):
+        for status, response in operation["responses"].items():
+            headers = resolve(document, response)["headers"]
+            for name in ("X-Request-Id", *RATE_LIMIT_HEADERS):
+                assert name in headers, f"{method} {path} {status} lacks {name}"
+                assert resolve(document, headers[name])["schema"]
+
+
+def test_list_operations_document_paging(document: Json) -> None:
+    listed = []
+    for path, method, operation in operations(document):
+        parameters = {p["name"]: p for p in operation.get("parameters", []) if "name" in p}
+        if "pageSize" not in parameters:
+            continue
+        listed.append(path)
+        assert parameters["pageSize"]["schema"]["maximum"] == 200
+        assert {"page", "cursor", "sort", "updatedSince", "includeDeleted"} <= set(parameters)
+        assert "X-Total-Count" in operation["responses"]["200"]["headers"], f"{method} {path}"
+    assert f"{API_PREFIX}/users" in listed
+
+
+def test_the_document_is_cached(client: TestClient) -> None:
+    assert client.get(OPENAPI_PATH).content == client.get(OPENAPI_PATH).content
+
+
+# --- Writes (no real write endpoint exists yet: a test app adds two) ---------------------------
+
+
+class GadgetCreate(ApiModel):
+    name: str
+
+
+@pytest.fixture(scope="module")
+def write_document(settings: Settings) -> Json:
+    app = create_app(settings)
+    router = APIRouter(prefix=f"{API_PREFIX}/_test")
+
+    @router.post("/gadgets", status_code=201)
+    async def create_gadget(principal: ClientsWrite, body: GadgetCreate) -> dict[str, str]:
+        return {"name": body.name}
+
+    @router.patch("/gadgets/{gadget_id}", responses={409: {"description": "The gadget is locked."}})
+    async def update_gadget(
+        principal: TimeWrite, gadget_id: Annotated[str, Path(max_length=64)]
+    ) -> dict[str, str]:
+        return {"id": gadget_id}
+
+    app.include_router(router)
+    with TestClient(app) as client:
+        response = client.get(OPENAPI_PATH)
+    assert response.status_code == 200
+    body: Json = response.json()
+    return body
+
+
+def test_posts_take_an_idempotency_key_and_document_body_errors(write_document: Json) -> None:
+    operation = write_document["paths"][f"{API_PREFIX}/_test/gadgets"]["post"]
+    assert operation["x-required-scope"] == "write:clients"
+    parameters = [resolve(write_document, p) for p in operation["parameters"]]
+    (idempotency,) = [p for p in parameters if p["name"] == "Idempotency-Key"]
+    assert idempotency["in"] == "header"
+    assert idempotency["required"] is False
+    assert idempotency["schema"]["maxLength"] == 255
+    responses = operation["responses"]
+    assert {"400", "401", "403", "409", "413", "415", "422", "429", "500"} <= set(responses)
+    assert "Idempotent-Replayed" in responses["201"]["headers"]
+
+
+def test_declared_error_responses_keep_their_words_and_get_the_envelope(
+    write_document: Json,
+) -> None:
+    operation = write_document["paths"][f"{API_PREFIX}/_test/gadgets/{{gadget_id}}"]["patch"]
+    assert operation["x-required-scope"] == "write:time"
+    locked = operation["responses"]["409"]
+    assert locked["description"] == "The gadget is locked."
+    assert locked["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}
+    assert "X-Request-Id" in locked["headers"]
+    assert "404" in operation["responses"]  # the path names a record
+    assert not any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
+
+
+# --- The pages and their assets ----------------------------------------------------------------
+
+LOCAL_URL = re.compile(r"^/(?!/)[^\s\"'<>]*$")
+ATTRIBUTE_URL = re.compile(r"""\b(?:src|href)\s*=\s*["']?([^"'\s>]*)""", re.IGNORECASE)
+CONTENT_TYPES = {
+    ".js": ("text/javascript", "application/javascript"),
+    ".css": ("text/css",),
+    ".png": ("image/png",),
+}
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_pages_reference_only_local_urls(client: TestClient, page: str) -> None:
+    response = client.get(page)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert "http://" not in html
+    assert "https://" not in html
+    assert OPENAPI_PATH in html
+    urls = ATTRIBUTE_URL.findall(html)
+    assert urls
+    assert all(LOCAL_URL.match(url) for url in urls), urls
+    # The browser is told to fetch nothing from anywhere else.
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    assert "connect-src 'self'" in policy
+    assert "http" not in policy
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_every_asset_a_page_uses_is_served(client: TestClient, page: str) -> None:
+    urls = ATTRIBUTE_URL.findall(client.get(page).text)
+    bundles = 0
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        suffix = url.split("?", 1)[0][url.rfind(".") :]
+        assert response.headers["content-type"].startswith(CONTENT_TYPES[suffix]), url
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+        if suffix == ".js":
+            bundles += 1
+            assert len(response.content) > 100_000, url
+    assert bundles == 1
+
+
+def test_swagger_ui_is_configured_for_trying_requests(client: TestClient) -> None:
+    html = client.get("/docs").text
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in html
+    for setting in (
+        '"persistAuthorization": true',
+        '"tryItOutEnabled": true',
+        '"displayRequestDuration": true',
+        '"deepLinking": true',
+        '"validatorUrl": null',  # no online validator
+    ):
+        assert setting in html
+
+
+def test_redoc_uses_system_fonts(client: TestClient) -> None:
+    html = client.get("/redoc").text
+    assert "/static/vendor/redoc/redoc.standalone.js" in html
+    assert '"fontFamily": "system-ui' in html
+    assert "fonts.googleapis" not in html
+
+
+def test_assets_are_compressed_and_revalidated_without_a_version(client: TestClient) -> None:
+    response = client.get(
+        "/static/vendor/swagger-ui/swagger-ui-bundle.js", headers={"Accept-Encoding": "gzip"}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.num_bytes_downloaded < len(response.content) / 2
+    assert client.get("/static/vendor/redoc/LICENSE").status_code == 200
+    assert client.get("/static/vendor/swagger-ui/no-such-file.js").status_code == 404
+    assert client.get("/static/vendor/../../app.py").status_code == 404
