@@ -182,10 +182,10 @@ def measure_http(settings: Settings, seconds: int, rounds: int) -> dict[str, flo
         rps: dict[str, list[float]] = {"platform": [], "bare": []}
         for round_ in range(rounds + 1):  # the first round warms up and is dropped
             for name, path in (("platform", "/api/v1/_bench/ping"), ("bare", "/_bench/ping")):
+                command = [wrk, "-t1", "-c16", f"-d{seconds}s", "-H", f"X-Api-Key: {raw_key}"]
                 out = subprocess.run(
-                    [wrk, "-t1", "-c16", f"-d{seconds}s", "-H", f"X-Api-Key: {raw_key}", base + path],
-                    capture_output=True, text=True, check=True,
-                ).stdout  # fmt: skip
+                    [*command, base + path], capture_output=True, text=True, check=True
+                ).stdout
                 match = re.search(r"Requests/sec:\s+([\d.]+)", out)
                 assert match, out
                 if round_:
@@ -238,8 +238,9 @@ def main() -> None:
     storage = "redis" if args.redis_url else "memory"
     if args.http:
         print(
-            f"{backend:10} limits={storage:6} | wrk -c16: platform {result['platform_rps']:7.0f} req/s,"
-            f" bare {result['bare_rps']:7.0f} req/s, layer {result['overhead_us']:6.1f} µs/request"
+            f"{backend:10} limits={storage:6} | wrk -c16:"
+            f" platform {result['platform_rps']:7.0f} req/s, bare {result['bare_rps']:7.0f} req/s,"
+            f" layer {result['overhead_us']:6.1f} µs/request"
         )
         return
     print(
