@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -75,6 +76,8 @@ def serve(
         typer.echo(f"  login:     {login.email} / {login.password}")
         typer.echo(f"  API key:   {login.api_key}")
         typer.echo(f"  try:       curl -H 'X-Api-Key: {login.api_key}' {base}/api/v1/me")
+    # Shown now, even when stdout is a pipe or a file (uvicorn takes over from here).
+    sys.stdout.flush()
     uvicorn.run(
         "billabled.app:create_app",
         factory=True,
