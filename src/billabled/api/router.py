@@ -6,10 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
+from billabled.client.endpoints import router as client_router
 from billabled.me.endpoints import router as me_router
 from billabled.user.endpoints import router as user_router
 
-API_ROUTERS: tuple[APIRouter, ...] = (me_router, user_router)
+API_ROUTERS: tuple[APIRouter, ...] = (me_router, user_router, client_router)
 
 api_router = APIRouter()
 for _router in API_ROUTERS:

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -441,7 +440,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("time_entry_tag", schema=None) as batch_op:
         batch_op.create_index("ix_time_entry_tag_tag_id", ["tag_id"], unique=False)
-
 
 
 def downgrade() -> None:

@@ -1,0 +1,63 @@
+"""What every resource's endpoints and services share: finding a record in the caller's
+workspace (or 404), refusing to delete what others depend on (409), and the list tombstones."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billabled.errors import Conflict, NotFound
+from billabled.kit.pagination import Tombstones
+from billabled.models.tombstone import Tombstone
+
+ModelT = TypeVar("ModelT")
+
+
+class HasDependents(Conflict):
+    code = "has_dependents"
+
+
+async def get_or_404(
+    session: AsyncSession, model: type[ModelT], workspace_id: str, record_id: str, what: str
+) -> ModelT:
+    """The record with this id in this workspace; another workspace's id is simply not found."""
+    result = await session.execute(
+        select(model).where(
+            model.id == record_id,  # type: ignore[attr-defined]
+            model.workspace_id == workspace_id,  # type: ignore[attr-defined]
+        )
+    )
+    record = result.scalar_one_or_none()
+    if record is None:
+        raise NotFound(f"No {what} {record_id!r} in this workspace.", resource=what)
+    return record
+
+
+def refuse_delete(what: str, dependents: dict[str, int]) -> None:
+    """409 naming what depends on the record, or nothing when nothing does."""
+    present = {name: count for name, count in dependents.items() if count}
+    if not present:
+        return
+    listed = ", ".join(f"{count} {name}" for name, count in present.items())
+    raise HasDependents(
+        f"This {what} cannot be deleted: {listed} depend on it. Archive it instead.",
+        dependents=present,
+    )
+
+
+def tombstones(workspace_id: str, entity_type: str) -> Tombstones:
+    return Tombstones(
+        select(Tombstone.entity_id, Tombstone.deleted_at).where(
+            Tombstone.workspace_id == workspace_id, Tombstone.entity_type == entity_type
+        ),
+        Tombstone.entity_id,
+        Tombstone.deleted_at,
+    )
+
+
+def sent_fields(update: Any) -> dict[str, Any]:
+    """The fields a PUT/PATCH body actually sent (an explicit null clears a field)."""
+    sent: dict[str, Any] = update.model_dump(exclude_unset=True)
+    return sent

@@ -1,0 +1,65 @@
+"""Clients on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import EmailStr, Field, StringConstraints
+
+from billabled.kit.schema import ApiModel
+from billabled.models.client import Client as ClientRow
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+RateMinor = Annotated[int, Field(ge=0, le=100_000_000)]
+
+
+class Client(ApiModel):
+    id: str
+    name: str
+    email: str | None
+    currency: str
+    address: str | None
+    default_hourly_rate_minor: int | None
+    archived: bool
+    external_ref: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClientCreate(ApiModel):
+    name: Name
+    email: EmailStr | None = None
+    currency: Currency | None = Field(default=None, description="Default: the workspace's.")
+    address: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    default_hourly_rate_minor: RateMinor | None = None
+    archived: bool = False
+    external_ref: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class ClientUpdate(ApiModel):
+    """Only the fields sent change; `null` clears an optional field."""
+
+    name: Name | None = None
+    email: EmailStr | None = None
+    currency: Currency | None = None
+    address: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    default_hourly_rate_minor: RateMinor | None = None
+    archived: bool | None = None
+    external_ref: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+def client_json(client: ClientRow) -> dict[str, Any]:
+    return {
+        "id": client.id,
+        "name": client.name,
+        "email": client.email,
+        "currency": client.currency,
+        "address": client.address,
+        "defaultHourlyRateMinor": client.default_hourly_rate_minor,
+        "archived": client.archived,
+        "externalRef": client.external_ref,
+        "createdAt": client.created_at,
+        "updatedAt": client.updated_at,
+    }

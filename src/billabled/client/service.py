@@ -1,0 +1,118 @@
+"""Clients.
+
+Invariants:
+- a client belongs to one workspace; its currency defaults to the workspace's;
+- a client with projects or time cannot be deleted (archive it instead);
+- every change writes its event and audit record in the same transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billabled.api.resources import get_or_404, refuse_delete
+from billabled.auth.principal import Principal
+from billabled.client.schemas import ClientCreate, client_json
+from billabled.errors import ValidationFailed
+from billabled.event.service import record_change
+from billabled.event.tombstones import record_deletion
+from billabled.models.client import Client
+from billabled.models.project import Project
+from billabled.models.time_entry import TimeEntry
+
+ENTITY = "client"
+_NOT_NULL = frozenset({"name", "currency", "archived"})
+
+
+async def get_client(session: AsyncSession, principal: Principal, client_id: str) -> Client:
+    return await get_or_404(session, Client, principal.workspace_id, client_id, ENTITY)
+
+
+async def create_client(session: AsyncSession, principal: Principal, body: ClientCreate) -> Client:
+    client = Client(
+        workspace_id=principal.workspace_id,
+        name=body.name,
+        email=str(body.email) if body.email else None,
+        currency=body.currency or principal.currency,
+        address=body.address,
+        default_hourly_rate_minor=body.default_hourly_rate_minor,
+        archived=body.archived,
+        external_ref=body.external_ref,
+    )
+    session.add(client)
+    await session.flush()
+    record_change(
+        session,
+        workspace_id=principal.workspace_id,
+        actor=principal.actor,
+        entity_type=ENTITY,
+        entity_id=client.id,
+        action="created",
+        after=client_json(client),
+    )
+    return client
+
+
+async def update_client(
+    session: AsyncSession, principal: Principal, client_id: str, changes: dict[str, Any]
+) -> Client:
+    client = await get_client(session, principal, client_id)
+    nulls = sorted(field for field in _NOT_NULL if field in changes and changes[field] is None)
+    if nulls:
+        raise ValidationFailed(
+            "These fields cannot be null.",
+            errors=[
+                {"field": f, "in": "body", "message": "cannot be null", "type": "not_null"}
+                for f in nulls
+            ],
+        )
+    before = client_json(client)
+    for field, value in changes.items():
+        setattr(client, field, str(value) if field == "email" and value is not None else value)
+    await session.flush()
+    after = client_json(client)
+    if after != before:
+        record_change(
+            session,
+            workspace_id=principal.workspace_id,
+            actor=principal.actor,
+            entity_type=ENTITY,
+            entity_id=client.id,
+            action="updated",
+            before=before,
+            after=after,
+        )
+    return client
+
+
+async def delete_client(session: AsyncSession, principal: Principal, client_id: str) -> None:
+    client = await get_client(session, principal, client_id)
+    projects = await session.scalar(
+        select(func.count())
+        .select_from(Project)
+        .where(Project.workspace_id == principal.workspace_id, Project.client_id == client.id)
+    )
+    entries = await session.scalar(
+        select(func.count())
+        .select_from(TimeEntry)
+        .where(TimeEntry.workspace_id == principal.workspace_id, TimeEntry.client_id == client.id)
+    )
+    refuse_delete(ENTITY, {"projects": projects or 0, "time entries": entries or 0})
+    before = client_json(client)
+    await session.delete(client)
+    await record_deletion(
+        session, workspace_id=principal.workspace_id, entity_type=ENTITY, entity_id=client.id
+    )
+    record_change(
+        session,
+        workspace_id=principal.workspace_id,
+        actor=principal.actor,
+        entity_type=ENTITY,
+        entity_id=client.id,
+        action="deleted",
+        before=before,
+    )
+    await session.flush()

@@ -1,0 +1,180 @@
+"""/clients (and its /customers alias): every endpoint's 401, 403, 404, 422 and success."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from billabled.auth.scopes import Scope
+from tests.factories import Factory, Key, Workspace
+
+
+@pytest.fixture(params=["/api/v1/clients", "/api/v1/customers"])
+def base(request: pytest.FixtureRequest) -> str:
+    path: str = request.param
+    return path
+
+
+def create(client: TestClient, key: Key, base: str, **fields: object) -> dict[str, object]:
+    response = client.post(base, json={"name": "Acme", **fields}, headers=key.headers)
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def test_create_read_update_delete(client: TestClient, owner_key: Key, base: str) -> None:
+    created = create(
+        client,
+        owner_key,
+        base,
+        email="ap@acme.example.com",
+        defaultHourlyRateMinor=15000,
+        externalRef="ERP-1",
+    )
+    assert created["id"].startswith("cli_")  # type: ignore[union-attr]
+    assert created["currency"] == "USD"  # the workspace's
+    assert created["archived"] is False
+    url = f"{base}/{created['id']}"
+
+    fetched = client.get(url, headers=owner_key.headers)
+    assert fetched.status_code == 200
+    assert fetched.json() == created
+
+    patched = client.patch(
+        url, json={"name": "Acme Corp", "email": None}, headers=owner_key.headers
+    )
+    assert patched.status_code == 200
+    assert patched.json()["name"] == "Acme Corp"
+    assert patched.json()["email"] is None
+    assert patched.json()["defaultHourlyRateMinor"] == 15000  # untouched
+
+    put = client.put(url, json={"archived": True}, headers=owner_key.headers)
+    assert put.json()["archived"] is True
+    assert put.json()["name"] == "Acme Corp"
+
+    listed = client.get(f"{base}?archived=true&externalRef=ERP-1", headers=owner_key.headers).json()
+    assert [c["id"] for c in listed["items"]] == [created["id"]]
+
+    assert client.delete(url, headers=owner_key.headers).status_code == 204
+    assert client.get(url, headers=owner_key.headers).status_code == 404
+
+
+def test_no_key_is_401(client: TestClient, base: str) -> None:
+    for method, path in [
+        ("GET", base),
+        ("POST", base),
+        ("GET", f"{base}/cli_x"),
+        ("PATCH", f"{base}/cli_x"),
+        ("DELETE", f"{base}/cli_x"),
+    ]:
+        response = client.request(method, path, json={})
+        assert response.status_code == 401, (method, path)
+        assert response.json()["error"]["code"] == "api_key_missing"
+
+
+def test_missing_scope_is_403(
+    client: TestClient, factory: Factory, workspace: Workspace, base: str
+) -> None:
+    reader = factory.key(workspace, scopes=frozenset({Scope.READ_CLIENTS}))
+    nothing = factory.key(workspace, scopes=frozenset({Scope.READ_TAGS}))
+    assert (
+        client.get(base, headers=nothing.headers).json()["error"]["requiredScope"] == "read:clients"
+    )
+    for method, path in [
+        ("POST", base),
+        ("PATCH", f"{base}/cli_x"),
+        ("PUT", f"{base}/cli_x"),
+        ("DELETE", f"{base}/cli_x"),
+    ]:
+        response = client.request(method, path, json={"name": "x"}, headers=reader.headers)
+        assert response.status_code == 403, (method, path)
+        assert response.json()["error"]["requiredScope"] == "write:clients"
+
+
+def test_members_may_read_but_not_write(
+    client: TestClient, factory: Factory, workspace: Workspace, base: str
+) -> None:
+    from billabled.models.membership import Role
+
+    member = factory.member(workspace, Role.MEMBER)
+    key = factory.key(workspace, email=member)
+    assert client.get(base, headers=key.headers).status_code == 200
+    assert client.post(base, json={"name": "x"}, headers=key.headers).status_code == 403
+
+
+def test_another_workspaces_client_is_404(
+    client: TestClient, factory: Factory, owner_key: Key, base: str
+) -> None:
+    other = factory.workspace()
+    theirs = create(client, factory.key(other), base)
+    url = f"{base}/{theirs['id']}"
+    for method in ("GET", "PATCH", "PUT", "DELETE"):
+        response = client.request(method, url, json={"name": "mine now"}, headers=owner_key.headers)
+        assert response.status_code == 404, method
+        assert response.json()["error"]["code"] == "not_found"
+    listed = client.get(base, headers=owner_key.headers).json()["items"]
+    assert theirs["id"] not in [c["id"] for c in listed]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "x" * 201}, "name"),
+        ({"name": "A", "email": "not-an-email"}, "email"),
+        ({"name": "A", "currency": "usd"}, "currency"),
+        ({"name": "A", "defaultHourlyRateMinor": -1}, "defaultHourlyRateMinor"),
+        ({"name": "A", "color": "red"}, "color"),
+    ],
+)
+def test_invalid_create_is_422(
+    client: TestClient, owner_key: Key, base: str, body: dict[str, object], field: str
+) -> None:
+    response = client.post(base, json=body, headers=owner_key.headers)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["error"]["errors"]] == [field]
+
+
+def test_invalid_update_is_422(client: TestClient, owner_key: Key, base: str) -> None:
+    created = create(client, owner_key, base)
+    url = f"{base}/{created['id']}"
+    assert client.patch(url, json={"name": None}, headers=owner_key.headers).status_code == 422
+    assert (
+        client.patch(url, json={"archived": "maybe"}, headers=owner_key.headers).status_code == 422
+    )
+    assert client.get(url, headers=owner_key.headers).json() == created  # nothing changed
+
+
+def test_changes_write_events_and_audit_records(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, base: str
+) -> None:
+    created = create(client, owner_key, base)
+    client.patch(f"{base}/{created['id']}", json={"name": "B"}, headers=owner_key.headers)
+    client.delete(f"{base}/{created['id']}", headers=owner_key.headers)
+    events = factory.sql(
+        "SELECT type FROM event WHERE workspace_id = :ws AND type LIKE 'client.%'"
+        " ORDER BY created_at, id",
+        ws=workspace.id,
+    )
+    assert [e.type for e in events] == ["client.created", "client.updated", "client.deleted"]
+    audits = factory.sql(
+        "SELECT action, actor_type, actor_id FROM audit_record WHERE entity_id = :id"
+        " ORDER BY created_at, id",
+        id=created["id"],
+    )
+    assert [(a.action, a.actor_type, a.actor_id) for a in audits] == [
+        ("client.created", "api_key", owner_key.id),
+        ("client.updated", "api_key", owner_key.id),
+        ("client.deleted", "api_key", owner_key.id),
+    ]
+
+
+def test_deletes_leave_tombstones(client: TestClient, owner_key: Key, base: str) -> None:
+    created = create(client, owner_key, base)
+    client.delete(f"{base}/{created['id']}", headers=owner_key.headers)
+    listed = client.get(
+        f"{base}?includeDeleted=true&pageSize=200", headers=owner_key.headers
+    ).json()
+    tombstones = [item for item in listed["items"] if item.get("deleted")]
+    assert [t["id"] for t in tombstones] == [created["id"]]
