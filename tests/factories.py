@@ -169,6 +169,109 @@ class Factory:
 
         self.in_transaction(work)
 
+    # --- the work record (plain inserts, for setting up tests of other resources) -----------------
+
+    def insert(self, row: Any) -> Any:
+        """Insert one model object as it is (no service rules) and return its id."""
+
+        async def work(session: Any) -> Any:
+            session.add(row)
+            await session.flush()
+            return row.id
+
+        return self.in_transaction(work)
+
+    def client(self, workspace: Workspace, name: str = "Acme", **fields: Any) -> str:
+        from billabled.models.client import Client
+
+        return str(
+            self.insert(
+                Client(
+                    workspace_id=workspace.id,
+                    name=name,
+                    currency=fields.pop("currency", "USD"),
+                    **fields,
+                )
+            )
+        )
+
+    def project(
+        self,
+        workspace: Workspace,
+        client_id: str | None = None,
+        name: str = "Website",
+        **fields: Any,
+    ) -> str:
+        """A project (hourly at 100.00/h unless told otherwise), for a new client if none given."""
+        from billabled.models.project import Project
+
+        fields.setdefault("hourly_rate_minor", 10_000)
+        fields.setdefault("currency", "USD")
+        return str(
+            self.insert(
+                Project(
+                    workspace_id=workspace.id,
+                    client_id=client_id or self.client(workspace),
+                    name=name,
+                    **fields,
+                )
+            )
+        )
+
+    def task(
+        self, workspace: Workspace, project_id: str, name: str = "Design", **fields: Any
+    ) -> str:
+        from billabled.models.task import Task
+
+        return str(
+            self.insert(Task(workspace_id=workspace.id, project_id=project_id, name=name, **fields))
+        )
+
+    def subtask(
+        self, workspace: Workspace, task_id: str, name: str = "Wireframes", **fields: Any
+    ) -> str:
+        from billabled.models.task import SubTask, Task
+
+        async def project_of(session: Any) -> str:
+            task = await session.get(Task, task_id)
+            return str(task.project_id)
+
+        project_id = self.in_transaction(project_of)
+        return str(
+            self.insert(
+                SubTask(
+                    workspace_id=workspace.id,
+                    task_id=task_id,
+                    project_id=project_id,
+                    name=name,
+                    **fields,
+                )
+            )
+        )
+
+    def tag(self, workspace: Workspace, name: str | None = None, color: str | None = None) -> str:
+        from billabled.models.tag import Tag
+
+        return str(
+            self.insert(
+                Tag(
+                    workspace_id=workspace.id,
+                    name=name or f"tag-{uuid.uuid4().hex[:8]}",
+                    color=color,
+                )
+            )
+        )
+
+    def user_id(self, workspace: Workspace, email: str) -> str:
+        async def work(session: Any) -> str:
+            from billabled.user import repository
+
+            found = await repository.get_membership_by_email(session, workspace.id, email)
+            assert found is not None
+            return str(found[0].id)
+
+        return self.in_transaction(work)
+
     def revoke(self, key: Key) -> None:
         async def work(session: Any) -> None:
             await revoke_api_key(session, key_id=key.id, actor=SYSTEM)

@@ -8,6 +8,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import pytest
@@ -15,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
+from sqlalchemy import event
 
 from billabled.app import create_app
 from billabled.auth.dependencies import ClientsWrite
@@ -99,3 +101,25 @@ def live_api(settings: Settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=15)
+
+
+# Statements the app's background usage recorder runs; not part of any request.
+_BACKGROUND = ("INSERT INTO usage_record", "UPDATE api_key SET last_used_at")
+
+
+@contextmanager
+def count_queries(client: TestClient) -> Iterator[list[str]]:
+    """The SQL statements the app runs while the block runs (key lookups go around SQLAlchemy
+    and are one per request; the usage recorder's batches are left out)."""
+    statements: list[str] = []
+    engine = client.app.state.database.engine.sync_engine  # type: ignore[attr-defined]
+
+    def before(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if not statement.lstrip().startswith(_BACKGROUND):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)

@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from billabled.auth.scopes import Scope
+from tests.api.conftest import count_queries
 from tests.factories import Factory, Key, Workspace
 
 
@@ -178,3 +179,30 @@ def test_deletes_leave_tombstones(client: TestClient, owner_key: Key, base: str)
     ).json()
     tombstones = [item for item in listed["items"] if item.get("deleted")]
     assert [t["id"] for t in tombstones] == [created["id"]]
+
+
+def test_a_client_with_projects_cannot_be_deleted(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    client_id = factory.client(workspace)
+    factory.project(workspace, client_id)
+    response = client.delete(f"/api/v1/clients/{client_id}", headers=owner_key.headers)
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "has_dependents"
+    assert error["dependents"] == {"projects": 1}
+    assert "Archive it instead" in error["message"]
+
+
+def test_a_list_page_runs_a_constant_number_of_queries(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    for i in range(3):
+        factory.client(workspace, name=f"Small {i}")
+    with count_queries(client) as small:
+        client.get("/api/v1/clients?pageSize=200", headers=owner_key.headers)
+    for i in range(40):
+        factory.client(workspace, name=f"Big {i}")
+    with count_queries(client) as big:
+        client.get("/api/v1/clients?pageSize=200", headers=owner_key.headers)
+    assert len(small) == len(big) <= 3

@@ -8,9 +8,23 @@ from fastapi.routing import APIRoute
 
 from billabled.client.endpoints import router as client_router
 from billabled.me.endpoints import router as me_router
+from billabled.project.endpoints import router as project_router
+from billabled.schedule.endpoints import router as schedule_router
+from billabled.tag.endpoints import router as tag_router
+from billabled.task.endpoints import router as task_router
+from billabled.time_entry.endpoints import router as time_entry_router
 from billabled.user.endpoints import router as user_router
 
-API_ROUTERS: tuple[APIRouter, ...] = (me_router, user_router, client_router)
+API_ROUTERS: tuple[APIRouter, ...] = (
+    me_router,
+    user_router,
+    client_router,
+    project_router,
+    task_router,
+    tag_router,
+    schedule_router,
+    time_entry_router,
+)
 
 api_router = APIRouter()
 for _router in API_ROUTERS:
