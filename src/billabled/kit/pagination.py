@@ -18,7 +18,7 @@ import binascii
 import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Final
 
 import orjson
@@ -146,6 +146,10 @@ def _decode_value(value: Any, column: Column) -> Any:
         if not isinstance(value, str):
             raise ValueError("bad datetime")
         return datetime.fromisoformat(value)
+    if python_type is date:
+        if not isinstance(value, str):
+            raise ValueError("bad date")
+        return date.fromisoformat(value)
     if not isinstance(value, python_type):
         raise ValueError("bad cursor value type")
     return value
