@@ -539,6 +539,10 @@ def _complete_operation(
             responses[key] = _ref("responses", _RESPONSE_BY_STATUS[status])
         elif "$ref" not in declared and "content" not in declared:
             declared["content"] = _error_content()
+    # Other error statuses an endpoint declares itself (e.g. 501) get the envelope too.
+    for key, declared in responses.items():
+        if key.startswith(("4", "5")) and "$ref" not in declared and "content" not in declared:
+            declared["content"] = _error_content()
 
     # Headers on every inline response (the shared error responses carry their own).
     for key, response in responses.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
+from billabled.api.not_built import router as not_built_router
 from billabled.client.endpoints import router as client_router
 from billabled.me.endpoints import router as me_router
 from billabled.project.endpoints import router as project_router
@@ -24,6 +25,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     tag_router,
     schedule_router,
     time_entry_router,
+    not_built_router,
 )
 
 api_router = APIRouter()

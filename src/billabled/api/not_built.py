@@ -1,0 +1,132 @@
+"""SPEC §5 endpoints that are not built yet: each checks its scope like the real one will, then
+answers 501 `not_implemented`, so integrators get a clear, stable answer instead of a 404 until
+the endpoint lands (and the reference lists it with its scope)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from billabled.api.platform import API_PREFIX
+from billabled.auth.dependencies import require
+from billabled.auth.scopes import Scope
+from billabled.errors import NotImplementedYet
+
+router = APIRouter(prefix=API_PREFIX)
+
+# (method, path, scope, tag, what it will do)
+NOT_BUILT: tuple[tuple[str, str, Scope, str, str], ...] = (
+    ("GET", "/timesheets", Scope.READ_APPROVALS, "Timesheets", "List timesheets."),
+    (
+        "POST",
+        "/timesheets/{timesheet_id}/submit",
+        Scope.WRITE_APPROVALS,
+        "Timesheets",
+        "Submit a timesheet.",
+    ),
+    (
+        "POST",
+        "/timesheets/{timesheet_id}/approve",
+        Scope.WRITE_APPROVALS,
+        "Timesheets",
+        "Approve a timesheet.",
+    ),
+    (
+        "POST",
+        "/timesheets/{timesheet_id}/reject",
+        Scope.WRITE_APPROVALS,
+        "Timesheets",
+        "Reject a timesheet.",
+    ),
+    ("GET", "/analytics", Scope.READ_ANALYTICS, "Analytics", "Hours and amounts, grouped."),
+    ("GET", "/invoices", Scope.READ_INVOICES, "Invoices", "List invoices."),
+    ("POST", "/invoices", Scope.WRITE_INVOICES, "Invoices", "Draft an invoice from approved time."),
+    ("GET", "/invoices/{invoice_id}", Scope.READ_INVOICES, "Invoices", "One invoice."),
+    (
+        "POST",
+        "/invoices/{invoice_id}/submit",
+        Scope.WRITE_INVOICES,
+        "Invoices",
+        "Submit for approval.",
+    ),
+    ("POST", "/invoices/{invoice_id}/approve", Scope.WRITE_INVOICES, "Invoices", "Approve."),
+    ("POST", "/invoices/{invoice_id}/issue", Scope.WRITE_INVOICES, "Invoices", "Issue."),
+    ("POST", "/invoices/{invoice_id}/mark-paid", Scope.WRITE_INVOICES, "Invoices", "Mark paid."),
+    ("POST", "/invoices/{invoice_id}/void", Scope.WRITE_INVOICES, "Invoices", "Void."),
+    (
+        "GET",
+        "/proof-packs",
+        Scope.READ_PROOF_PACKS,
+        "Proof packs",
+        "An issued invoice's proof pack.",
+    ),
+    (
+        "GET",
+        "/revenue-intelligence",
+        Scope.READ_REVENUE_INTELLIGENCE,
+        "Revenue intelligence",
+        "Retainer risk, missing billable, recovery.",
+    ),
+    ("GET", "/export", Scope.EXPORT_DATA, "Exports", "CSV or JSON export with integrity headers."),
+    ("GET", "/webhooks", Scope.READ_WEBHOOKS, "Webhooks", "List webhook endpoints."),
+    (
+        "POST",
+        "/webhooks",
+        Scope.WRITE_WEBHOOKS,
+        "Webhooks",
+        "Create a webhook endpoint (REST hook subscribe).",
+    ),
+    ("GET", "/webhooks/{webhook_id}", Scope.READ_WEBHOOKS, "Webhooks", "One webhook endpoint."),
+    (
+        "DELETE",
+        "/webhooks/{webhook_id}",
+        Scope.WRITE_WEBHOOKS,
+        "Webhooks",
+        "Delete (REST hook unsubscribe).",
+    ),
+    (
+        "POST",
+        "/webhooks/{webhook_id}/test",
+        Scope.WRITE_WEBHOOKS,
+        "Webhooks",
+        "Send a signed ping.",
+    ),
+    ("GET", "/webhooks/{webhook_id}/deliveries", Scope.READ_WEBHOOKS, "Webhooks", "Delivery log."),
+    (
+        "POST",
+        "/webhook-deliveries/{delivery_id}/redeliver",
+        Scope.WRITE_WEBHOOKS,
+        "Webhooks",
+        "Redeliver one event.",
+    ),
+    ("GET", "/events", Scope.READ_EVENTS, "Events", "The event log, newest first."),
+)
+
+
+def _not_built(what: str) -> Callable[..., Awaitable[Any]]:
+    async def handler() -> None:
+        raise NotImplementedYet(f"{what} This endpoint is not available yet.")
+
+    return handler
+
+
+def _route_name(method: str, path: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_")
+    return f"not_built_{method.lower()}_{slug}"
+
+
+for _method, _path, _scope, _tag, _what in NOT_BUILT:
+    router.add_api_route(
+        _path,
+        _not_built(_what),
+        methods=[_method],
+        dependencies=[Depends(require(_scope))],
+        tags=[_tag],
+        summary=f"{_what} (not available yet)",
+        description=f"{_what} Answers 501 `not_implemented` until it is built.",
+        responses={501: {"description": "Not available yet."}},
+        name=_route_name(_method, _path),
+    )
