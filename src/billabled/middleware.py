@@ -43,6 +43,18 @@ def _request_id_from(scope: Scope) -> str:
     return new_id("req")
 
 
+async def answer_unhandled(scope: Scope, receive: Receive, send: Send) -> None:
+    """Log the exception being handled, with the request id, and answer a bare 500 envelope.
+
+    Called from an `except` block by whichever middleware can still answer: the API platform
+    layer (so the answer keeps its rate-limit headers) or, for everything else, this one.
+    """
+    log.exception("unhandled_exception", method=scope["method"], path=scope["path"])
+    body = InternalError().body()
+    body["error"]["requestId"] = scope.get("state", {}).get("request_id")
+    await JsonResponse(body, status_code=500)(scope, receive, send)
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -70,11 +82,10 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_request_id)
         except Exception:
-            log.exception("unhandled_exception", method=scope["method"], path=scope["path"])
-            if not response_started:
-                body = InternalError().body()
-                body["error"]["requestId"] = request_id
-                await JsonResponse(body, status_code=500)(scope, receive, send_with_request_id)
+            if response_started:
+                log.exception("unhandled_exception", method=scope["method"], path=scope["path"])
+            else:
+                await answer_unhandled(scope, receive, send_with_request_id)
         finally:
             route = scope.get("route")
             log.info(

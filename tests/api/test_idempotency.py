@@ -169,3 +169,12 @@ def test_an_overlong_key_is_refused(api: TestClient, owner_key: Key) -> None:
     )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "idempotency_key_invalid"
+
+
+def test_a_crash_is_a_500_envelope_with_rate_limit_headers(api: TestClient, owner_key: Key) -> None:
+    response = api.post(URL, json={"name": "x", "outcome": "crash"}, headers=owner_key.headers)
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert response.json()["error"]["requestId"] == response.headers["x-request-id"]
+    assert "crashed on purpose" not in response.text
+    assert response.headers["x-ratelimit-limit"] == "1000"

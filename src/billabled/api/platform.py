@@ -43,6 +43,7 @@ from billabled.idempotency import service as idempotency
 from billabled.kit.apikeys import derive_pepper
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.time import utcnow
+from billabled.middleware import answer_unhandled
 from billabled.ratelimit import (
     RateLimitDecision,
     RateLimiter,
@@ -166,12 +167,14 @@ class ApiPlatformMiddleware:
         platform: ApiPlatform = scope["app"].state.platform
         started = time.perf_counter()
         status = 500
+        response_started = False
         rate_headers: list[tuple[bytes, bytes]] = []
 
         async def send_with_limits(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
                 if rate_headers:
                     message.setdefault("headers", [])
                     message["headers"] = [*message["headers"], *rate_headers]
@@ -227,6 +230,11 @@ class ApiPlatformMiddleware:
                     )
                     return
             await self.app(scope, receive, send_with_limits)
+        except Exception:
+            if response_started:
+                raise
+            # Answered here rather than by the outer middleware, so it keeps the rate-limit headers.
+            await answer_unhandled(scope, receive, send_with_limits)
         finally:
             _record_usage(platform, scope, principal, status, started)
 
