@@ -103,8 +103,15 @@ def live_api(settings: Settings) -> Iterator[str]:
     thread.join(timeout=15)
 
 
-# Statements the app's background usage recorder runs; not part of any request.
-_BACKGROUND = ("INSERT INTO usage_record", "UPDATE api_key SET last_used_at")
+# Statements the app's background usage recorder runs, and transaction control (which the
+# recorder's batches also issue on SQLite): not the queries a request makes.
+_NOT_QUERIES = (
+    "INSERT INTO usage_record",
+    "UPDATE api_key SET last_used_at",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+)
 
 
 @contextmanager
@@ -115,7 +122,7 @@ def count_queries(client: TestClient) -> Iterator[list[str]]:
     engine = client.app.state.database.engine.sync_engine  # type: ignore[attr-defined]
 
     def before(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if not statement.lstrip().startswith(_BACKGROUND):
+        if not statement.lstrip().upper().startswith(_NOT_QUERIES):
             statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", before)

@@ -1,0 +1,297 @@
+"""Tasks (in a project) and subtasks (in a task).
+
+Invariants:
+- a task belongs to a project of its workspace and never moves to another project; a subtask
+  belongs to a task of its workspace, never moves to another task, and its `project_id` is always
+  its task's project (so time entries and filters on it need no join);
+- a task cannot be added to an archived project, a subtask neither to an archived task nor to a
+  task of an archived project; a parent from another workspace looks exactly like a missing one;
+- a task with subtasks, scheduled work or time entries, and a subtask with time entries, cannot be
+  deleted (archive it instead);
+- every change writes its event (`task.*`, `subtask.*`) and audit record in the same transaction,
+  and every deletion leaves a tombstone.
+
+Concurrency (PostgreSQL): creating a child takes a share lock on its parent row and deleting takes
+an exclusive lock on the row, so a child created while its parent is being deleted either makes
+the delete a 409 or finds the parent gone (422), never a foreign-key error. SQLite serialises
+writers (`BEGIN IMMEDIATE`), so the same holds there without row locks.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billabled.api.resources import get_or_404, refuse_delete
+from billabled.auth.principal import Principal
+from billabled.errors import NotFound, ValidationFailed
+from billabled.event.service import record_change
+from billabled.event.tombstones import record_deletion
+from billabled.models.project import Project, ProjectStatus
+from billabled.models.schedule import ScheduledWork
+from billabled.models.task import SubTask, Task, TaskStatus
+from billabled.models.time_entry import TimeEntry
+from billabled.task.schemas import SubTaskCreate, TaskCreate, subtask_json, task_json
+
+TASK = "task"
+SUBTASK = "subtask"
+_TASK_NOT_NULL = frozenset({"project_id", "name", "status"})
+_SUBTASK_NOT_NULL = frozenset({"task_id", "name", "status"})
+
+RecordT = TypeVar("RecordT", Task, SubTask)
+
+
+class InvalidField(ValidationFailed):
+    """A body field that is well formed but breaks a rule only the database can check."""
+
+    def __init__(self, field: str, message: str, type: str = "value_error") -> None:
+        super().__init__(
+            f"{field}: {message}.",
+            errors=[{"field": field, "in": "body", "message": message, "type": type}],
+        )
+
+
+def _refuse_nulls(changes: dict[str, Any], not_null: frozenset[str]) -> None:
+    nulls = sorted(field for field in not_null if field in changes and changes[field] is None)
+    if nulls:
+        raise ValidationFailed(
+            "These fields cannot be null.",
+            errors=[
+                {"field": _camel(f), "in": "body", "message": "cannot be null", "type": "not_null"}
+                for f in nulls
+            ],
+        )
+
+
+def _camel(field: str) -> str:
+    head, *rest = field.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _plain(value: Any) -> Any:
+    # Columns hold plain strings; enums from the body are stored by value.
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+async def _locked(
+    session: AsyncSession, model: type[RecordT], workspace_id: str, record_id: str, what: str
+) -> RecordT:
+    """The record in this workspace, locked against concurrent child inserts, or 404."""
+    record = (
+        await session.execute(
+            select(model)
+            .where(model.id == record_id, model.workspace_id == workspace_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if record is None:
+        raise NotFound(f"No {what} {record_id!r} in this workspace.", resource=what)
+    return record
+
+
+def _count(model: type[Any], workspace_id: str, condition: ColumnElement[bool]) -> Any:
+    return (
+        select(func.count())
+        .select_from(model)
+        .where(model.workspace_id == workspace_id, condition)
+        .scalar_subquery()
+    )
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+
+async def get_task(session: AsyncSession, principal: Principal, task_id: str) -> Task:
+    return await get_or_404(session, Task, principal.workspace_id, task_id, TASK)
+
+
+async def create_task(session: AsyncSession, principal: Principal, body: TaskCreate) -> Task:
+    project_status = (
+        await session.execute(
+            select(Project.status)
+            .where(Project.id == body.project_id, Project.workspace_id == principal.workspace_id)
+            # Keeps the project from being deleted or archived until this task is committed.
+            .with_for_update(read=True)
+        )
+    ).scalar_one_or_none()
+    if project_status is None:
+        raise InvalidField("projectId", "no such project in this workspace", "not_found")
+    if project_status == ProjectStatus.ARCHIVED:
+        raise InvalidField("projectId", "project is archived", "archived")
+    task = Task(
+        workspace_id=principal.workspace_id,
+        project_id=body.project_id,
+        name=body.name,
+        billable=body.billable,
+        estimate_seconds=body.estimate_seconds,
+        status=_plain(body.status),
+    )
+    session.add(task)
+    await session.flush()
+    record_change(
+        session,
+        workspace_id=principal.workspace_id,
+        actor=principal.actor,
+        entity_type=TASK,
+        entity_id=task.id,
+        action="created",
+        after=task_json(task),
+    )
+    return task
+
+
+async def update_task(
+    session: AsyncSession, principal: Principal, task_id: str, changes: dict[str, Any]
+) -> Task:
+    task = await get_task(session, principal, task_id)
+    _refuse_nulls(changes, _TASK_NOT_NULL)
+    if changes.pop("project_id", task.project_id) != task.project_id:
+        # Moving would strand its subtasks, schedule and time on the old project.
+        raise InvalidField("projectId", "a task cannot move between projects", "immutable")
+    before = task_json(task)
+    for field, value in changes.items():
+        setattr(task, field, _plain(value))
+    await session.flush()
+    after = task_json(task)
+    if after != before:
+        record_change(
+            session,
+            workspace_id=principal.workspace_id,
+            actor=principal.actor,
+            entity_type=TASK,
+            entity_id=task.id,
+            action="updated",
+            before=before,
+            after=after,
+        )
+    return task
+
+
+async def delete_task(session: AsyncSession, principal: Principal, task_id: str) -> None:
+    ws = principal.workspace_id
+    task = await _locked(session, Task, ws, task_id, TASK)
+    counts = (
+        await session.execute(
+            select(
+                _count(SubTask, ws, SubTask.task_id == task.id),
+                _count(ScheduledWork, ws, ScheduledWork.task_id == task.id),
+                _count(TimeEntry, ws, TimeEntry.task_id == task.id),
+            )
+        )
+    ).one()
+    refuse_delete(
+        TASK,
+        {"subtasks": counts[0], "scheduled work": counts[1], "time entries": counts[2]},
+    )
+    before = task_json(task)
+    await session.delete(task)
+    await record_deletion(session, workspace_id=ws, entity_type=TASK, entity_id=task.id)
+    record_change(
+        session,
+        workspace_id=ws,
+        actor=principal.actor,
+        entity_type=TASK,
+        entity_id=task.id,
+        action="deleted",
+        before=before,
+    )
+    await session.flush()
+
+
+# --- subtasks ---------------------------------------------------------------------------------
+
+
+async def get_subtask(session: AsyncSession, principal: Principal, subtask_id: str) -> SubTask:
+    return await get_or_404(session, SubTask, principal.workspace_id, subtask_id, SUBTASK)
+
+
+async def create_subtask(
+    session: AsyncSession, principal: Principal, body: SubTaskCreate
+) -> SubTask:
+    parent = (
+        await session.execute(
+            select(Task.project_id, Task.status, Project.status.label("project_status"))
+            .join(Project, Project.id == Task.project_id)
+            .where(Task.id == body.task_id, Task.workspace_id == principal.workspace_id)
+            # Keeps the task (and its project) from being deleted or archived meanwhile.
+            .with_for_update(read=True)
+        )
+    ).one_or_none()
+    if parent is None:
+        raise InvalidField("taskId", "no such task in this workspace", "not_found")
+    if parent.status == TaskStatus.ARCHIVED:
+        raise InvalidField("taskId", "task is archived", "archived")
+    if parent.project_status == ProjectStatus.ARCHIVED:
+        raise InvalidField("taskId", "the task's project is archived", "archived")
+    subtask = SubTask(
+        workspace_id=principal.workspace_id,
+        task_id=body.task_id,
+        project_id=parent.project_id,
+        name=body.name,
+        billable=body.billable,
+        estimate_seconds=body.estimate_seconds,
+        status=_plain(body.status),
+    )
+    session.add(subtask)
+    await session.flush()
+    record_change(
+        session,
+        workspace_id=principal.workspace_id,
+        actor=principal.actor,
+        entity_type=SUBTASK,
+        entity_id=subtask.id,
+        action="created",
+        after=subtask_json(subtask),
+    )
+    return subtask
+
+
+async def update_subtask(
+    session: AsyncSession, principal: Principal, subtask_id: str, changes: dict[str, Any]
+) -> SubTask:
+    subtask = await get_subtask(session, principal, subtask_id)
+    _refuse_nulls(changes, _SUBTASK_NOT_NULL)
+    if changes.pop("task_id", subtask.task_id) != subtask.task_id:
+        raise InvalidField("taskId", "a subtask cannot move between tasks", "immutable")
+    before = subtask_json(subtask)
+    for field, value in changes.items():
+        setattr(subtask, field, _plain(value))
+    await session.flush()
+    after = subtask_json(subtask)
+    if after != before:
+        record_change(
+            session,
+            workspace_id=principal.workspace_id,
+            actor=principal.actor,
+            entity_type=SUBTASK,
+            entity_id=subtask.id,
+            action="updated",
+            before=before,
+            after=after,
+        )
+    return subtask
+
+
+async def delete_subtask(session: AsyncSession, principal: Principal, subtask_id: str) -> None:
+    ws = principal.workspace_id
+    subtask = await _locked(session, SubTask, ws, subtask_id, SUBTASK)
+    entries = await session.scalar(
+        select(_count(TimeEntry, ws, TimeEntry.subtask_id == subtask.id))
+    )
+    refuse_delete(SUBTASK, {"time entries": entries or 0})
+    before = subtask_json(subtask)
+    await session.delete(subtask)
+    await record_deletion(session, workspace_id=ws, entity_type=SUBTASK, entity_id=subtask.id)
+    record_change(
+        session,
+        workspace_id=ws,
+        actor=principal.actor,
+        entity_type=SUBTASK,
+        entity_id=subtask.id,
+        action="deleted",
+        before=before,
+    )
+    await session.flush()
