@@ -105,12 +105,15 @@ def live_api(settings: Settings) -> Iterator[str]:
 
 # Statements the app's background usage recorder runs, and transaction control (which the
 # recorder's batches also issue on SQLite): not the queries a request makes.
-_NOT_QUERIES = (
-    "INSERT INTO usage_record",
-    "UPDATE api_key SET last_used_at",
-    "BEGIN",
-    "COMMIT",
-    "ROLLBACK",
+_NOT_QUERIES = tuple(
+    prefix.upper()
+    for prefix in (
+        "INSERT INTO usage_record",
+        "UPDATE api_key SET last_used_at",
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+    )
 )
 
 
