@@ -1,0 +1,195 @@
+"""Scheduled work: time planned for a member on a project (and optionally a task) on a day.
+
+Invariants:
+- the person is a member of the workspace, the project is one of the workspace's and active, and
+  the task (when there is one) belongs to that project; a violation is a 422 naming the field,
+  and another workspace's ids look exactly like ids that do not exist;
+- on update, a person or project is checked when it changes (work planned on a project that was
+  archived later can still be corrected or moved off it), and the task is checked against the
+  resulting project whenever either of them changes;
+- nothing depends on scheduled work, so it can always be deleted; a deletion leaves a tombstone;
+- every change writes its `schedule.*` event and audit record in the same transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billabled.api.resources import get_or_404
+from billabled.auth.principal import Principal
+from billabled.errors import ValidationFailed
+from billabled.event.service import record_change
+from billabled.event.tombstones import record_deletion
+from billabled.models.project import Project, ProjectStatus
+from billabled.models.schedule import ScheduledWork
+from billabled.models.task import Task
+from billabled.schedule.schemas import ScheduledWorkCreate, schedule_json
+from billabled.user.repository import get_membership
+
+ENTITY = "schedule"
+_NOT_NULL = frozenset({"user_id", "project_id", "date", "planned_seconds"})
+# Wire names of the fields whose rules the service checks (pydantic checks the rest).
+_WIRE = {
+    "user_id": "userId",
+    "project_id": "projectId",
+    "task_id": "taskId",
+    "date": "date",
+    "planned_seconds": "plannedSeconds",
+    "note": "note",
+}
+
+
+class InvalidReference(ValidationFailed):
+    code = "validation_failed"
+
+
+def _invalid(field: str, message: str, kind: str) -> InvalidReference:
+    return InvalidReference(
+        message, errors=[{"field": field, "in": "body", "message": message, "type": kind}]
+    )
+
+
+async def get_scheduled_work(
+    session: AsyncSession, principal: Principal, work_id: str
+) -> ScheduledWork:
+    return await get_or_404(
+        session, ScheduledWork, principal.workspace_id, work_id, "scheduled work"
+    )
+
+
+async def _check_user(session: AsyncSession, principal: Principal, user_id: str) -> None:
+    if await get_membership(session, principal.workspace_id, user_id) is None:
+        raise _invalid("userId", f"No member {user_id!r} in this workspace.", "not_a_member")
+
+
+async def _check_project(session: AsyncSession, principal: Principal, project_id: str) -> None:
+    status = await session.scalar(
+        select(Project.status).where(
+            Project.workspace_id == principal.workspace_id, Project.id == project_id
+        )
+    )
+    if status is None:
+        raise _invalid("projectId", f"No project {project_id!r} in this workspace.", "not_found")
+    if status != ProjectStatus.ACTIVE.value:
+        raise _invalid(
+            "projectId",
+            f"Project {project_id!r} is archived; work cannot be scheduled on it.",
+            "project_archived",
+        )
+
+
+async def _check_task(
+    session: AsyncSession, principal: Principal, task_id: str, project_id: str
+) -> None:
+    task_project = await session.scalar(
+        select(Task.project_id).where(
+            Task.workspace_id == principal.workspace_id, Task.id == task_id
+        )
+    )
+    if task_project is None:
+        raise _invalid("taskId", f"No task {task_id!r} in this workspace.", "not_found")
+    if task_project != project_id:
+        raise _invalid(
+            "taskId",
+            f"Task {task_id!r} is not in project {project_id!r}.",
+            "task_not_in_project",
+        )
+
+
+def _record(
+    session: AsyncSession,
+    principal: Principal,
+    work: ScheduledWork,
+    action: str,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    record_change(
+        session,
+        workspace_id=principal.workspace_id,
+        actor=principal.actor,
+        entity_type=ENTITY,
+        entity_id=work.id,
+        action=action,
+        before=before,
+        after=after,
+    )
+
+
+async def create_scheduled_work(
+    session: AsyncSession, principal: Principal, body: ScheduledWorkCreate
+) -> ScheduledWork:
+    await _check_user(session, principal, body.user_id)
+    await _check_project(session, principal, body.project_id)
+    if body.task_id is not None:
+        await _check_task(session, principal, body.task_id, body.project_id)
+    work = ScheduledWork(
+        workspace_id=principal.workspace_id,
+        user_id=body.user_id,
+        project_id=body.project_id,
+        task_id=body.task_id,
+        work_date=body.date,
+        planned_seconds=body.planned_seconds,
+        note=body.note,
+    )
+    session.add(work)
+    await session.flush()
+    _record(session, principal, work, "created", after=schedule_json(work))
+    return work
+
+
+async def update_scheduled_work(
+    session: AsyncSession, principal: Principal, work_id: str, changes: dict[str, Any]
+) -> ScheduledWork:
+    """Apply the fields sent (snake_case keys of `ScheduledWorkUpdate`)."""
+    work = await get_scheduled_work(session, principal, work_id)
+    nulls = sorted(_WIRE[f] for f in _NOT_NULL if f in changes and changes[f] is None)
+    if nulls:
+        raise ValidationFailed(
+            "These fields cannot be null.",
+            errors=[
+                {"field": f, "in": "body", "message": "cannot be null", "type": "not_null"}
+                for f in nulls
+            ],
+        )
+    user_id: str = changes.get("user_id", work.user_id)
+    project_id: str = changes.get("project_id", work.project_id)
+    task_id: str | None = changes.get("task_id", work.task_id)
+    if user_id != work.user_id:
+        await _check_user(session, principal, user_id)
+    if project_id != work.project_id:
+        await _check_project(session, principal, project_id)
+    if task_id is not None and (task_id != work.task_id or project_id != work.project_id):
+        await _check_task(session, principal, task_id, project_id)
+
+    before = schedule_json(work)
+    work.user_id = user_id
+    work.project_id = project_id
+    work.task_id = task_id
+    if "date" in changes:
+        work.work_date = changes["date"]
+    if "planned_seconds" in changes:
+        work.planned_seconds = changes["planned_seconds"]
+    if "note" in changes:
+        work.note = changes["note"]
+    if schedule_json(work) == before:
+        return work  # nothing changed: no write, no event
+    await session.flush()
+    _record(session, principal, work, "updated", before=before, after=schedule_json(work))
+    return work
+
+
+async def delete_scheduled_work(session: AsyncSession, principal: Principal, work_id: str) -> None:
+    """Nothing depends on scheduled work: it is always deletable."""
+    work = await get_scheduled_work(session, principal, work_id)
+    before = schedule_json(work)
+    await session.delete(work)
+    await record_deletion(
+        session, workspace_id=principal.workspace_id, entity_type=ENTITY, entity_id=work.id
+    )
+    _record(session, principal, work, "deleted", before=before)
+    await session.flush()
