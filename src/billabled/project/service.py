@@ -1,0 +1,259 @@
+"""Projects.
+
+Invariants:
+- a project belongs to a client of its workspace and bills in that client's currency;
+- retainer terms exist exactly on retainer projects (included seconds > 0, monthly fee ≥ 0), a
+  fixed fee only on fixed-fee projects; an update that touches the billing type or these terms is
+  checked against the record it would produce;
+- a project's tags are tags of its workspace;
+- a project with time entries stays with its client (the entries keep `client_id`), and a project
+  with tasks, scheduled work or time cannot be deleted (archive it instead);
+- changing a rate never touches logged time: entries keep their own rate snapshot;
+- every change writes its event and audit record in the same transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billabled.api.resources import HasDependents, get_or_404, refuse_delete
+from billabled.auth.principal import Principal
+from billabled.errors import ValidationFailed
+from billabled.event.service import record_change
+from billabled.event.tombstones import record_deletion
+from billabled.kit.time import utcnow
+from billabled.models.client import Client
+from billabled.models.project import BillingType, Project
+from billabled.project import repository
+from billabled.project.schemas import ProjectCreate, project_json
+
+ENTITY = "project"
+_NOT_NULL = frozenset({"client_id", "name", "billing_type", "status", "tag_ids"})
+_WIRE_NAMES = {
+    "client_id": "clientId",
+    "billing_type": "billingType",
+    "tag_ids": "tagIds",
+    "name": "name",
+    "status": "status",
+}
+# Fields whose change re-checks the billing rules against the resulting record.
+_BILLING_FIELDS = frozenset({"billing_type", "fixed_fee_minor", "retainer"})
+
+
+def _error(field: str, message: str, kind: str) -> dict[str, str]:
+    return {"field": field, "in": "body", "message": message, "type": kind}
+
+
+async def get_project(session: AsyncSession, principal: Principal, project_id: str) -> Project:
+    return await get_or_404(session, Project, principal.workspace_id, project_id, ENTITY)
+
+
+async def _client_or_422(session: AsyncSession, principal: Principal, client_id: str) -> Client:
+    # Another workspace's client looks exactly like a missing one.
+    client = await repository.get_client(session, principal.workspace_id, client_id)
+    if client is None:
+        message = f"No client {client_id!r} in this workspace."
+        raise ValidationFailed(message, errors=[_error("clientId", message, "not_found")])
+    return client
+
+
+async def _check_tags(session: AsyncSession, principal: Principal, tag_ids: list[str]) -> None:
+    unknown = await repository.unknown_tag_ids(session, principal.workspace_id, tag_ids)
+    if unknown:
+        listed = ", ".join(repr(tag_id) for tag_id in unknown)
+        message = f"No tag {listed} in this workspace."
+        raise ValidationFailed(message, errors=[_error("tagIds", message, "not_found")])
+
+
+def _check_billing(project: Project) -> None:
+    """The billing rules, on the record as it would be saved."""
+    errors = []
+    has_retainer = any(
+        value is not None
+        for value in (
+            project.retainer_included_seconds,
+            project.retainer_monthly_fee_minor,
+            project.retainer_overage_rate_minor,
+        )
+    )
+    if project.billing_type == BillingType.RETAINER:
+        if project.retainer_included_seconds is None or project.retainer_monthly_fee_minor is None:
+            errors.append(
+                _error(
+                    "retainer",
+                    "A retainer project needs retainer terms: includedSecondsPerMonth and "
+                    "monthlyFeeMinor.",
+                    "missing",
+                )
+            )
+    elif has_retainer:
+        errors.append(
+            _error(
+                "retainer",
+                "Retainer terms are only for retainer projects (billingType retainer); "
+                "send retainer: null with another billing type.",
+                "not_allowed",
+            )
+        )
+    if project.billing_type != BillingType.FIXED_FEE and project.fixed_fee_minor is not None:
+        errors.append(
+            _error(
+                "fixedFeeMinor",
+                "A fixed fee is only for fixed_fee projects; send fixedFeeMinor: null with "
+                "another billing type.",
+                "not_allowed",
+            )
+        )
+    if errors:
+        raise ValidationFailed("The billing terms do not fit the billing type.", errors=errors)
+
+
+def _set_retainer(project: Project, terms: dict[str, Any] | None) -> None:
+    terms = terms or {}
+    project.retainer_included_seconds = terms.get("included_seconds_per_month")
+    project.retainer_monthly_fee_minor = terms.get("monthly_fee_minor")
+    project.retainer_overage_rate_minor = terms.get("overage_rate_minor")
+
+
+def _unique(ids: list[str]) -> list[str]:
+    return sorted(set(ids))
+
+
+async def create_project(
+    session: AsyncSession, principal: Principal, body: ProjectCreate
+) -> tuple[Project, list[str]]:
+    """The new project and its tag ids."""
+    client = await _client_or_422(session, principal, body.client_id)
+    tag_ids = _unique(body.tag_ids)
+    await _check_tags(session, principal, tag_ids)
+    project = Project(
+        workspace_id=principal.workspace_id,
+        client_id=client.id,
+        name=body.name,
+        code=body.code,
+        billing_type=body.billing_type.value,
+        currency=client.currency,
+        hourly_rate_minor=body.hourly_rate_minor,
+        fixed_fee_minor=body.fixed_fee_minor,
+        budget_seconds=body.budget_seconds,
+        budget_amount_minor=body.budget_amount_minor,
+        status=body.status.value,
+    )
+    _set_retainer(project, body.retainer.model_dump() if body.retainer else None)
+    _check_billing(project)
+    session.add(project)
+    await session.flush()
+    await repository.replace_tags(session, project.id, (), tag_ids)
+    record_change(
+        session,
+        workspace_id=principal.workspace_id,
+        actor=principal.actor,
+        entity_type=ENTITY,
+        entity_id=project.id,
+        action="created",
+        after=project_json(project, tag_ids),
+    )
+    return project, tag_ids
+
+
+async def update_project(
+    session: AsyncSession, principal: Principal, project_id: str, changes: dict[str, Any]
+) -> tuple[Project, list[str]]:
+    """Apply the fields sent; returns the project and its tag ids."""
+    project = await get_project(session, principal, project_id)
+    nulls = sorted(field for field in _NOT_NULL if field in changes and changes[field] is None)
+    if nulls:
+        raise ValidationFailed(
+            "These fields cannot be null.",
+            errors=[_error(_WIRE_NAMES[field], "cannot be null", "not_null") for field in nulls],
+        )
+    current_tags = await repository.tag_ids_of(session, project.id)
+    before = project_json(project, current_tags)
+
+    changes = dict(changes)
+    new_client_id = changes.pop("client_id", project.client_id)
+    if new_client_id != project.client_id:
+        client = await _client_or_422(session, principal, new_client_id)
+        entries = await repository.count_time_entries(session, principal.workspace_id, project.id)
+        if entries:
+            raise HasDependents(
+                f"This project cannot move to another client: its {entries} time entries "
+                "belong to the current client. Create a new project for the other client instead.",
+                dependents={"time entries": entries},
+            )
+        project.client_id = client.id
+        project.currency = client.currency
+
+    tag_ids = current_tags
+    if "tag_ids" in changes:
+        tag_ids = _unique(changes.pop("tag_ids"))
+        await _check_tags(session, principal, tag_ids)
+
+    check_billing = bool(_BILLING_FIELDS & changes.keys())
+    if "retainer" in changes:
+        _set_retainer(project, changes.pop("retainer"))
+    for field, value in changes.items():
+        # Enums are stored as their plain values.
+        setattr(project, field, getattr(value, "value", value))
+    if check_billing:
+        _check_billing(project)
+
+    if tag_ids != current_tags:
+        await repository.replace_tags(session, project.id, current_tags, tag_ids)
+        # The tag set is part of the project: a change shows in updatedAt (and updatedSince).
+        project.updated_at = utcnow()
+    await session.flush()
+    after = project_json(project, tag_ids)
+    if after != before:
+        record_change(
+            session,
+            workspace_id=principal.workspace_id,
+            actor=principal.actor,
+            entity_type=ENTITY,
+            entity_id=project.id,
+            action="updated",
+            before=before,
+            after=after,
+        )
+    return project, tag_ids
+
+
+async def delete_project(session: AsyncSession, principal: Principal, project_id: str) -> None:
+    project = await get_project(session, principal, project_id)
+    dependents = await repository.count_dependents(session, principal.workspace_id, project.id)
+    refuse_delete(
+        ENTITY,
+        {
+            "tasks": dependents.tasks,
+            "scheduled work": dependents.scheduled_work,
+            "time entries": dependents.time_entries,
+        },
+    )
+    tag_ids = await repository.tag_ids_of(session, project.id)
+    before = project_json(project, tag_ids)
+    # Explicitly, so SQLite without enforced foreign keys leaves no orphans either.
+    await repository.remove_all_tags(session, project.id)
+    await session.delete(project)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Something began to depend on it after the counts (the foreign keys refuse the delete).
+        raise HasDependents(
+            "This project cannot be deleted: records were just added to it. Archive it instead."
+        ) from None
+    await record_deletion(
+        session, workspace_id=principal.workspace_id, entity_type=ENTITY, entity_id=project.id
+    )
+    record_change(
+        session,
+        workspace_id=principal.workspace_id,
+        actor=principal.actor,
+        entity_type=ENTITY,
+        entity_id=project.id,
+        action="deleted",
+        before=before,
+    )
+    await session.flush()

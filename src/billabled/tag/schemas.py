@@ -1,0 +1,46 @@
+"""Tags on the wire: a name (unique in the workspace, ignoring case) and an optional `#RRGGBB`
+color."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import StringConstraints
+from sqlalchemy import Row
+
+from billabled.kit.schema import ApiModel
+from billabled.models.tag import Tag as TagRow
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
+
+
+class Tag(ApiModel):
+    id: str
+    name: str
+    color: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TagCreate(ApiModel):
+    name: Name
+    color: Color | None = None
+
+
+class TagUpdate(ApiModel):
+    """Only the fields sent change; `color: null` clears the color."""
+
+    name: Name | None = None
+    color: Color | None = None
+
+
+def tag_json(tag: TagRow | Row[Any]) -> dict[str, Any]:
+    return {
+        "id": tag.id,
+        "name": tag.name,
+        "color": tag.color,
+        "createdAt": tag.created_at,
+        "updatedAt": tag.updated_at,
+    }
