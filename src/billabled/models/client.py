@@ -25,4 +25,5 @@ class Client(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
         Index("ix_client_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),
         Index("ix_client_workspace_id_name_id", "workspace_id", "name", "id"),
         Index("ix_client_workspace_id_external_ref", "workspace_id", "external_ref"),
+        Index("ix_client_workspace_id_archived", "workspace_id", "archived"),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billabled.models.base import Base, IdColumn, IdMixin, TimestampMixin, WorkspaceScopedMixin
@@ -16,7 +16,8 @@ class Tag(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     color: Mapped[str | None] = mapped_column(String(7), default=None)  # "#RRGGBB"
 
     __table_args__ = (
-        Index("uq_tag_workspace_id_name", "workspace_id", "name", unique=True),
+        # Unique ignoring case, as the API promises ("Billable" and "billable" are one tag).
+        Index("uq_tag_workspace_id_lower_name", "workspace_id", func.lower(name), unique=True),
         Index("ix_tag_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
         Index("ix_tag_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),
     )

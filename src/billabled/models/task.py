@@ -35,6 +35,7 @@ class Task(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
         Index("ix_task_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),
         Index("ix_task_workspace_id_project_id", "workspace_id", "project_id"),
         Index("ix_task_project_id", "project_id"),
+        Index("ix_task_workspace_id_status", "workspace_id", "status"),
     )
 
 
@@ -59,4 +60,6 @@ class SubTask(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
         Index("ix_subtask_workspace_id_task_id", "workspace_id", "task_id"),
         Index("ix_subtask_task_id", "task_id"),
         Index("ix_subtask_project_id", "project_id"),
+        Index("ix_subtask_workspace_id_project_id", "workspace_id", "project_id"),
+        Index("ix_subtask_workspace_id_status", "workspace_id", "status"),
     )

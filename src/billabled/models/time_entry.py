@@ -79,6 +79,7 @@ class TimeEntry(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
             "work_date",
         ),
         Index("ix_time_entry_workspace_id_invoice_id", "workspace_id", "invoice_id"),
+        Index("ix_time_entry_workspace_id_status_work_date", "workspace_id", "status", "work_date"),
         Index("ix_time_entry_task_id", "task_id"),
         Index("ix_time_entry_subtask_id", "subtask_id"),
     )
