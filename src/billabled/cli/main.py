@@ -1,4 +1,4 @@
-"""The `billabled` command: serve, migrate, and tenant administration."""
+"""The `billabled` command: serve, migrate, demo data, and tenant administration."""
 
 from __future__ import annotations
 
@@ -9,13 +9,22 @@ from typing import Annotated
 import typer
 
 from billabled import migrations
-from billabled.cli.common import cli_errors, load_settings, run_with_database
+from billabled.cli.common import (
+    cli_errors,
+    fail,
+    load_settings,
+    print_json,
+    require_current_schema,
+    run_with_database,
+)
 from billabled.cli.keys import keys_app, usage
-from billabled.cli.workspaces import users_app, workspaces_app
+from billabled.cli.workspaces import JsonFlag, users_app, workspaces_app
 from billabled.config import Settings
 from billabled.db import Database, async_url, describe_url
-from billabled.demo.service import DemoLogin, ensure_demo_workspace
+from billabled.demo.agency import DemoCounts
+from billabled.demo.service import DemoLogin, ensure_demo_workspace, fill_workspace
 from billabled.kit.apikeys import derive_pepper
+from billabled.kit.ids import is_valid_id
 from billabled.logging import configure_logging
 
 app = typer.Typer(
@@ -53,7 +62,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind [BILLABLED_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind [BILLABLED_PORT].")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
-    demo: Annotated[bool, typer.Option(help="Create a demo workspace and print a login.")] = False,
+    demo: Annotated[
+        bool, typer.Option(help="Create a demo workspace full of agency data; print a login.")
+    ] = False,
 ) -> None:
     """Run the HTTP server, after applying migrations."""
     import uvicorn
@@ -76,6 +87,8 @@ def serve(
         typer.echo(f"  login:     {login.email} / {login.password}")
         typer.echo(f"  API key:   {login.api_key}")
         typer.echo(f"  try:       curl -H 'X-Api-Key: {login.api_key}' {base}/api/v1/me")
+        if login.counts:
+            typer.echo(f"  demo data: {login.counts.summary()}")
     # Shown now, even when stdout is a pipe or a file (uvicorn takes over from here).
     sys.stdout.flush()
     uvicorn.run(
@@ -88,6 +101,33 @@ def serve(
         access_log=False,
         server_header=False,
     )
+
+
+@app.command("demo")
+def demo_command(
+    workspace: Annotated[str, typer.Option("--workspace", help="The workspace id (ws_…).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Fill a workspace that has no clients yet with a realistic demo agency.
+
+    People, clients, projects of every billing type, tasks, tags, a month of scheduled work and
+    three months of time, dated relative to today in the workspace's time zone.
+    """
+    settings = load_settings()
+    with cli_errors(settings):
+        if not is_valid_id(workspace, "ws"):
+            fail(f"workspace {workspace!r} not found")
+        require_current_schema(settings)
+
+        async def work(database: Database) -> DemoCounts:
+            async with database.transaction() as session:
+                return await fill_workspace(session, workspace)
+
+        counts = run_with_database(settings, work)
+    if as_json:
+        print_json({"workspaceId": workspace, "counts": counts.as_json()})
+        return
+    typer.echo(f"Filled {workspace} with {counts.summary()}")
 
 
 def _demo(settings: Settings) -> DemoLogin:

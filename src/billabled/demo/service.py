@@ -1,13 +1,19 @@
-"""The demo workspace behind `billabled serve --demo`.
+"""The demo workspace behind `billabled serve --demo`, and `billabled demo` for any workspace.
 
-Idempotent: a second run finds the demo owner, resets their password, revokes the previous demo
-key and prints a new login and key.
-The realistic agency data (clients, projects, time) is added as those resources are built.
+Invariants:
+- `ensure_demo_workspace` is idempotent: a second run finds the demo owner, resets their password,
+  revokes the previous demo key and prints a new login and key. The agency data
+  (`billabled.demo.agency`) is added once, in the transaction that creates the workspace, so the
+  demo workspace is never left empty and never filled twice.
+- `fill_workspace` fills an existing workspace only when it has no clients, so demo data is never
+  mixed into real data; the workspace row is locked first, so two concurrent runs cannot both pass
+  that check.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,11 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billabled.api_key.service import create_api_key, revoke_api_key
 from billabled.audit.service import SYSTEM
 from billabled.auth.scopes import ALL_SCOPES
+from billabled.demo.agency import DemoCounts, seed_agency
+from billabled.errors import Conflict, NotFound
 from billabled.kit.passwords import generate_password, hash_password
 from billabled.models.api_key import ApiKey
+from billabled.models.client import Client
 from billabled.models.membership import Membership, Role
 from billabled.models.user import User
-from billabled.models.workspace import Plan
+from billabled.models.workspace import Plan, Workspace
 from billabled.user import repository as user_repository
 from billabled.workspace.service import create_workspace
 
@@ -30,6 +39,10 @@ DEMO_WORKSPACE_NAME = "Northwind Creative (demo)"
 DEMO_KEY_NAME = "Demo key (all scopes)"
 
 
+class WorkspaceNotEmpty(Conflict):
+    code = "workspace_not_empty"
+
+
 @dataclass(frozen=True, slots=True)
 class DemoLogin:
     workspace_id: str
@@ -37,10 +50,39 @@ class DemoLogin:
     password: str
     api_key: str
     created: bool
+    # What the agency data added: set only on the run that created the workspace.
+    counts: DemoCounts | None = None
 
 
-async def ensure_demo_workspace(session: AsyncSession, pepper: bytes) -> DemoLogin:
-    """Create the demo workspace (or find it), reset its login and issue a fresh API key."""
+async def fill_workspace(
+    session: AsyncSession, workspace_id: str, *, today: date | None = None
+) -> DemoCounts:
+    """Fill an existing workspace with the demo agency; refuse one that already has clients."""
+    workspace = (
+        await session.execute(
+            select(Workspace).where(Workspace.id == workspace_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if workspace is None:
+        raise NotFound(f"workspace {workspace_id!r} not found")
+    has_clients = await session.scalar(
+        select(Client.id).where(Client.workspace_id == workspace_id).limit(1)
+    )
+    if has_clients is not None:
+        raise WorkspaceNotEmpty(
+            f"workspace {workspace_id} already has clients; demo data only goes into a workspace "
+            "without any"
+        )
+    return await seed_agency(session, workspace, today=today)
+
+
+async def ensure_demo_workspace(
+    session: AsyncSession, pepper: bytes, *, fill: bool = True
+) -> DemoLogin:
+    """Create the demo workspace (or find it), reset its login and issue a fresh API key.
+
+    A newly created workspace is filled with the demo agency unless `fill` is false.
+    """
     password = generate_password()
     owner = await user_repository.get_user_by_email(session, DEMO_OWNER_EMAIL)
     workspace_id: str | None = None
@@ -57,6 +99,7 @@ async def ensure_demo_workspace(session: AsyncSession, pepper: bytes) -> DemoLog
         owner.password_hash = hash_password(password)
     else:
         owner, workspace_id = await _create_demo_workspace(session, password)
+    counts = await fill_workspace(session, workspace_id) if created and fill else None
     # One demo key at a time: earlier ones are revoked, so each run prints the only live one.
     previous = await session.execute(
         select(ApiKey.id).where(
@@ -77,7 +120,9 @@ async def ensure_demo_workspace(session: AsyncSession, pepper: bytes) -> DemoLog
         scopes=ALL_SCOPES,
         actor=SYSTEM,
     )
-    return DemoLogin(workspace_id, DEMO_OWNER_EMAIL, password, key.raw_key, created=created)
+    return DemoLogin(
+        workspace_id, DEMO_OWNER_EMAIL, password, key.raw_key, created=created, counts=counts
+    )
 
 
 async def _create_demo_workspace(session: AsyncSession, password: str) -> tuple[User, str]:

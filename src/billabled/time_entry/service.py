@@ -1,0 +1,490 @@
+"""Time entries: the work record invoices stand on.
+
+Invariants:
+- **who**: a key whose creator is a `member` reads, logs, changes and deletes only its creator's
+  own time (another member's entry is a 404 for it, and naming another `userId` is 403
+  `forbidden_user`); managers and above work on every member's time;
+- **what**: see `validation` (active project, task of the project, subtask of the task, member,
+  workspace tags, billable default, nothing billable on a `non_billable` project);
+- **rates**: the rate snapshot (`rates`) is taken on create and re-taken only when an update
+  changes the project, task, user or billable flag; nothing else ever reprices an entry;
+- **locks**: submitted, approved or invoiced entries cannot be changed or deleted (409 `locked`);
+- **all or none**: a bulk create validates every item before writing any, and writes them with a
+  fixed number of statements (`batch`); the single POST is a batch of one through the same code;
+- every create, update and delete writes its event and audit record in the same transaction, an
+  update that changes nothing writes none, and deletes leave tombstones;
+- `updatedAt` moves whenever the entry's public JSON changes (tags included), so `updatedSince`
+  syncs see every change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Final
+
+from pydantic import ValidationError
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billabled.auth.principal import Principal
+from billabled.errors import Conflict, NotFound, ValidationFailed, validation_errors
+from billabled.event.service import record_change
+from billabled.event.tombstones import record_deletion
+from billabled.kit.pagination import AnySelect
+from billabled.kit.time import utcnow
+from billabled.models.tag import TimeEntryTag
+from billabled.models.time_entry import TimeEntry, TimeEntryStatus
+from billabled.time_entry.batch import (
+    NewEntry,
+    insert_entries,
+    insert_tags,
+    record_creations,
+    sorted_ids,
+)
+from billabled.time_entry.rates import amount_minor_sql
+from billabled.time_entry.schemas import TimeEntryCreate, time_entry_json
+from billabled.time_entry.validation import (
+    FORBIDDEN_USER_MESSAGE,
+    FieldError,
+    ForbiddenUser,
+    References,
+    Timing,
+    WorkItem,
+    check_billable,
+    check_tags,
+    check_work_item,
+    default_billable,
+    invalid,
+    load_references,
+    not_null,
+    rate_snapshot,
+    timing_of,
+)
+
+ENTITY: Final = "time_entry"
+_UPDATE_NOT_NULL: Final = frozenset(
+    {"user_id", "project_id", "start", "end", "date", "duration_seconds", "billable", "tag_ids"}
+)
+
+
+class EntryLocked(Conflict):
+    code = "locked"
+
+
+class BulkInvalid(ValidationFailed):
+    code = "bulk_invalid"
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _visible(principal: Principal) -> list[Any]:
+    """The entries this caller may see: the workspace's, or only their own for members."""
+    conditions: list[Any] = [TimeEntry.workspace_id == principal.workspace_id]
+    if not principal.is_manager_or_above:
+        conditions.append(TimeEntry.user_id == principal.user_id)
+    return conditions
+
+
+async def get_entry(session: AsyncSession, principal: Principal, entry_id: str) -> TimeEntry:
+    """The entry, or 404 when it is not in the workspace or (for members) not their own."""
+    result = await session.execute(
+        select(TimeEntry).where(TimeEntry.id == entry_id, *_visible(principal))
+    )
+    entry = result.scalar_one_or_none()
+    if entry is None:
+        raise NotFound(f"No time entry {entry_id!r} in this workspace.", resource="time entry")
+    return entry
+
+
+async def tag_ids_by_entry(session: AsyncSession, entry_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Tag ids of many entries in one query (entries without tags map to [])."""
+    tags: dict[str, list[str]] = {entry_id: [] for entry_id in entry_ids}
+    if entry_ids:
+        rows = await session.execute(
+            select(TimeEntryTag.time_entry_id, TimeEntryTag.tag_id).where(
+                TimeEntryTag.time_entry_id.in_(entry_ids)
+            )
+        )
+        for entry_id, tag_id in rows:
+            tags[entry_id].append(tag_id)
+    return tags
+
+
+async def get_entry_json(
+    session: AsyncSession, principal: Principal, entry_id: str
+) -> dict[str, Any]:
+    entry = await get_entry(session, principal, entry_id)
+    return time_entry_json(entry, (await tag_ids_by_entry(session, [entry.id]))[entry.id])
+
+
+def entries_query(
+    principal: Principal,
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    user_id: str | None = None,
+    project_id: str | None = None,
+    client_id: str | None = None,
+    billable: bool | None = None,
+    status: TimeEntryStatus | None = None,
+    invoiced: bool | None = None,
+) -> AnySelect:
+    """The entries the caller may see, filtered, as rows with the database's `amount_minor`."""
+    amount = amount_minor_sql(TimeEntry.rate_minor, TimeEntry.duration_seconds, TimeEntry.billable)
+    query = (
+        TimeEntry.__table__.select()
+        .add_columns(amount.label("amount_minor"))
+        .where(*_visible(principal))
+    )
+    if date_from is not None:
+        query = query.where(TimeEntry.work_date >= date_from)
+    if date_to is not None:
+        query = query.where(TimeEntry.work_date <= date_to)
+    if user_id is not None:
+        query = query.where(TimeEntry.user_id == user_id)
+    if project_id is not None:
+        query = query.where(TimeEntry.project_id == project_id)
+    if client_id is not None:
+        query = query.where(TimeEntry.client_id == client_id)
+    if billable is not None:
+        query = query.where(TimeEntry.billable.is_(billable))
+    if status is not None:
+        query = query.where(TimeEntry.status == status.value)
+    if invoiced is not None:
+        query = query.where(
+            TimeEntry.invoice_id.is_not(None) if invoiced else TimeEntry.invoice_id.is_(None)
+        )
+    return query
+
+
+# --- creating ----------------------------------------------------------------------------------
+
+
+def _refuse_other_users(
+    principal: Principal, bodies: Mapping[int, TimeEntryCreate], *, bulk: bool
+) -> None:
+    """403 `forbidden_user` when a member's key names another user (in bulk: which items)."""
+    if principal.is_manager_or_above:
+        return
+    others = [
+        index
+        for index, body in bodies.items()
+        if body.user_id is not None and body.user_id != principal.user_id
+    ]
+    if others:
+        details: dict[str, Any] = {"indexes": others} if bulk else {}
+        raise ForbiddenUser(FORBIDDEN_USER_MESSAGE, **details)
+
+
+def _resolve(
+    body: TimeEntryCreate,
+    principal: Principal,
+    refs: References,
+    *,
+    entry_id: str,
+    now: datetime,
+) -> NewEntry | list[FieldError]:
+    """The row to insert for one create body, or its field errors."""
+    problems: list[FieldError] = []
+    timing = timing_of(body.start, body.end, body.date, body.duration_seconds, principal.time_zone)
+    if isinstance(timing, list):
+        problems += timing
+    item = WorkItem(
+        body.user_id or principal.user_id, body.project_id, body.task_id, body.subtask_id
+    )
+    problems += check_work_item(item, refs, check_project_state=True, check_user=True)
+    tag_ids = list(dict.fromkeys(body.tag_ids))  # a tag given twice is one tag
+    problems += check_tags(tag_ids, refs)
+    billable = False
+    if item.project_id in refs.projects:
+        billable = body.billable if body.billable is not None else default_billable(item, refs)
+        problems += check_billable(billable, item, refs)
+    if problems or isinstance(timing, list):
+        return problems
+    snapshot = rate_snapshot(billable, item, refs)
+    return NewEntry(
+        id=entry_id,
+        workspace_id=principal.workspace_id,
+        user_id=item.user_id,
+        client_id=refs.projects[item.project_id].client_id,
+        project_id=item.project_id,
+        task_id=item.task_id,
+        subtask_id=item.subtask_id,
+        start_at=timing.start_at,
+        end_at=timing.end_at,
+        work_date=timing.work_date,
+        duration_seconds=timing.duration_seconds,
+        description=body.description,
+        billable=billable,
+        rate_minor=snapshot.rate_minor,
+        currency=snapshot.currency,
+        created_at=now,
+        updated_at=now,
+        tag_ids=tag_ids,
+    )
+
+
+async def _prepare(
+    session: AsyncSession, principal: Principal, bodies: Mapping[int, TimeEntryCreate]
+) -> tuple[list[NewEntry], dict[int, list[FieldError]]]:
+    """Resolve every body against the work record (one query per kind of reference for the
+    whole batch): the rows to insert, in index order, and the errors by index."""
+    refs = await load_references(
+        session,
+        principal.workspace_id,
+        project_ids={body.project_id for body in bodies.values()},
+        task_ids={body.task_id for body in bodies.values() if body.task_id},
+        subtask_ids={body.subtask_id for body in bodies.values() if body.subtask_id},
+        user_ids={body.user_id or principal.user_id for body in bodies.values()},
+        tag_ids={tag_id for body in bodies.values() for tag_id in body.tag_ids},
+    )
+    ids = iter(sorted_ids("te", len(bodies)))
+    now = utcnow()
+    entries: list[NewEntry] = []
+    errors: dict[int, list[FieldError]] = {}
+    for index in sorted(bodies):
+        resolved = _resolve(bodies[index], principal, refs, entry_id=next(ids), now=now)
+        if isinstance(resolved, list):
+            errors[index] = resolved
+        else:
+            entries.append(resolved)
+    return entries, errors
+
+
+async def _write(
+    session: AsyncSession, principal: Principal, entries: Sequence[NewEntry]
+) -> list[dict[str, Any]]:
+    await insert_entries(session, entries)
+    created = [time_entry_json(entry, entry.tag_ids) for entry in entries]
+    await record_creations(
+        session,
+        workspace_id=principal.workspace_id,
+        actor=principal.actor,
+        entity_type=ENTITY,
+        created=[(body["id"], body) for body in created],
+    )
+    return created
+
+
+async def create_entry(
+    session: AsyncSession, principal: Principal, body: TimeEntryCreate
+) -> dict[str, Any]:
+    """Log one entry; its public JSON."""
+    _refuse_other_users(principal, {0: body}, bulk=False)
+    entries, errors = await _prepare(session, principal, {0: body})
+    if errors:
+        raise invalid(errors[0])
+    return (await _write(session, principal, entries))[0]
+
+
+async def create_entries(
+    session: AsyncSession, principal: Principal, items: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """Log up to 500 entries, all or none: every item is checked (its fields, then the rules)
+    before anything is written; any failure is one 422 `bulk_invalid` listing every failing
+    item by index."""
+    bodies: dict[int, TimeEntryCreate] = {}
+    errors: dict[int, list[FieldError]] = {}
+    for index, item in enumerate(items):
+        try:
+            bodies[index] = TimeEntryCreate.model_validate(item)
+        except ValidationError as exc:
+            errors[index] = validation_errors(exc.errors())
+    _refuse_other_users(principal, bodies, bulk=True)
+    entries: list[NewEntry] = []
+    if bodies:
+        entries, rule_errors = await _prepare(session, principal, bodies)
+        errors.update(rule_errors)
+    if errors:
+        failing = sorted(errors)
+        raise BulkInvalid(
+            f"{len(failing)} of {len(items)} time entries are invalid (first: item "
+            f"{failing[0]}); nothing was created.",
+            errors=[{"index": index, "errors": errors[index]} for index in failing],
+        )
+    return await _write(session, principal, entries)
+
+
+# --- changing ----------------------------------------------------------------------------------
+
+
+def refuse_locked(entry: TimeEntry) -> None:
+    """409 `locked` for submitted, approved or invoiced time, saying why."""
+    if entry.invoice_id is not None:
+        reason, why = "invoiced", f"it is on invoice {entry.invoice_id}"
+    elif entry.status == TimeEntryStatus.SUBMITTED:
+        reason, why = "submitted", "its timesheet has been submitted for approval"
+    elif entry.status == TimeEntryStatus.APPROVED:
+        reason, why = "approved", "its timesheet has been approved"
+    else:
+        return
+    raise EntryLocked(
+        f"This time entry is locked: {why}. Submitted, approved or invoiced time cannot be "
+        "changed or deleted.",
+        reason=reason,
+    )
+
+
+def _updated_timing(
+    entry: TimeEntry, changes: Mapping[str, Any], time_zone: str
+) -> Timing | list[FieldError] | None:
+    """The new timing when the update touches it (None: unchanged). `start`/`end` make it a
+    start + end entry; `date`/`durationSeconds` a date + duration entry without start/end."""
+    interval = "start" in changes or "end" in changes
+    by_day = "date" in changes or "duration_seconds" in changes
+    if interval and by_day:
+        return timing_of(
+            changes.get("start"),
+            changes.get("end"),
+            changes.get("date"),
+            changes.get("duration_seconds"),
+            time_zone,
+        )
+    if interval:
+        return timing_of(
+            changes.get("start", entry.start_at),
+            changes.get("end", entry.end_at),
+            None,
+            None,
+            time_zone,
+        )
+    if by_day:
+        return timing_of(
+            None,
+            None,
+            changes.get("date", entry.work_date),
+            changes.get("duration_seconds", entry.duration_seconds),
+            time_zone,
+        )
+    return None
+
+
+def _set(entry: TimeEntry, name: str, value: Any) -> None:
+    # Only real changes touch the row: an UPDATE would move updated_at without any event.
+    if getattr(entry, name) != value:
+        setattr(entry, name, value)
+
+
+async def update_entry(
+    session: AsyncSession, principal: Principal, entry_id: str, changes: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Change the fields sent; the entry's public JSON after the change."""
+    entry = await get_entry(session, principal, entry_id)
+    refuse_locked(entry)
+    nulls = not_null(changes, _UPDATE_NOT_NULL)
+    if nulls:
+        raise invalid(nulls)
+    new_user = changes.get("user_id", entry.user_id)
+    if new_user != entry.user_id and not principal.is_manager_or_above:
+        raise ForbiddenUser(FORBIDDEN_USER_MESSAGE)
+
+    tags_before = (await tag_ids_by_entry(session, [entry.id]))[entry.id]
+    before = time_entry_json(entry, tags_before)
+    old = WorkItem(entry.user_id, entry.project_id, entry.task_id, entry.subtask_id)
+    item = WorkItem(
+        new_user,
+        changes.get("project_id", entry.project_id),
+        changes.get("task_id", entry.task_id),
+        changes.get("subtask_id", entry.subtask_id),
+    )
+    project_changed = item.project_id != old.project_id
+    user_changed = item.user_id != old.user_id
+    work_changed = project_changed or (item.task_id, item.subtask_id) != (
+        old.task_id,
+        old.subtask_id,
+    )
+    billable_sent = "billable" in changes
+    new_tags = list(dict.fromkeys(changes["tag_ids"])) if "tag_ids" in changes else None
+
+    problems: list[FieldError] = []
+    timing = _updated_timing(entry, changes, principal.time_zone)
+    if isinstance(timing, list):
+        problems += timing
+    # The project (with its client's rate) and the member are needed to check a new work item,
+    # to derive billable, and to re-take the rate.
+    needs_work_item = work_changed or user_changed or billable_sent
+    refs = await load_references(
+        session,
+        principal.workspace_id,
+        project_ids={item.project_id} if needs_work_item else (),
+        task_ids={item.task_id} if needs_work_item and item.task_id else (),
+        subtask_ids={item.subtask_id} if needs_work_item and item.subtask_id else (),
+        user_ids={item.user_id} if needs_work_item else (),
+        tag_ids=new_tags or (),
+    )
+    billable = entry.billable
+    if needs_work_item:
+        problems += check_work_item(
+            item, refs, check_project_state=project_changed, check_user=user_changed
+        )
+        if item.project_id in refs.projects and (billable_sent or work_changed):
+            billable = changes["billable"] if billable_sent else default_billable(item, refs)
+            problems += check_billable(billable, item, refs)
+    if new_tags is not None:
+        problems += check_tags(new_tags, refs)
+    if problems:
+        raise invalid(problems)
+
+    if project_changed:
+        _set(entry, "client_id", refs.projects[item.project_id].client_id)
+    for name in ("user_id", "project_id", "task_id", "subtask_id"):
+        _set(entry, name, getattr(item, name))
+    if project_changed or item.task_id != old.task_id or user_changed or billable != entry.billable:
+        snapshot = rate_snapshot(billable, item, refs)
+        _set(entry, "rate_minor", snapshot.rate_minor)
+        _set(entry, "currency", snapshot.currency)
+    _set(entry, "billable", billable)
+    if isinstance(timing, Timing):
+        _set(entry, "start_at", timing.start_at)
+        _set(entry, "end_at", timing.end_at)
+        _set(entry, "work_date", timing.work_date)
+        _set(entry, "duration_seconds", timing.duration_seconds)
+    if "description" in changes:
+        _set(entry, "description", changes["description"])
+    tags_after = tags_before
+    if new_tags is not None and set(new_tags) != set(tags_before):
+        tags_after = new_tags
+        await session.execute(delete(TimeEntryTag).where(TimeEntryTag.time_entry_id == entry.id))
+        await insert_tags(session, [(entry.id, tag_id) for tag_id in new_tags])
+
+    if time_entry_json(entry, tags_after) == before:
+        return before
+    # Set explicitly: a change of tags alone does not touch the row, yet is a change to sync.
+    entry.updated_at = utcnow()
+    await session.flush()
+    after = time_entry_json(entry, tags_after)
+    record_change(
+        session,
+        workspace_id=principal.workspace_id,
+        actor=principal.actor,
+        entity_type=ENTITY,
+        entity_id=entry.id,
+        action="updated",
+        before=before,
+        after=after,
+    )
+    return after
+
+
+async def delete_entry(session: AsyncSession, principal: Principal, entry_id: str) -> None:
+    """Delete an open, uninvoiced entry, leaving a tombstone."""
+    entry = await get_entry(session, principal, entry_id)
+    refuse_locked(entry)
+    before = time_entry_json(entry, (await tag_ids_by_entry(session, [entry.id]))[entry.id])
+    await session.execute(delete(TimeEntryTag).where(TimeEntryTag.time_entry_id == entry.id))
+    await session.delete(entry)
+    await record_deletion(
+        session, workspace_id=principal.workspace_id, entity_type=ENTITY, entity_id=entry.id
+    )
+    record_change(
+        session,
+        workspace_id=principal.workspace_id,
+        actor=principal.actor,
+        entity_type=ENTITY,
+        entity_id=entry.id,
+        action="deleted",
+        before=before,
+    )
+    await session.flush()

@@ -1,0 +1,392 @@
+"""The rules a time entry must satisfy against the work record, for one entry or a batch of 500,
+with the same code (single POST, PUT/PATCH and bulk all come through here).
+
+Invariants:
+- every reference is looked up in the caller's workspace only: another workspace's project, task,
+  subtask, member or tag is reported exactly like a missing one;
+- a batch costs one query per kind of reference (projects with their clients' rates, tasks,
+  subtasks, members, tags), `IN (...)` over the whole batch, whatever its size;
+- an entry is on an active project; its task is a task of that project; its subtask a subtask of
+  that task (a subtask needs its task); its user a member of the workspace;
+- `non_billable` projects never have billable time; the billable default is the subtask's, else
+  the task's, else whether the project is billable;
+- each problem is a field error `{field, in, message, type}` naming the camelCase field; callers
+  decide how to report them (422 `validation_failed` for one entry, `bulk_invalid` for a batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from pydantic.alias_generators import to_camel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billabled.errors import Forbidden, ValidationFailed
+from billabled.models.client import Client
+from billabled.models.membership import Membership
+from billabled.models.project import BillingType, Project, ProjectStatus
+from billabled.models.tag import Tag
+from billabled.models.task import SubTask, Task
+from billabled.time_entry.rates import effective_rate_minor
+from billabled.time_entry.schemas import MAX_DURATION_SECONDS
+
+FieldError = dict[str, str]
+
+_ONE_SECOND_US: Final = 1_000_000
+
+
+class ForbiddenUser(Forbidden):
+    code = "forbidden_user"
+
+
+FORBIDDEN_USER_MESSAGE: Final = (
+    "Only managers and above may log, change or move time for other members; "
+    "a member's key works on its creator's own time (leave userId out)."
+)
+
+
+def field_error(field: str, message: str, type_: str) -> FieldError:
+    return {"field": field, "in": "body", "message": message, "type": type_}
+
+
+def invalid(errors: list[FieldError]) -> ValidationFailed:
+    """A 422 for one entry, its message listing the problems."""
+    listed = "; ".join(f"{error['field']}: {error['message']}" for error in errors)
+    return ValidationFailed(f"The time entry is invalid: {listed}", errors=errors)
+
+
+# --- references --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRef:
+    id: str
+    client_id: str
+    billing_type: str
+    status: str
+    currency: str
+    hourly_rate_minor: int | None
+    retainer_overage_rate_minor: int | None
+    client_rate_minor: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRef:
+    id: str
+    project_id: str
+    billable: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubtaskRef:
+    id: str
+    task_id: str
+    billable: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class References:
+    """The records a set of entries points at, keyed by id (only those of the workspace)."""
+
+    projects: Mapping[str, ProjectRef]
+    tasks: Mapping[str, TaskRef]
+    subtasks: Mapping[str, SubtaskRef]
+    # Members of the workspace → their default bill rate.
+    member_rates: Mapping[str, int | None]
+    tags: frozenset[str]
+
+
+async def load_references(
+    session: AsyncSession,
+    workspace_id: str,
+    *,
+    project_ids: Collection[str] = (),
+    task_ids: Collection[str] = (),
+    subtask_ids: Collection[str] = (),
+    user_ids: Collection[str] = (),
+    tag_ids: Collection[str] = (),
+) -> References:
+    """One query per kind that has ids to look up, filtered by workspace.
+
+    The records found are read FOR KEY SHARE (PostgreSQL; SQLite serialises writers anyway): none
+    can be deleted before this transaction ends, so the inserts' foreign keys hold (no 500 on a
+    race), and a delete in flight makes the lookup wait, then report the record missing (422).
+    Ordinary updates of those rows (rates, names) and other entries referring to them are not
+    blocked.
+    """
+    projects: dict[str, ProjectRef] = {}
+    if project_ids:
+        project_rows = await session.execute(
+            select(
+                Project.id,
+                Project.client_id,
+                Project.billing_type,
+                Project.status,
+                Project.currency,
+                Project.hourly_rate_minor,
+                Project.retainer_overage_rate_minor,
+                Client.default_hourly_rate_minor,
+            )
+            .join(Client, Client.id == Project.client_id)
+            .where(Project.workspace_id == workspace_id, Project.id.in_(set(project_ids)))
+            .with_for_update(read=True, key_share=True, of=Project)
+        )
+        projects = {row[0]: ProjectRef(*row) for row in project_rows}
+    tasks: dict[str, TaskRef] = {}
+    if task_ids:
+        task_rows = await session.execute(
+            select(Task.id, Task.project_id, Task.billable)
+            .where(Task.workspace_id == workspace_id, Task.id.in_(set(task_ids)))
+            .with_for_update(read=True, key_share=True)
+        )
+        tasks = {row[0]: TaskRef(*row) for row in task_rows}
+    subtasks: dict[str, SubtaskRef] = {}
+    if subtask_ids:
+        subtask_rows = await session.execute(
+            select(SubTask.id, SubTask.task_id, SubTask.billable)
+            .where(SubTask.workspace_id == workspace_id, SubTask.id.in_(set(subtask_ids)))
+            .with_for_update(read=True, key_share=True)
+        )
+        subtasks = {row[0]: SubtaskRef(*row) for row in subtask_rows}
+    member_rates: dict[str, int | None] = {}
+    if user_ids:
+        member_rows = await session.execute(
+            select(Membership.user_id, Membership.default_bill_rate_minor).where(
+                Membership.workspace_id == workspace_id, Membership.user_id.in_(set(user_ids))
+            )
+        )
+        member_rates = {row[0]: row[1] for row in member_rows}
+    tags: frozenset[str] = frozenset()
+    if tag_ids:
+        result = await session.scalars(
+            select(Tag.id)
+            .where(Tag.workspace_id == workspace_id, Tag.id.in_(set(tag_ids)))
+            .with_for_update(read=True, key_share=True)
+        )
+        tags = frozenset(result)
+    return References(projects, tasks, subtasks, member_rates, tags)
+
+
+# --- when --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    start_at: datetime | None
+    end_at: datetime | None
+    work_date: date
+    duration_seconds: int
+
+
+_BOTH_SHAPES: Final = "send either start and end, or date and durationSeconds, not both"
+_NO_SHAPE: Final = "send start and end, or date and durationSeconds"
+
+
+def timing_of(
+    start: datetime | None,
+    end: datetime | None,
+    day: date | None,
+    duration_seconds: int | None,
+    time_zone: str,
+) -> Timing | list[FieldError]:
+    """The entry's start/end/date/duration from one of the two shapes, or what is wrong.
+
+    With start + end, the duration is `end - start` rounded to the nearest second (half up) and
+    the date is the start's calendar date in the workspace time zone. Times are stored in UTC.
+    """
+    interval = start is not None or end is not None
+    by_day = day is not None or duration_seconds is not None
+    if interval and by_day:
+        sent = [
+            name
+            for name, value in (
+                ("start", start),
+                ("end", end),
+                ("date", day),
+                ("durationSeconds", duration_seconds),
+            )
+            if value is not None
+        ]
+        return [field_error(name, _BOTH_SHAPES, "conflicting_fields") for name in sent]
+    if not interval and not by_day:
+        return [field_error(name, _NO_SHAPE, "missing") for name in ("start", "date")]
+    if by_day:
+        errors = []
+        if day is None:
+            errors.append(field_error("date", "durationSeconds needs a date", "missing"))
+        if duration_seconds is None:
+            errors.append(field_error("durationSeconds", "date needs durationSeconds", "missing"))
+        if errors:
+            return errors
+        assert day is not None
+        assert duration_seconds is not None
+        return Timing(None, None, day, duration_seconds)
+    if start is None:
+        return [field_error("start", "end needs a start", "missing")]
+    if end is None:
+        return [field_error("end", "start needs an end", "missing")]
+    if end <= start:
+        return [field_error("end", "must be after start", "end_before_start")]
+    micros = (end - start) // timedelta(microseconds=1)
+    seconds = (micros + _ONE_SECOND_US // 2) // _ONE_SECOND_US
+    if seconds < 1:
+        return [field_error("end", "must be at least 1 second after start", "too_short")]
+    if seconds > MAX_DURATION_SECONDS:
+        return [field_error("end", "must be at most 24 hours after start", "too_long")]
+    return Timing(
+        start.astimezone(UTC),
+        end.astimezone(UTC),
+        start.astimezone(ZoneInfo(time_zone)).date(),
+        seconds,
+    )
+
+
+# --- what and who ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """Whose time, on what."""
+
+    user_id: str
+    project_id: str
+    task_id: str | None
+    subtask_id: str | None
+
+
+def check_work_item(
+    item: WorkItem, refs: References, *, check_project_state: bool, check_user: bool
+) -> list[FieldError]:
+    """Existence and consistency of the references. `check_project_state` also requires the
+    project to be active and `check_user` the user to be a member (both for new values only: an
+    entry that stays on a project archived since, or with a member removed since, may still be
+    edited)."""
+    errors: list[FieldError] = []
+    project = refs.projects.get(item.project_id)
+    if project is None:
+        errors.append(
+            field_error(
+                "projectId", f"no project {item.project_id!r} in this workspace", "not_found"
+            )
+        )
+    elif check_project_state and project.status != ProjectStatus.ACTIVE:
+        errors.append(
+            field_error(
+                "projectId",
+                f"project {item.project_id!r} is {project.status}; time is logged on active "
+                "projects only",
+                "project_not_active",
+            )
+        )
+    if item.task_id is not None:
+        task = refs.tasks.get(item.task_id)
+        if task is None:
+            errors.append(
+                field_error("taskId", f"no task {item.task_id!r} in this workspace", "not_found")
+            )
+        elif project is not None and task.project_id != project.id:
+            errors.append(
+                field_error(
+                    "taskId",
+                    f"task {item.task_id!r} is not in project {item.project_id!r}",
+                    "not_in_project",
+                )
+            )
+    if item.subtask_id is not None:
+        subtask = refs.subtasks.get(item.subtask_id)
+        if item.task_id is None:
+            errors.append(
+                field_error("subtaskId", "a subtask needs its task: send taskId too", "missing")
+            )
+        elif subtask is None:
+            errors.append(
+                field_error(
+                    "subtaskId", f"no subtask {item.subtask_id!r} in this workspace", "not_found"
+                )
+            )
+        elif subtask.task_id != item.task_id:
+            errors.append(
+                field_error(
+                    "subtaskId",
+                    f"subtask {item.subtask_id!r} is not in task {item.task_id!r}",
+                    "not_in_task",
+                )
+            )
+    if check_user and item.user_id not in refs.member_rates:
+        errors.append(
+            field_error("userId", f"no member {item.user_id!r} in this workspace", "not_found")
+        )
+    return errors
+
+
+def check_tags(tag_ids: Collection[str], refs: References) -> list[FieldError]:
+    unknown = sorted(set(tag_ids) - refs.tags)
+    if not unknown:
+        return []
+    listed = ", ".join(repr(tag) for tag in unknown)
+    return [field_error("tagIds", f"no tag {listed} in this workspace", "not_found")]
+
+
+def default_billable(item: WorkItem, refs: References) -> bool:
+    """The subtask's flag, else the task's, else whether the project bills its time; a
+    `non_billable` project caps them all (its time is never billable)."""
+    project = refs.projects[item.project_id]
+    if project.billing_type == BillingType.NON_BILLABLE:
+        return False
+    for ref in (
+        refs.subtasks.get(item.subtask_id) if item.subtask_id else None,
+        refs.tasks.get(item.task_id) if item.task_id else None,
+    ):
+        if ref is not None and ref.billable is not None:
+            return ref.billable
+    return True
+
+
+def check_billable(billable: bool, item: WorkItem, refs: References) -> list[FieldError]:
+    project = refs.projects[item.project_id]
+    if billable and project.billing_type == BillingType.NON_BILLABLE:
+        return [
+            field_error(
+                "billable",
+                f"project {project.id!r} is non_billable: its time cannot be billable",
+                "non_billable_project",
+            )
+        ]
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class RateSnapshot:
+    rate_minor: int | None
+    currency: str
+
+
+def rate_snapshot(billable: bool, item: WorkItem, refs: References) -> RateSnapshot:
+    """The rate in force now for this work (see `rates`); none for non-billable time."""
+    project = refs.projects[item.project_id]
+    rate = (
+        effective_rate_minor(
+            billing_type=project.billing_type,
+            project_hourly_rate_minor=project.hourly_rate_minor,
+            project_retainer_overage_rate_minor=project.retainer_overage_rate_minor,
+            client_default_hourly_rate_minor=project.client_rate_minor,
+            member_default_bill_rate_minor=refs.member_rates.get(item.user_id),
+        )
+        if billable
+        else None
+    )
+    return RateSnapshot(rate, project.currency)
+
+
+def not_null(changes: Mapping[str, Any], fields: Collection[str]) -> list[FieldError]:
+    """Fields of an update that were sent as null but cannot be cleared (camelCase names)."""
+    return [
+        field_error(to_camel(name), "cannot be null", "not_null")
+        for name in sorted(fields)
+        if name in changes and changes[name] is None
+    ]

@@ -1,0 +1,139 @@
+"""Large syncs of /time-entries: keyset cursors over 10,000 entries return each exactly once, and
+`updatedSince` + `includeDeleted` replays every create, update and delete, oldest first."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from fastapi.testclient import TestClient
+
+from tests.factories import Factory, Key, Workspace
+
+BASE = "/api/v1/time-entries"
+Json = dict[str, Any]
+
+
+def item(project_id: str, i: int, **fields: Any) -> Json:
+    return {
+        "projectId": project_id,
+        "date": f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}",
+        "durationSeconds": 60 * (1 + i % 480),
+        "description": f"item {i}",
+        **fields,
+    }
+
+
+def bulk(client: TestClient, key: Key, items: list[Json]) -> list[Json]:
+    response = client.post(f"{BASE}/bulk", json={"items": items}, headers=key.headers)
+    assert response.status_code == 201, response.text
+    created: list[Json] = response.json()["items"]
+    return created
+
+
+def page_through(client: TestClient, key: Key, query: str) -> list[Json]:
+    """Every item of a list, following `nextCursor` until `hasMore` is false."""
+    items: list[Json] = []
+    url = f"{BASE}?{query}"
+    pages = 0
+    while True:
+        response = client.get(url, headers=key.headers)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        pages += 1
+        items += page["items"]
+        if not page["hasMore"]:
+            assert page["nextCursor"] is None
+            return items
+        assert page["nextCursor"]
+        assert pages < 10_000, "the cursor does not advance"
+        url = f"{BASE}?{query}&cursor={page['nextCursor']}"
+
+
+def test_cursor_paging_over_10000_entries_returns_each_exactly_once(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    project_id = factory.project(workspace)
+    created: list[str] = []
+    for batch in range(20):
+        items = [item(project_id, batch * 500 + i) for i in range(500)]
+        created += [entry["id"] for entry in bulk(client, owner_key, items)]
+    assert len(set(created)) == 10_000
+
+    first = client.get(f"{BASE}?pageSize=200", headers=owner_key.headers).json()
+    assert first["totalCount"] == 10_000
+
+    # The default order (createdAt, id): the order they were created in.
+    by_creation = page_through(client, owner_key, "pageSize=200")
+    assert [entry["id"] for entry in by_creation] == created
+
+    # By date, newest first: only 336 distinct dates, so the id tie-break carries the cursor.
+    by_date = page_through(client, owner_key, "sort=-date&pageSize=200")
+    ids = [entry["id"] for entry in by_date]
+    assert len(ids) == len(set(ids)) == 10_000
+    assert set(ids) == set(created)
+    keys = [(entry["date"], entry["id"]) for entry in by_date]
+    assert keys == sorted(keys, reverse=True)
+
+
+def test_updated_since_with_deletions_replays_every_change_once_oldest_first(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    project_id = factory.project(workspace)
+    before = bulk(client, owner_key, [item(project_id, i) for i in range(30)])
+    time.sleep(0.01)
+    since = datetime.now(UTC)
+    time.sleep(0.01)
+
+    # Every change after `since`, in order; an entity's last change decides where it appears.
+    last_change: dict[str, int] = {}
+    final: dict[str, Json | None] = {}  # None: deleted
+    step = 0
+
+    def changed(entry_id: str, state: Json | None) -> None:
+        nonlocal step
+        step += 1
+        last_change[entry_id] = step
+        final[entry_id] = state
+
+    for entry in bulk(client, owner_key, [item(project_id, 100 + i) for i in range(20)]):
+        changed(entry["id"], entry)
+    after = list(last_change)
+    old_updated = [entry["id"] for entry in before[0:10]]
+    old_deleted = [entry["id"] for entry in before[10:15]]
+    for entry_id in [*old_updated, *after[0:5], old_updated[0], after[0]]:  # some twice
+        response = client.patch(
+            f"{BASE}/{entry_id}",
+            json={"description": f"changed at {step}"},
+            headers=owner_key.headers,
+        )
+        assert response.status_code == 200
+        changed(entry_id, response.json())
+    for entry_id in [*old_deleted, after[5], after[6], old_updated[1]]:
+        assert client.delete(f"{BASE}/{entry_id}", headers=owner_key.headers).status_code == 204
+        changed(entry_id, None)
+
+    query = f"updatedSince={quote(since.isoformat())}&includeDeleted=true&pageSize=7"
+    first = client.get(f"{BASE}?{query}", headers=owner_key.headers).json()
+    assert first["totalCount"] == len(final)
+    replay = page_through(client, owner_key, query)
+
+    expected_order = sorted(final, key=lambda entry_id: last_change[entry_id])
+    assert [entry["id"] for entry in replay] == expected_order
+    for entry in replay:
+        state = final[entry["id"]]
+        if state is None:
+            assert entry["deleted"] is True
+            assert set(entry) == {"id", "deleted", "deletedAt"}
+        else:
+            assert entry == state  # its latest state, not an older one
+    stamps = [
+        datetime.fromisoformat(entry.get("deletedAt") or entry["updatedAt"]) for entry in replay
+    ]
+    assert stamps == sorted(stamps)
+    # Untouched entries logged before `since` are not replayed.
+    untouched = {entry["id"] for entry in before[15:]} - set(final)
+    assert untouched
+    assert untouched.isdisjoint(entry["id"] for entry in replay)
