@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
 from billabled.audit.service import SYSTEM, record_audit
+from billabled.demo import catalog
 from billabled.kit.time import utcnow
 from billabled.models.client import Client
 from billabled.models.membership import Membership, Role
@@ -66,223 +67,6 @@ HOUR: Final = 3600
 PEOPLE_DOMAIN: Final = "northwind.example.com"
 
 # name, role, discipline, weekly hours, bill rate, cost rate (minor units), share of entries timed.
-_PEOPLE: Final = (
-    ("Priya Raman", Role.ADMIN, "ops", 40, 17500, 8000, 0.1),
-    ("Marcus Bell", Role.MANAGER, "pm", 40, 17500, 7500, 0.2),
-    ("Sofia Alvarez", Role.MANAGER, "pm", 40, 16500, 7000, 0.1),
-    ("Ethan Brooks", Role.MEMBER, "dev", 40, 15000, 6000, 0.8),
-    ("Hannah Kim", Role.MEMBER, "design", 40, 14500, 5800, 0.1),
-    ("Diego Santos", Role.MEMBER, "dev", 40, 15000, 6200, 0.7),
-    ("Grace Okafor", Role.MEMBER, "content", 32, 13500, 5200, 0.1),
-    ("Liam O'Connor", Role.MEMBER, "design", 40, 14000, 5500, 0.3),
-    ("Mei Tanaka", Role.MEMBER, "seo", 24, 12500, 4800, 0.1),
-    ("Noah Fischer", Role.MEMBER, "dev", 40, 13000, 5000, 0.6),
-    ("Zara Ahmed", Role.MEMBER, "strategy", 32, 14000, 5400, 0.1),
-)
-_LATE_JOINER: Final = "Noah Fischer"  # joined six weeks ago: no time before that
-_OWNER_HOURS: Final = 32  # the rest of the owner's week goes to running the agency
-_OWNER_RATES: Final = (22500, 9500)  # bill, cost
-
-# Which disciplines work on which kind of project (managers run client projects of any kind).
-_DISCIPLINES: Final = {
-    "website": ("design", "dev"),
-    "brand": ("design", "strategy"),
-    "campaign": ("content", "design", "strategy"),
-    "seo": ("seo", "content"),
-    "care": ("dev", "design"),
-    "social": ("content", "design"),
-    "app": ("design", "dev", "strategy"),
-    "analytics": ("dev", "seo"),
-}
-
-# Task names per kind; (name, billable) where False marks internal work on a client project.
-_TASKS: Final[dict[str, tuple[tuple[str, bool | None], ...]]] = {
-    "website": (
-        ("Discovery & workshops", None), ("Information architecture", None),
-        ("Wireframes", None), ("Visual design", None), ("Front-end build", None),
-        ("QA & accessibility", None), ("Launch", None), ("Internal review", False),
-    ),
-    "brand": (
-        ("Research", None), ("Moodboards", None), ("Logo concepts", None),
-        ("Brand guidelines", None), ("Asset production", None), ("Internal review", False),
-    ),
-    "campaign": (
-        ("Strategy", None), ("Creative concepts", None), ("Copywriting", None),
-        ("Ad production", None), ("Media setup", None), ("Reporting", None),
-    ),
-    "seo": (
-        ("Technical audit", None), ("Keyword research", None), ("On-page optimisation", None),
-        ("Content briefs", None), ("Monthly report", None),
-    ),
-    "care": (
-        ("Support requests", None), ("Content updates", None),
-        ("Plugin & security updates", None), ("Small enhancements", None),
-        ("Monthly report", None),
-    ),
-    "social": (
-        ("Content calendar", None), ("Post design", None), ("Copywriting", None),
-        ("Community management", None), ("Monthly report", None),
-    ),
-    "app": (
-        ("Discovery", None), ("User flows", None), ("UI design", None), ("Prototype", None),
-        ("Usability testing", None), ("Design handoff", None), ("Internal review", False),
-    ),
-    "analytics": (
-        ("Tracking plan", None), ("Tag manager setup", None), ("Dashboards", None),
-        ("Training", None),
-    ),
-}  # fmt: skip
-
-_SUBTASKS: Final[dict[str, tuple[tuple[str, bool | None], ...]]] = {
-    "Visual design": (("Homepage", None), ("Inner pages", None), ("Mobile layouts", None)),
-    "Front-end build": (
-        ("Component library", None), ("Page templates", None), ("Performance pass", None),
-    ),
-    "Launch": (("Go-live checklist", None), ("Internal walkthrough", False)),
-    "Logo concepts": (("First round", None), ("Refinements", None)),
-    "Brand guidelines": (("Typography & colour", None), ("Usage rules", None)),
-    "Creative concepts": (("Concept A", None), ("Concept B", None)),
-    "Ad production": (("Display banners", None), ("Social ads", None), ("Video cut-downs", None)),
-    "UI design": (("Onboarding", None), ("Dashboard", None), ("Settings", None)),
-    "Content updates": (("Blog posts", None), ("Landing page edits", None)),
-    "Post design": (("Instagram", None), ("LinkedIn", None)),
-    "Dashboards": (("Executive dashboard", None), ("Channel dashboard", None)),
-}  # fmt: skip
-
-# Internal projects: name, tasks, weight (how much of a normal day goes to it).
-_INTERNAL: Final = (
-    ("Admin & operations", ("Timesheets & admin", "Invoicing", "IT & tools"), 0.25),
-    ("Team meetings", ("Weekly all-hands", "1:1s", "Retrospectives"), 0.35),
-    ("Business development", ("Proposals", "Pitch meetings", "Case studies"), 0.2),
-    ("Training & learning", ("Courses", "Conference talks", "Lunch & learn"), 0.15),
-    ("Northwind website", ("Portfolio updates", "Blog posts", "Site maintenance"), 0.1),
-    ("Intranet migration", ("Content audit", "Migration"), 0.15),  # archived
-)
-_INTERNAL_NOTES: Final = {
-    "Timesheets & admin": "Timesheets and expenses", "Invoicing": "Month-end invoicing",
-    "IT & tools": "Laptop setup and tool licences", "Weekly all-hands": "Weekly all-hands",
-    "1:1s": "1:1 with my manager", "Retrospectives": "Sprint retrospective",
-    "Proposals": "Proposal for a prospect", "Pitch meetings": "Pitch meeting and prep",
-    "Case studies": "Case study write-up", "Courses": "Online course",
-    "Conference talks": "Conference talk prep", "Lunch & learn": "Lunch & learn session",
-    "Portfolio updates": "New portfolio pieces", "Blog posts": "Blog post draft",
-    "Site maintenance": "Website updates", "Content audit": "Intranet content audit",
-    "Migration": "Moving pages to the new intranet",
-}  # fmt: skip
-_NOTES: Final = (
-    "{task}", "{task}: first pass", "{task}: revisions after client feedback",
-    "{task} working session", "Call with {client} about {task_l}", "{task}: internal review",
-    "Continued {task_l}", "{task}: final tweaks", "{task} and follow-up emails",
-)  # fmt: skip
-_SCHEDULE_NOTES: Final = ("Client workshop", "Deadline on Friday", "Review with the client", None)
-
-# Tag name, color; which tags each kind of project carries.
-_TAGS: Final = (
-    ("Design", "#7c3aed"), ("Development", "#2563eb"), ("Strategy", "#0891b2"),
-    ("Content", "#16a34a"), ("SEO", "#ca8a04"), ("Paid media", "#ea580c"),
-    ("Maintenance", "#64748b"), ("Internal", "#475569"), ("Urgent", "#dc2626"),
-    ("Rework", "#f59e0b"),
-)  # fmt: skip
-_KIND_TAGS: Final = {
-    "website": ("Design", "Development"), "brand": ("Design", "Strategy"),
-    "campaign": ("Paid media", "Content"), "seo": ("SEO", "Content"),
-    "care": ("Maintenance", "Development"), "social": ("Content",),
-    "app": ("Design", "Strategy"), "analytics": ("Development",), "internal": ("Internal",),
-}  # fmt: skip
-
-# Clients: name, default hourly rate, archived, projects as (name, kind, billing code).
-# Billing codes: hourly (with a project rate), hourly-open (no project rate: the client's or the
-# member's applies), fixed, retainer-under|near|over, pitch (non-billable), and "-done" for
-# projects finished (archived) during the history.
-_CLIENTS: Final = (
-    ("Acme Outdoor Co.", 15000, False, (
-        ("Website redesign", "website", "fixed"),
-        ("SEO retainer", "seo", "retainer-near"),
-        ("Spring campaign", "campaign", "hourly"))),
-    ("Bluebird Bakery", None, False, (
-        ("Website care plan", "care", "retainer-under"),
-        ("Menu & packaging design", "brand", "hourly-open"))),
-    ("Cobalt Financial Group", 18000, False, (
-        ("Investor portal UX", "app", "fixed"),
-        ("Annual report design", "brand", "fixed-done"),
-        ("Marketing retainer", "campaign", "retainer-over"))),
-    ("Driftwood Hotels", 16000, False, (
-        ("Booking site improvements", "website", "hourly"),
-        ("Social media retainer", "social", "retainer-near"))),
-    ("Evergreen Health Partners", None, False, (
-        ("Patient portal redesign", "app", "hourly"),
-        ("Analytics setup", "analytics", "hourly-open"),
-        ("Rebrand pitch", "brand", "pitch"))),
-    ("Foxglove Botanicals", 14000, False, (
-        ("Shopify build", "website", "fixed"),
-        ("Email campaigns", "campaign", "hourly-open"))),
-    ("Granite Peak Capital", 19500, False, (
-        ("Brand identity", "brand", "fixed"),
-        ("Website care plan", "care", "retainer-under"))),
-    ("Harbor & Vine Wines", None, False, (
-        ("Wine club campaign", "campaign", "hourly"),
-        ("Social media retainer", "social", "retainer-over"))),
-    ("Ironclad Fitness", 14500, False, (
-        ("Member app design", "app", "fixed"),
-        ("Landing pages", "website", "hourly-open"))),
-    ("Juniper Schools Foundation", 12000, False, (
-        ("Donor campaign", "campaign", "fixed-done"),
-        ("Website care plan", "care", "retainer-near"))),
-    ("Kestrel Aerospace", 17500, False, (
-        ("Product launch campaign", "campaign", "fixed"),
-        ("Trade show graphics", "brand", "hourly"))),
-    ("Lumen Solar", None, False, (
-        ("Lead-gen website", "website", "hourly"),
-        ("SEO retainer", "seo", "retainer-under"))),
-    ("Maple Street Dental", 13500, False, (
-        ("Website refresh", "website", "fixed-done"),
-        ("Local SEO", "seo", "hourly-open"))),
-    ("Nimbus Cloud Software", 17000, False, (
-        ("Product marketing retainer", "campaign", "retainer-over"),
-        ("Docs site build", "website", "hourly"),
-        ("Dashboard UX audit", "app", "fixed"))),
-    ("Orchard Lane Farms", None, False, (
-        ("Packaging design", "brand", "fixed"),
-        ("Farm shop website", "website", "hourly"))),
-    ("Pioneer Credit Union", 15500, False, (
-        ("Accessibility remediation", "website", "hourly"),
-        ("Analytics & reporting retainer", "analytics", "retainer-near"))),
-    ("Quarry Architecture", 16000, False, (
-        ("Portfolio website", "website", "fixed"),
-        ("Brand refresh", "brand", "hourly-open"))),
-    ("Redwood Legal LLP", 20000, False, (
-        ("Website care plan", "care", "retainer-near"),
-        ("Thought leadership content", "campaign", "hourly"))),
-    ("Saltwater Surf Co.", None, False, (
-        ("Summer campaign", "campaign", "fixed-done"),
-        ("Online store support", "care", "hourly-open"))),
-    ("Tidewater Museum", 12500, False, (
-        ("Exhibition microsite", "website", "fixed"),
-        ("Membership campaign", "campaign", "hourly"))),
-    ("Urban Roots Coffee", 13000, False, (
-        ("Social media retainer", "social", "retainer-under"),
-        ("Loyalty app concept", "app", "hourly-open"))),
-    ("Vantage Realty", 15000, False, (
-        ("Listings site rebuild", "website", "hourly"),
-        ("Paid search management", "campaign", "retainer-over"))),
-    ("Willow & Wren Interiors", None, True, (
-        ("Lookbook design", "brand", "fixed-done"),)),
-    ("Yellowstone Outfitters", 14000, True, (
-        ("Catalogue website", "website", "hourly-done"),
-        ("Winter campaign", "campaign", "fixed-done"))),
-)  # fmt: skip
-_INTERNAL_CLIENT: Final = "Northwind Creative (internal)"
-_STREETS: Final = (
-    "Main Street", "Oak Avenue", "Harbor Road", "Market Street", "Elm Street", "Mill Lane",
-    "Broadway", "Cedar Court", "Riverside Drive", "Pine Street", "Union Square", "Maple Avenue",
-)  # fmt: skip
-_CITIES: Final = (
-    ("Portland", "ME", "04101"), ("Boston", "MA", "02110"), ("Brooklyn", "NY", "11201"),
-    ("Providence", "RI", "02903"), ("Burlington", "VT", "05401"), ("Hartford", "CT", "06103"),
-    ("Philadelphia", "PA", "19106"), ("Baltimore", "MD", "21202"),
-)  # fmt: skip
-# Retainer use over a month, as a share of the included hours (the current month ends there).
-_RETAINER_USE: Final = {"under": 0.5, "near": 0.94, "over": 1.27}
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,8 +250,8 @@ class _Seeder:
         )
 
     def make_people(self, email_suffix: str) -> None:
-        for name, role, discipline, hours, bill, cost, timer in _PEOPLE:
-            late = name == _LATE_JOINER
+        for name, role, discipline, hours, bill, cost, timer in catalog.PEOPLE:
+            late = name == catalog.LATE_JOINER
             joined = self.days_ago(40, 45) if late else self.days_ago(200, 1200)
             made = self.at(joined, 9)
             user_id = self.add(
@@ -500,7 +284,7 @@ class _Seeder:
     def make_tags(self, existing: dict[str, str]) -> None:
         """`existing`: the workspace's tag ids by lower-cased name."""
         made = self.at(self.time_from - timedelta(days=1200), 10)
-        for name, color in _TAGS:
+        for name, color in catalog.TAGS:
             if name.lower() in existing:  # the workspace already has this tag: reuse it
                 self.tag_ids[name] = existing[name.lower()]
                 continue
@@ -511,9 +295,9 @@ class _Seeder:
 
     def make_clients(self) -> None:
         rng = self.rng
-        for index, (name, rate, archived, specs) in enumerate(_CLIENTS):
-            city, state, zip_code = _CITIES[index % len(_CITIES)]
-            street = f"{rng.randint(10, 980)} {rng.choice(_STREETS)}"
+        for index, (name, rate, archived, specs) in enumerate(catalog.CLIENTS):
+            city, state, zip_code = catalog.CITIES[index % len(catalog.CITIES)]
+            street = f"{rng.randint(10, 980)} {rng.choice(catalog.STREETS)}"
             client_made = self.at(self.days_ago(150, 900), 11)
             client_id = self.add(
                 Client,
@@ -539,7 +323,7 @@ class _Seeder:
             Client,
             internal_made,
             workspace_id=self.workspace_id,
-            name=_INTERNAL_CLIENT,
+            name=catalog.INTERNAL_CLIENT,
             email=f"studio@{PEOPLE_DOMAIN}",
             currency=self.currency,
             address=None,
@@ -547,12 +331,12 @@ class _Seeder:
             archived=False,
             external_ref=None,
         )
-        for number, (name, tasks, weight) in enumerate(_INTERNAL, start=1):
-            code = "nonbillable-done" if number == len(_INTERNAL) else "nonbillable"
+        for number, (name, tasks, weight) in enumerate(catalog.INTERNAL, start=1):
+            code = "nonbillable-done" if number == len(catalog.INTERNAL) else "nonbillable"
             project = self.make_project(
                 internal_id,
                 internal_made,
-                _INTERNAL_CLIENT,
+                catalog.INTERNAL_CLIENT,
                 None,
                 name,
                 "internal",
@@ -602,7 +386,7 @@ class _Seeder:
         elif billing == "retainer":
             billing_type = BillingType.RETAINER
             hours = rng.choice((15, 20, 30, 40))
-            included, use = hours * HOUR, _RETAINER_USE[profile]
+            included, use = hours * HOUR, catalog.RETAINER_USE[profile]
             money["retainer_included_seconds"] = included
             money["retainer_monthly_fee_minor"] = hours * rate * 9 // 10 // 100 * 100
             # Most bill overage at their own rate; some fall back down the rate rule.
@@ -659,7 +443,7 @@ class _Seeder:
             included_seconds=included,
             use=use,
         )
-        for tag in _KIND_TAGS[kind]:
+        for tag in catalog.KIND_TAGS[kind]:
             self.rows[ProjectTag].append({"project_id": project_id, "tag_id": self.tag_ids[tag]})
         self.assign(project)
         templates = [(task, None) for task in internal_tasks] or self.pick_tasks(kind)
@@ -674,7 +458,9 @@ class _Seeder:
             return
         # Managers lead client projects; the operations director (admin) leads some too.
         managers = [i for i, p in enumerate(people) if p.discipline in ("pm", "ops")]
-        makers = [i for i, p in enumerate(people) if p.discipline in _DISCIPLINES[project.kind]]
+        makers = [
+            i for i, p in enumerate(people) if p.discipline in catalog.DISCIPLINES[project.kind]
+        ]
         chosen = rng.sample(makers, min(len(makers), rng.randint(2, 3)))
         project.assignees = [managers[len(self.projects) % len(managers)], *chosen]
         strategic = project.kind in ("brand", "app", "campaign")
@@ -682,7 +468,7 @@ class _Seeder:
             project.assignees.append(self.owner_index)  # the owner sits in on strategy work
 
     def pick_tasks(self, kind: str) -> list[tuple[str, bool | None]]:
-        full = _TASKS[kind]
+        full = catalog.TASKS[kind]
         keep = self.rng.randint(min(3, len(full)), min(8, len(full)))
         # The order of the work is kept; a few steps are dropped.
         return [full[i] for i in sorted(self.rng.sample(range(len(full)), keep))]
@@ -713,7 +499,7 @@ class _Seeder:
                 status=status,
             )
             task = _Task(task_id, name, billable)
-            for sub_position, (sub_name, sub_billable) in enumerate(_SUBTASKS.get(name, ())):
+            for sub_position, (sub_name, sub_billable) in enumerate(catalog.SUBTASKS.get(name, ())):
                 estimate = rng.choice((4, 6, 8)) * HOUR if rng.random() < 0.5 else None
                 sub_id = self.add(
                     SubTask,
@@ -898,8 +684,8 @@ class _Seeder:
         if task is None:
             return "Internal work" if project.internal else "General project work"
         if project.internal:
-            return _INTERNAL_NOTES.get(task.name, task.name)
-        note: str = rng.choice(_NOTES)
+            return catalog.INTERNAL_NOTES.get(task.name, task.name)
+        note: str = rng.choice(catalog.NOTES)
         return note.format(task=task.name, task_l=task.name.lower(), client=project.client_name)
 
     def schedule_day(self, day: date, plan: Plan) -> None:
@@ -920,7 +706,7 @@ class _Seeder:
                     task_id=task.id if task else None,
                     work_date=day,
                     planned_seconds=max(1800, round(seconds / 1800) * 1800),
-                    note=rng.choice(_SCHEDULE_NOTES) if rng.random() < 0.15 else None,
+                    note=rng.choice(catalog.SCHEDULE_NOTES) if rng.random() < 0.15 else None,
                 )
 
     # --- writing ----------------------------------------------------------------------------
@@ -986,20 +772,20 @@ async def seed_agency(
         if membership.default_bill_rate_minor is None:
             # An owner without rates gets the demo owner's profile, and joins before the history
             # (time logged before a membership starts is ignored by the analyses).
-            membership.weekly_capacity_seconds = _OWNER_HOURS * HOUR
-            membership.default_bill_rate_minor = _OWNER_RATES[0]
-            membership.default_cost_rate_minor = _OWNER_RATES[1]
+            membership.weekly_capacity_seconds = catalog.OWNER_HOURS * HOUR
+            membership.default_bill_rate_minor = catalog.OWNER_RATES[0]
+            membership.default_cost_rate_minor = catalog.OWNER_RATES[1]
             membership.created_at = min(membership.created_at, seeder.at(seeder.time_from, 9))
         seeder.add_owner(membership.user_id, name, membership)
     # Emails are unique across the service: a second demo workspace gets tagged addresses.
-    plain = [person_email(name, "") for name, *_ in _PEOPLE]
+    plain = [person_email(name, "") for name, *_ in catalog.PEOPLE]
     taken = await session.scalar(select(User.id).where(User.email.in_(plain)).limit(1))
     seeder.make_people(f"+{workspace.id[-8:]}" if taken else "")
     # Tag names are unique ignoring case: an existing "design" is the demo's "Design".
     existing_tags = await session.execute(
         select(func.lower(Tag.name), Tag.id).where(
             Tag.workspace_id == workspace.id,
-            func.lower(Tag.name).in_([name.lower() for name, _ in _TAGS]),
+            func.lower(Tag.name).in_([name.lower() for name, _ in catalog.TAGS]),
         )
     )
     seeder.make_tags(dict(existing_tags.all()))
