@@ -99,7 +99,8 @@ def _configure_sqlite(engine: Engine) -> None:
         options = connection.get_execution_options()
         if options.get("isolation_level") == "AUTOCOMMIT":
             return  # SQLAlchemy still fires "begin" in autocommit mode; nothing would commit it
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate") else "BEGIN")
+        immediate = bool(options.get("sqlite_immediate"))
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_app_engine(settings: Settings) -> AsyncEngine:
