@@ -1,0 +1,34 @@
+"""Engine setup: SQLite's pragmas and transaction control."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+
+from billabled.db import create_sync_engine
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    engine = create_sync_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+    engine.dispose()
+
+
+def test_sqlite_autocommit_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """Regression: the BEGIN we emit for transactions must not be emitted in autocommit mode,
+    where nothing would ever commit it (an ANALYZE was silently thrown away)."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    engine = create_sync_engine(url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("CREATE TABLE t (a INTEGER)"))
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+        assert not connection.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+        other = create_sync_engine(url)
+        with other.connect() as reader:
+            assert reader.execute(text("SELECT count(*) FROM t")).scalar() == 1
+        other.dispose()
+    engine.dispose()
