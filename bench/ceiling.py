@@ -1,0 +1,387 @@
+"""The ceiling: the least an app can do to answer the benchmarked GETs, to divide our figures by.
+
+A raw ASGI callable (no framework, no middleware, no dependency injection, no rate limit, no usage
+record, no idempotency), served by the same uvicorn settings as ours. For each request it still
+does the work that cannot be skipped, through the same drivers as our app:
+
+- the API-key lookup: `KEY_LOOKUP` compiled per dialect exactly as `billabled.auth.key_lookup`
+  does, run on an asyncpg pool (PostgreSQL, `reset` skipped like ours) or a read-only `sqlite3`
+  connection on the event loop (SQLite); then the same checks (revoked, expired, still a member,
+  the scope in effect). Nothing is cached: every request looks its key up;
+- `GET /api/v1/time-entries`: the page query, the count query (page mode only) and the tag-id
+  query, built with SQLAlchemy Core exactly as `time_entry.service.entries_query` and
+  `kit.pagination.paginate` build them, run on the same SQLAlchemy `AsyncEngine` our app uses
+  (`create_app_engine`: asyncpg / aiosqlite) via `AsyncConnection.execute`, without an ORM
+  session; `bench.scenarios` checks that the compiled SQL equals ours;
+- `GET /api/v1/me`: the key lookup and the JSON;
+- the JSON is rendered with orjson (`OPT_UTC_Z`) from the same dicts, so the bodies are equal
+  byte for byte (`rateLimit.remaining/resetAt` of /me aside); `bench.scenarios` checks that.
+
+Only what the benchmark sends is understood (`projectId`, `userId`, `from`, `to`, `page`,
+`pageSize`, `cursor`; default sort); anything else is a 400.
+
+    uvicorn --factory bench.ceiling:create_app   (env: BILLABLED_DATABASE_URL, ..._SECRET_KEY)
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+import asyncpg
+import orjson
+from sqlalchemy import Select, bindparam, func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from billabled.auth.authenticate import KEY_LOOKUP, key_hash_of
+from billabled.auth.scopes import Scope, ceiling, sorted_scopes
+from billabled.config import Settings
+from billabled.db import create_app_engine
+from billabled.errors import Unauthorized
+from billabled.kit.apikeys import derive_pepper
+from billabled.kit.pagination import AnySelect, encode_cursor
+from billabled.models.membership import Role
+from billabled.models.tag import TimeEntryTag
+from billabled.models.time_entry import TimeEntry
+from billabled.ratelimit import WINDOW_SECONDS, limit_for_plan
+from billabled.time_entry.rates import amount_minor_sql
+from billabled.time_entry.schemas import time_entry_row_json
+
+Scope_ = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_MANAGERS: Final = frozenset({Role.MANAGER.value, Role.ADMIN.value, Role.OWNER.value})
+_KNOWN_PARAMS: Final = frozenset(
+    {"projectId", "userId", "from", "to", "page", "pageSize", "cursor"}
+)
+_JSON: Final = (b"content-type", b"application/json")
+
+
+async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
+    """As our key pool: one read-only statement leaves no session state to reset."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What a key lookup yields, as far as the ceiling needs it."""
+
+    row: dict[str, Any]
+    scopes: frozenset[Scope]
+    granted: frozenset[Scope]
+
+    @property
+    def workspace_id(self) -> str:
+        return str(self.row["workspace_id"])
+
+    @property
+    def user_id(self) -> str:
+        return str(self.row["created_by_user_id"])
+
+    @property
+    def is_manager_or_above(self) -> bool:
+        return self.row["role"] in _MANAGERS
+
+
+class BadRequest(Exception):
+    """A query the ceiling does not understand."""
+
+
+def entries_statement(
+    workspace_id: str,
+    member_user_id: str | None,
+    *,
+    date_from: date | None,
+    date_to: date | None,
+    user_id: str | None,
+    project_id: str | None,
+) -> AnySelect:
+    """The filtered list, as `time_entry.service.entries_query` builds it (same clause order)."""
+    amount = amount_minor_sql(TimeEntry.rate_minor, TimeEntry.duration_seconds, TimeEntry.billable)
+    conditions: list[Any] = [TimeEntry.workspace_id == workspace_id]
+    if member_user_id is not None:
+        conditions.append(TimeEntry.user_id == member_user_id)
+    query = (
+        TimeEntry.__table__.select().add_columns(amount.label("amount_minor")).where(*conditions)
+    )
+    if date_from is not None:
+        query = query.where(TimeEntry.work_date >= date_from)
+    if date_to is not None:
+        query = query.where(TimeEntry.work_date <= date_to)
+    if user_id is not None:
+        query = query.where(TimeEntry.user_id == user_id)
+    if project_id is not None:
+        query = query.where(TimeEntry.project_id == project_id)
+    return query
+
+
+def page_statements(
+    query: AnySelect, *, page: int, page_size: int, cursor: tuple[datetime, str] | None
+) -> tuple[AnySelect, AnySelect | None]:
+    """The page query and (page mode) the count query, as `kit.pagination.paginate` builds them
+    for the default sort (`createdAt` ascending, tie-broken by id)."""
+    live = query
+    if cursor is not None:
+        key = tuple_(TimeEntry.created_at, TimeEntry.id)
+        bound = tuple_(
+            bindparam(None, cursor[0], type_=TimeEntry.created_at.type),
+            bindparam(None, cursor[1], type_=TimeEntry.id.type),
+        )
+        live = live.where(key > bound)
+    live = live.order_by(TimeEntry.created_at.asc(), TimeEntry.id.asc())
+    offset = 0 if cursor is not None else (page - 1) * page_size
+    page_query = live.offset(offset).limit(page_size + 1)
+    count_query = (
+        None
+        if cursor is not None
+        else select(func.count()).select_from(query.order_by(None).subquery())
+    )
+    return page_query, count_query
+
+
+def decode_cursor(raw: str) -> tuple[datetime, str]:
+    """A `nextCursor` of the default sort: (createdAt, id)."""
+    import base64
+
+    payload = orjson.loads(base64.urlsafe_b64decode((raw + "=" * (-len(raw) % 4)).encode()))
+    if payload.get("s") != "createdAt" or not isinstance(payload.get("i"), str):
+        raise BadRequest("cursor")
+    return datetime.fromisoformat(payload["v"]), payload["i"]
+
+
+def _tags_statement(entry_ids: list[str]) -> Select[str, str]:
+    return select(TimeEntryTag.time_entry_id, TimeEntryTag.tag_id).where(
+        TimeEntryTag.time_entry_id.in_(entry_ids)
+    )
+
+
+def _sqlite_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+class Ceiling:
+    """The raw ASGI app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pepper = derive_pepper(settings.resolved_secret_key)
+        self.engine: AsyncEngine | None = None
+        self.pool: asyncpg.Pool | None = None
+        self.sqlite: sqlite3.Connection | None = None
+        self.key_sql = ""
+
+    # --- lifespan ----------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        self.engine = create_app_engine(self.settings)
+        url = self.engine.url
+        if self.engine.dialect.name == "sqlite":
+            self.key_sql = str(KEY_LOOKUP.compile(dialect=sqlite.dialect()))
+            self.sqlite = sqlite3.connect(
+                f"file:{url.database}?mode=ro", uri=True, check_same_thread=False, timeout=5
+            )
+            self.sqlite.row_factory = sqlite3.Row
+        else:
+            self.key_sql = str(KEY_LOOKUP.compile(dialect=postgresql.asyncpg.dialect()))  # type: ignore[no-untyped-call]
+            dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self.pool = await asyncpg.create_pool(
+                dsn, min_size=0, max_size=self.settings.auth_pool_size, reset=_nothing_to_reset
+            )
+
+    async def shutdown(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+        if self.sqlite is not None:
+            self.sqlite.close()
+        if self.engine is not None:
+            await self.engine.dispose()
+
+    # --- the key -----------------------------------------------------------------------------
+
+    async def _lookup(self, key_hash: str) -> dict[str, Any] | None:
+        if self.pool is not None:
+            record = await self.pool.fetchrow(self.key_sql, key_hash)
+            if record is None:
+                return None
+            values = dict(record)
+        else:
+            assert self.sqlite is not None
+            row = self.sqlite.execute(self.key_sql, (key_hash,)).fetchone()
+            if row is None:
+                return None
+            values = dict(row)
+            values["expires_at"] = _sqlite_time(values["expires_at"])
+            values["revoked_at"] = _sqlite_time(values["revoked_at"])
+        scopes = values["scopes"]
+        values["scopes"] = orjson.loads(scopes) if isinstance(scopes, str | bytes) else scopes
+        return values
+
+    async def _caller(self, headers: list[tuple[bytes, bytes]]) -> Caller | None:
+        raw: str | None = None
+        for name, value in headers:
+            if name == b"x-api-key":
+                raw = value.decode("latin-1").strip()
+            elif name == b"authorization" and value[:7].lower() == b"bearer ":
+                raw = value[7:].decode("latin-1").strip()
+        if not raw:
+            return None
+        try:
+            key_hash = key_hash_of(self.pepper, raw)
+        except Unauthorized:
+            return None
+        row = await self._lookup(key_hash)
+        if row is None or row["revoked_at"] is not None or row["role"] is None:
+            return None
+        if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
+            return None
+        granted = frozenset(Scope(s) for s in row["scopes"] if s in Scope._value2member_map_)
+        return Caller(row, granted & ceiling(row["role"]), granted)
+
+    # --- endpoints ---------------------------------------------------------------------------
+
+    def _me(self, caller: Caller) -> dict[str, Any]:
+        row = caller.row
+        limit = limit_for_plan(row["plan"])
+        now = time.time()
+        reset_at = (math.floor(now / WINDOW_SECONDS) + 1) * WINDOW_SECONDS
+        return {
+            "workspace": {
+                "id": row["workspace_id"],
+                "name": row["workspace_name"],
+                "plan": row["plan"],
+                "currency": row["currency"],
+                "timeZone": row["time_zone"],
+            },
+            "key": {
+                "id": row["id"],
+                "name": row["name"],
+                "prefix": row["prefix"],
+                "expiresAt": row["expires_at"],
+            },
+            "user": {
+                "id": row["created_by_user_id"],
+                "name": row["user_name"],
+                "email": row["email"],
+                "role": row["role"],
+            },
+            "scopes": {
+                "granted": sorted_scopes(caller.granted),
+                "effective": sorted_scopes(caller.scopes),
+            },
+            "rateLimit": {
+                "limit": limit,
+                "remaining": limit - 1,
+                "resetAt": datetime.fromtimestamp(reset_at, UTC),
+                "windowSeconds": WINDOW_SECONDS,
+            },
+        }
+
+    async def _list(self, caller: Caller, query_string: bytes) -> tuple[dict[str, Any], int | None]:
+        params = {k: v[-1] for k, v in parse_qs(query_string.decode("latin-1")).items()}
+        if not params.keys() <= _KNOWN_PARAMS:
+            raise BadRequest("parameter")
+        try:
+            page = int(params.get("page", "1"))
+            page_size = int(params.get("pageSize", "50"))
+            date_from = date.fromisoformat(params["from"]) if "from" in params else None
+            date_to = date.fromisoformat(params["to"]) if "to" in params else None
+            cursor = decode_cursor(params["cursor"]) if "cursor" in params else None
+        except (ValueError, KeyError) as exc:
+            raise BadRequest("parameter") from exc
+        if not (1 <= page_size <= 200 and page >= 1):
+            raise BadRequest("page")
+        query = entries_statement(
+            caller.workspace_id,
+            None if caller.is_manager_or_above else caller.user_id,
+            date_from=date_from,
+            date_to=date_to,
+            user_id=params.get("userId"),
+            project_id=params.get("projectId"),
+        )
+        page_query, count_query = page_statements(
+            query, page=page, page_size=page_size, cursor=cursor
+        )
+        assert self.engine is not None
+        connection: AsyncConnection
+        async with self.engine.connect() as connection:
+            rows = list((await connection.execute(page_query)).all())
+            has_more = len(rows) > page_size
+            rows = rows[:page_size]
+            next_cursor = (
+                encode_cursor("createdAt", rows[-1].created_at, rows[-1].id) if has_more else None
+            )
+            total: int | None = None
+            if count_query is not None:
+                total = int((await connection.execute(count_query)).scalar_one())
+            tags: dict[str, list[str]] = {row.id: [] for row in rows}
+            if rows:
+                for entry_id, tag_id in await connection.execute(_tags_statement(list(tags))):
+                    tags[entry_id].append(tag_id)
+        body = {
+            "items": [time_entry_row_json(row, tags[row.id]) for row in rows],
+            "totalCount": total,
+            "page": None if cursor else page,
+            "pageSize": page_size,
+            "hasMore": has_more,
+            "nextCursor": next_cursor,
+        }
+        return body, total
+
+    # --- ASGI --------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope_, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await self.startup()
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await self.shutdown()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        path: str = scope["path"]
+        if path == "/healthz":
+            await _answer(send, 200, {"status": "ok"})
+            return
+        if scope["method"] != "GET" or path not in ("/api/v1/me", "/api/v1/time-entries"):
+            await _answer(send, 404, {"error": {"code": "not_found"}})
+            return
+        caller = await self._caller(scope["headers"])
+        if caller is None:
+            await _answer(send, 401, {"error": {"code": "unauthorized"}})
+            return
+        if path == "/api/v1/me":
+            await _answer(send, 200, self._me(caller))
+            return
+        if Scope.READ_TIME not in caller.scopes:
+            await _answer(send, 403, {"error": {"code": "insufficient_scope"}})
+            return
+        try:
+            body, total = await self._list(caller, scope.get("query_string", b""))
+        except BadRequest as exc:
+            await _answer(send, 400, {"error": {"code": "validation_failed", "field": str(exc)}})
+            return
+        extra = [(b"x-total-count", str(total).encode())] if total is not None else []
+        await _answer(send, 200, body, extra)
+
+
+async def _answer(
+    send: Send, status: int, body: Any, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    data = orjson.dumps(body, option=orjson.OPT_UTC_Z)
+    headers = [_JSON, (b"content-length", str(len(data)).encode()), *(extra or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+def create_app() -> Ceiling:
+    """uvicorn factory: settings from the BILLABLED_* variables, like our app."""
+    return Ceiling(Settings())
