@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint check format lock clean
+.PHONY: install run test lint check format lock clean bench
 
 $(INSTALLED): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,16 @@ check: lint test
 format: $(INSTALLED)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
+
+## Quick benchmarks (a few minutes): a 1/20-scale dataset and every scenario, on SQLite and on
+## PostgreSQL (BENCH_POSTGRES_URL). Full scale: see docs/benchmarks.md.
+BENCH_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/billabled_bench_quick
+bench: $(INSTALLED)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.dataset --quick --database-url sqlite:////tmp/billabled-bench/quick-bench.db --manifest bench/results/quick-sqlite.json
+	$(BIN)/python -m bench.scenarios --quick --manifest bench/results/quick-sqlite.json
+	$(BIN)/python -m bench.dataset --quick --database-url $(BENCH_POSTGRES_URL) --manifest bench/results/quick-postgresql.json
+	$(BIN)/python -m bench.scenarios --quick --manifest bench/results/quick-postgresql.json
 
 ## Re-pin dependencies after changing pyproject.toml.
 lock: $(INSTALLED)

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import psycopg
 from sqlalchemy import Engine, inspect, text
@@ -106,16 +106,14 @@ Converter = Callable[[Any], Any]
 # --- loading ----------------------------------------------------------------------------------
 
 
-class Loader:
+class Loader(Protocol):
     """Writes rows into a table by the fastest route of its backend."""
 
     backend: str
 
-    def load(self, table: str, columns: Sequence[str], rows: Iterable[Row]) -> int:
-        raise NotImplementedError
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[Row]) -> int: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    def close(self) -> None: ...
 
 
 def _pg_text(value: Any) -> str:
@@ -147,7 +145,7 @@ def _sqlite_value(value: Any) -> Any:
     return value  # bool is an int to sqlite3
 
 
-class PostgresLoader(Loader):
+class PostgresLoader:
     backend = "postgresql"
 
     def __init__(self, engine: Engine) -> None:
@@ -174,7 +172,7 @@ class PostgresLoader(Loader):
         self.connection.close()
 
 
-class SqliteLoader(Loader):
+class SqliteLoader:
     backend = "sqlite"
 
     def __init__(self, engine: Engine) -> None:
