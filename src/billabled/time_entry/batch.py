@@ -1,16 +1,18 @@
 """Creating many time entries with a fixed number of statements, whatever their number.
 
 Invariants:
-- one multi-row INSERT for the entries, one for their tags, one for their events and one for their
-  audit records: no statement per row (bulk imports target ≥ 15,000 entries/s);
+- one INSERT executed for many rows ("executemany") for the entries, one for their tags, one for
+  their events and one for their audit records: no statement per row, and the statement is
+  compiled once per process (a multi-row `VALUES` list would be compiled anew for every batch,
+  which cost more than everything else in a bulk request; bench/scenarios.py, issue #5);
 - the rows are complete before the INSERT (ids, timestamps, rate snapshot): nothing is read back;
 - ids are generated sorted in item order, and a batch shares one `createdAt`, so the default list
   order (`createdAt, id`) and the event order (`createdAt, id`) follow the request's item order;
 - each entry gets the same event (`time_entry.created`, the entry's public JSON) and audit record
   that `billabled.event.service.record_change` writes for a single change, in the same transaction.
 
-Statement size: 500 entries of 19 columns and 500 x 20 tags of 2 columns stay well under the bind
-parameter limits of SQLite (32,766) and PostgreSQL (32,767 through asyncpg).
+The statements run on the session's connection (Core, no ORM result processing), inside the
+request's transaction.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.audit.service import Actor
-from billabled.kit.ids import new_id
+from billabled.kit.ids import new_ids
 from billabled.kit.time import utcnow
 from billabled.models.audit import AuditRecord
 from billabled.models.base import Base
@@ -76,17 +78,20 @@ def _table(model: type[Base]) -> Table:
     return table
 
 
-def sorted_ids(prefix: str, count: int) -> list[str]:
-    """`count` new ids that sort in the order they are handed out (ULIDs made in the same
-    millisecond are otherwise in random order)."""
-    return sorted(new_id(prefix) for _ in range(count))
+async def _insert_rows(
+    session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]
+) -> None:
+    """One INSERT run for every row (executemany: compiled once, cached, batched by the driver)."""
+    if rows:
+        connection = await session.connection()
+        await connection.execute(insert(_table(model)), rows)
 
 
 async def insert_entries(session: AsyncSession, entries: Sequence[NewEntry]) -> None:
     """The entries and their tags: two statements (one when no entry has tags)."""
     if not entries:
         return
-    await session.execute(insert(_table(TimeEntry)).values([e.values() for e in entries]))
+    await _insert_rows(session, TimeEntry, [entry.values() for entry in entries])
     await insert_tags(
         session, [(entry.id, tag_id) for entry in entries for tag_id in entry.tag_ids]
     )
@@ -94,12 +99,11 @@ async def insert_entries(session: AsyncSession, entries: Sequence[NewEntry]) -> 
 
 async def insert_tags(session: AsyncSession, pairs: Sequence[tuple[str, str]]) -> None:
     """`(time entry id, tag id)` links in one statement (none when there are none)."""
-    if pairs:
-        await session.execute(
-            insert(_table(TimeEntryTag)).values(
-                [{"time_entry_id": entry_id, "tag_id": tag_id} for entry_id, tag_id in pairs]
-            )
-        )
+    await _insert_rows(
+        session,
+        TimeEntryTag,
+        [{"time_entry_id": entry_id, "tag_id": tag_id} for entry_id, tag_id in pairs],
+    )
 
 
 def jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -125,39 +129,39 @@ async def record_creations(
     action = f"{entity_type}.created"
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     bodies = [(entity_id, jsonable(after)) for entity_id, after in created]
-    event_ids = sorted_ids("evt", len(bodies))
-    audit_ids = sorted_ids("aud", len(bodies))
-    await session.execute(
-        insert(_table(Event)).values(
-            [
-                {
-                    "id": event_id,
-                    "workspace_id": workspace_id,
-                    "type": action,
-                    "created_at": now,
-                    "data": after,
-                }
-                for event_id, (_, after) in zip(event_ids, bodies, strict=True)
-            ]
-        )
+    event_ids = new_ids("evt", len(bodies))
+    audit_ids = new_ids("aud", len(bodies))
+    await _insert_rows(
+        session,
+        Event,
+        [
+            {
+                "id": event_id,
+                "workspace_id": workspace_id,
+                "type": action,
+                "created_at": now,
+                "data": after,
+            }
+            for event_id, (_, after) in zip(event_ids, bodies, strict=True)
+        ],
     )
-    await session.execute(
-        insert(_table(AuditRecord)).values(
-            [
-                {
-                    "id": audit_id,
-                    "workspace_id": workspace_id,
-                    "actor_type": actor.type,
-                    "actor_id": actor.id,
-                    "action": action,
-                    "entity_type": entity_type,
-                    "entity_id": entity_id,
-                    "before": None,
-                    "after": after,
-                    "request_id": request_id,
-                    "created_at": now,
-                }
-                for audit_id, (entity_id, after) in zip(audit_ids, bodies, strict=True)
-            ]
-        )
+    await _insert_rows(
+        session,
+        AuditRecord,
+        [
+            {
+                "id": audit_id,
+                "workspace_id": workspace_id,
+                "actor_type": actor.type,
+                "actor_id": actor.id,
+                "action": action,
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "before": None,
+                "after": after,
+                "request_id": request_id,
+                "created_at": now,
+            }
+            for audit_id, (entity_id, after) in zip(audit_ids, bodies, strict=True)
+        ],
     )

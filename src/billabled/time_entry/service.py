@@ -31,6 +31,7 @@ from billabled.auth.principal import Principal
 from billabled.errors import Conflict, NotFound, ValidationFailed, validation_errors
 from billabled.event.service import record_change
 from billabled.event.tombstones import record_deletion
+from billabled.kit.ids import new_ids
 from billabled.kit.pagination import AnySelect
 from billabled.kit.time import utcnow
 from billabled.models.tag import TimeEntryTag
@@ -40,7 +41,6 @@ from billabled.time_entry.batch import (
     insert_entries,
     insert_tags,
     record_creations,
-    sorted_ids,
 )
 from billabled.time_entry.rates import amount_minor_sql
 from billabled.time_entry.schemas import TimeEntryCreate, time_entry_json
@@ -240,7 +240,7 @@ async def _prepare(
         user_ids={body.user_id or principal.user_id for body in bodies.values()},
         tag_ids={tag_id for body in bodies.values() for tag_id in body.tag_ids},
     )
-    ids = iter(sorted_ids("te", len(bodies)))
+    ids = iter(new_ids("te", len(bodies)))
     now = utcnow()
     entries: list[NewEntry] = []
     errors: dict[int, list[FieldError]] = {}

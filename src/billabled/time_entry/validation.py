@@ -119,9 +119,11 @@ async def load_references(
     Ordinary updates of those rows (rates, names) and other entries referring to them are not
     blocked.
     """
+    # Core selects on the session's connection (same transaction, no ORM result processing).
+    connection = await session.connection()
     projects: dict[str, ProjectRef] = {}
     if project_ids:
-        project_rows = await session.execute(
+        project_rows = await connection.execute(
             select(
                 Project.id,
                 Project.client_id,
@@ -139,7 +141,7 @@ async def load_references(
         projects = {row[0]: ProjectRef(*row) for row in project_rows}
     tasks: dict[str, TaskRef] = {}
     if task_ids:
-        task_rows = await session.execute(
+        task_rows = await connection.execute(
             select(Task.id, Task.project_id, Task.billable)
             .where(Task.workspace_id == workspace_id, Task.id.in_(set(task_ids)))
             .with_for_update(read=True, key_share=True)
@@ -147,7 +149,7 @@ async def load_references(
         tasks = {row[0]: TaskRef(*row) for row in task_rows}
     subtasks: dict[str, SubtaskRef] = {}
     if subtask_ids:
-        subtask_rows = await session.execute(
+        subtask_rows = await connection.execute(
             select(SubTask.id, SubTask.task_id, SubTask.billable)
             .where(SubTask.workspace_id == workspace_id, SubTask.id.in_(set(subtask_ids)))
             .with_for_update(read=True, key_share=True)
@@ -155,7 +157,7 @@ async def load_references(
         subtasks = {row[0]: SubtaskRef(*row) for row in subtask_rows}
     member_rates: dict[str, int | None] = {}
     if user_ids:
-        member_rows = await session.execute(
+        member_rows = await connection.execute(
             select(Membership.user_id, Membership.default_bill_rate_minor).where(
                 Membership.workspace_id == workspace_id, Membership.user_id.in_(set(user_ids))
             )
@@ -163,7 +165,7 @@ async def load_references(
         member_rates = {row[0]: row[1] for row in member_rows}
     tags: frozenset[str] = frozenset()
     if tag_ids:
-        result = await session.scalars(
+        result = await connection.scalars(
             select(Tag.id)
             .where(Tag.workspace_id == workspace_id, Tag.id.in_(set(tag_ids)))
             .with_for_update(read=True, key_share=True)
