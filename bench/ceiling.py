@@ -9,8 +9,9 @@ does the work that cannot be skipped, through the same drivers as our app:
   connection on the event loop (SQLite); then the same checks (revoked, expired, still a member,
   the scope in effect). Nothing is cached: every request looks its key up;
 - `GET /api/v1/time-entries`: the page query, the count query (page mode only) and the tag-id
-  query, built with SQLAlchemy Core exactly as `time_entry.service.entries_query` and
-  `kit.pagination.paginate` build them, run on the same SQLAlchemy `AsyncEngine` our app uses
+  query, built with SQLAlchemy Core exactly as `time_entry.service.entries_query`,
+  `kit.pagination.paginate` and `time_entry.service.tag_ids_by_entry` build them (rows read as
+  `kit.pagination.records`), run on the same SQLAlchemy `AsyncEngine` our app uses
   (`create_app_engine`: asyncpg / aiosqlite) via `AsyncConnection.execute`, without an ORM
   session; `bench.scenarios` checks that the compiled SQL equals ours;
 - `GET /api/v1/me`: the key lookup and the JSON;
@@ -36,7 +37,7 @@ from urllib.parse import parse_qs
 
 import asyncpg
 import orjson
-from sqlalchemy import Select, bindparam, func, select, tuple_
+from sqlalchemy import Dialect, Select, bindparam, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -46,7 +47,8 @@ from billabled.config import Settings
 from billabled.db import create_app_engine
 from billabled.errors import Unauthorized
 from billabled.kit.apikeys import derive_pepper
-from billabled.kit.pagination import AnySelect, encode_cursor
+from billabled.kit.pagination import AnySelect, encode_cursor, records
+from billabled.kit.sql import one_of
 from billabled.models.membership import Role
 from billabled.models.tag import TimeEntryTag
 from billabled.models.time_entry import TimeEntry
@@ -156,9 +158,9 @@ def decode_cursor(raw: str) -> tuple[datetime, str]:
     return datetime.fromisoformat(payload["v"]), payload["i"]
 
 
-def _tags_statement(entry_ids: list[str]) -> Select[str, str]:
+def _tags_statement(entry_ids: list[str], dialect: Dialect) -> Select[str, str]:
     return select(TimeEntryTag.time_entry_id, TimeEntryTag.tag_id).where(
-        TimeEntryTag.time_entry_id.in_(entry_ids)
+        one_of(TimeEntryTag.time_entry_id, entry_ids, dialect)
     )
 
 
@@ -311,7 +313,7 @@ class Ceiling:
         assert self.engine is not None
         connection: AsyncConnection
         async with self.engine.connect() as connection:
-            rows = list((await connection.execute(page_query)).all())
+            rows = records(await connection.execute(page_query))
             has_more = len(rows) > page_size
             rows = rows[:page_size]
             next_cursor = (
@@ -322,7 +324,8 @@ class Ceiling:
                 total = int((await connection.execute(count_query)).scalar_one())
             tags: dict[str, list[str]] = {row.id: [] for row in rows}
             if rows:
-                for entry_id, tag_id in await connection.execute(_tags_statement(list(tags))):
+                tags_query = _tags_statement(list(tags), connection.dialect)
+                for entry_id, tag_id in await connection.execute(tags_query):
                     tags[entry_id].append(tag_id)
         body = {
             "items": [time_entry_row_json(row, tags[row.id]) for row in rows],

@@ -51,7 +51,7 @@ async def list_clients(
         updated_at_column=ClientRow.updated_at,
         tombstones=tombstones(principal.workspace_id, service.ENTITY),
     )
-    items: list[Any] = [row if isinstance(row, dict) else client_json(row) for row in result.rows]  # type: ignore[arg-type]
+    items: list[Any] = [row if isinstance(row, dict) else client_json(row) for row in result.rows]
     return page_response(result, items)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.kit.pagination import AnySelect
+from billabled.kit.sql import one_of
 from billabled.models.client import Client
 from billabled.models.project import Project
 from billabled.models.schedule import ScheduledWork
@@ -44,9 +45,10 @@ async def tag_ids_by_project(
     """The tag ids of each project in one query for the whole page, in id order."""
     if not project_ids:
         return {}
+    dialect = (await session.connection()).dialect
     rows = await session.execute(
         select(ProjectTag.project_id, ProjectTag.tag_id)
-        .where(ProjectTag.project_id.in_(project_ids))
+        .where(one_of(ProjectTag.project_id, project_ids, dialect))
         .order_by(ProjectTag.project_id, ProjectTag.tag_id)
     )
     found: dict[str, list[str]] = {project_id: [] for project_id in project_ids}

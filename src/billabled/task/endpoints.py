@@ -74,7 +74,7 @@ async def list_tasks(
         updated_at_column=TaskRow.updated_at,
         tombstones=tombstones(principal.workspace_id, service.TASK),
     )
-    items: list[Any] = [row if isinstance(row, dict) else task_json(row) for row in result.rows]  # type: ignore[arg-type]
+    items: list[Any] = [row if isinstance(row, dict) else task_json(row) for row in result.rows]
     return page_response(result, items)
 
 
@@ -141,7 +141,7 @@ async def list_subtasks(
         updated_at_column=SubTaskRow.updated_at,
         tombstones=tombstones(principal.workspace_id, service.SUBTASK),
     )
-    items: list[Any] = [row if isinstance(row, dict) else subtask_json(row) for row in result.rows]  # type: ignore[arg-type]
+    items: list[Any] = [row if isinstance(row, dict) else subtask_json(row) for row in result.rows]
     return page_response(result, items)
 
 

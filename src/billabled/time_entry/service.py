@@ -33,6 +33,7 @@ from billabled.event.service import record_change
 from billabled.event.tombstones import record_deletion
 from billabled.kit.ids import new_ids
 from billabled.kit.pagination import AnySelect
+from billabled.kit.sql import one_of
 from billabled.kit.time import utcnow
 from billabled.models.tag import TimeEntryTag
 from billabled.models.time_entry import TimeEntry, TimeEntryStatus
@@ -102,9 +103,10 @@ async def tag_ids_by_entry(session: AsyncSession, entry_ids: Sequence[str]) -> d
     """Tag ids of many entries in one query (entries without tags map to [])."""
     tags: dict[str, list[str]] = {entry_id: [] for entry_id in entry_ids}
     if entry_ids:
-        rows = await session.execute(
+        connection = await session.connection()
+        rows = await connection.execute(
             select(TimeEntryTag.time_entry_id, TimeEntryTag.tag_id).where(
-                TimeEntryTag.time_entry_id.in_(entry_ids)
+                one_of(TimeEntryTag.time_entry_id, entry_ids, connection.dialect)
             )
         )
         for entry_id, tag_id in rows:
