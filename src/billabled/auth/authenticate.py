@@ -6,6 +6,8 @@ expired → creator still a member. Each failure has its own 401 code.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlalchemy import and_, bindparam, select
 
 from billabled.auth.key_lookup import KeyLookup
@@ -100,7 +102,7 @@ async def authenticate_key(lookup: KeyLookup, key_hash: str) -> Principal:
         raise ApiKeyExpired()
     if row.role is None:
         raise ApiKeyRevoked("The API key's creator is no longer a member of this workspace.")
-    granted = frozenset(Scope(s) for s in row.scopes if s in Scope._value2member_map_)
+    granted, effective = _scopes_in_effect(tuple(row.scopes), row.role)
     return Principal(
         workspace_id=row.workspace_id,
         workspace_name=row.workspace_name,
@@ -116,5 +118,15 @@ async def authenticate_key(lookup: KeyLookup, key_hash: str) -> Principal:
         key_prefix=row.prefix,
         key_expires_at=row.expires_at,
         granted_scopes=granted,
-        effective_scopes=granted & ceiling(row.role),
+        effective_scopes=effective,
     )
+
+
+@lru_cache(maxsize=1024)
+def _scopes_in_effect(
+    stored: tuple[str, ...], role: str
+) -> tuple[frozenset[Scope], frozenset[Scope]]:
+    """(granted, effective) for a key's stored scopes and its creator's role: the same few
+    combinations on every request, so parsed once (a scope no longer known is dropped)."""
+    granted = frozenset(Scope(name) for name in stored if name in Scope._value2member_map_)
+    return granted, granted & ceiling(role)

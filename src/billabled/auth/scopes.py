@@ -7,6 +7,7 @@ demoted creator shrinks every key they made and a removed creator's keys stop wo
 from __future__ import annotations
 
 import enum
+from functools import lru_cache
 from typing import Final
 
 from billabled.models.membership import Role
@@ -96,5 +97,13 @@ def parse_scopes(raw: str | list[str]) -> frozenset[Scope]:
 
 def sorted_scopes(scopes: frozenset[Scope] | set[Scope]) -> list[str]:
     """Scopes in the order SPEC lists them (stable for responses and storage)."""
-    order = list(Scope)
-    return [scope.value for scope in sorted(scopes, key=order.index)]
+    return list(_sorted_names(frozenset(scopes)))
+
+
+@lru_cache(maxsize=1024)
+def _sorted_names(scopes: frozenset[Scope]) -> tuple[str, ...]:
+    # Cached: a key's scopes are the same few sets on every request (`/me` lists two of them).
+    return tuple(scope.value for scope in sorted(scopes, key=_RANK.__getitem__))
+
+
+_RANK: Final = {scope: rank for rank, scope in enumerate(Scope)}

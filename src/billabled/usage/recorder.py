@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -48,17 +48,29 @@ class UsageEntry:
 class IpHasher:
     """HMAC-SHA256 of the client IP under a key that changes every UTC day."""
 
+    _REMEMBERED = 10_000  # hashes of the day's IPs kept, so a busy client is hashed once a day
+
     def __init__(self, secret_key: bytes) -> None:
         self._secret = secret_key
-        self._day: str | None = None
+        self._day: date | None = None
         self._key = b""
+        self._hashes: dict[str, str] = {}
 
     def __call__(self, ip: str, now: datetime) -> str:
-        day = now.strftime("%Y-%m-%d")
+        day = now.date()
         if day != self._day:
-            self._key = hmac.new(self._secret, f"usage-ip/{day}".encode(), hashlib.sha256).digest()
+            self._key = hmac.new(
+                self._secret, f"usage-ip/{day.isoformat()}".encode(), hashlib.sha256
+            ).digest()
             self._day = day
-        return hmac.new(self._key, ip.encode(), hashlib.sha256).hexdigest()[:32]
+            self._hashes.clear()
+        hashed = self._hashes.get(ip)
+        if hashed is None:
+            hashed = hmac.new(self._key, ip.encode(), hashlib.sha256).hexdigest()[:32]
+            if len(self._hashes) >= self._REMEMBERED:
+                self._hashes.clear()
+            self._hashes[ip] = hashed
+        return hashed
 
 
 class UsageRecorder:
