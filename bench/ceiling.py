@@ -9,11 +9,13 @@ does the work that cannot be skipped, through the same drivers as our app:
   connection on the event loop (SQLite); then the same checks (revoked, expired, still a member,
   the scope in effect). Nothing is cached: every request looks its key up;
 - `GET /api/v1/time-entries`: the page query, the count query (page mode only) and the tag-id
-  query, built with SQLAlchemy Core exactly as `time_entry.service.entries_query`,
-  `kit.pagination.paginate` and `time_entry.service.tag_ids_by_entry` build them (rows read as
-  `kit.pagination.records`), run on the same SQLAlchemy `AsyncEngine` our app uses
-  (`create_app_engine`: asyncpg / aiosqlite) via `AsyncConnection.execute`, without an ORM
-  session; `bench.scenarios` checks that the compiled SQL equals ours;
+  query, the very statements our app runs — the cached template of
+  `time_entry.service.entries_query` and the page and count statements `kit.pagination.paginate`
+  derives from it (`list_statements`), values bound per request — and the tag query as
+  `time_entry.service.tag_ids_by_entry` builds it (rows read as `kit.pagination.records`), run
+  on the same SQLAlchemy `AsyncEngine` our app uses (`create_app_engine`: asyncpg / aiosqlite)
+  via `AsyncConnection.execute`, without an ORM session; `bench.scenarios` checks that the
+  filters' values match the ones our app binds;
 - `GET /api/v1/me`: the key lookup and the JSON;
 - the JSON is rendered with orjson (`OPT_UTC_Z`) from the same dicts, so the bodies are equal
   byte for byte (`rateLimit.remaining/resetAt` of /me aside); `bench.scenarios` checks that.
@@ -37,7 +39,7 @@ from urllib.parse import parse_qs
 
 import asyncpg
 import orjson
-from sqlalchemy import Dialect, Select, bindparam, func, select, tuple_
+from sqlalchemy import Dialect, Select, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -47,14 +49,23 @@ from billabled.config import Settings
 from billabled.db import create_app_engine
 from billabled.errors import Unauthorized
 from billabled.kit.apikeys import derive_pepper
-from billabled.kit.pagination import AnySelect, encode_cursor, records
+from billabled.kit.pagination import (
+    AFTER_ID,
+    AFTER_VALUE,
+    PAGE_LIMIT,
+    PAGE_OFFSET,
+    AnySelect,
+    encode_cursor,
+    list_statements,
+    records,
+)
 from billabled.kit.sql import one_of
 from billabled.models.membership import Role
 from billabled.models.tag import TimeEntryTag
 from billabled.models.time_entry import TimeEntry
 from billabled.ratelimit import WINDOW_SECONDS, limit_for_plan
-from billabled.time_entry.rates import amount_minor_sql
 from billabled.time_entry.schemas import time_entry_row_json
+from billabled.time_entry.service import entries_template
 
 Scope_ = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -104,48 +115,46 @@ def entries_statement(
     date_to: date | None,
     user_id: str | None,
     project_id: str | None,
-) -> AnySelect:
-    """The filtered list, as `time_entry.service.entries_query` builds it (same clause order)."""
-    amount = amount_minor_sql(TimeEntry.rate_minor, TimeEntry.duration_seconds, TimeEntry.billable)
-    conditions: list[Any] = [TimeEntry.workspace_id == workspace_id]
+) -> tuple[AnySelect, dict[str, Any]]:
+    """The filtered list as `time_entry.service.entries_query` makes it: its cached template for
+    these filters, and their values."""
+    values: dict[str, Any] = {"workspace_id": workspace_id}
     if member_user_id is not None:
-        conditions.append(TimeEntry.user_id == member_user_id)
-    query = (
-        TimeEntry.__table__.select().add_columns(amount.label("amount_minor")).where(*conditions)
-    )
-    if date_from is not None:
-        query = query.where(TimeEntry.work_date >= date_from)
-    if date_to is not None:
-        query = query.where(TimeEntry.work_date <= date_to)
-    if user_id is not None:
-        query = query.where(TimeEntry.user_id == user_id)
-    if project_id is not None:
-        query = query.where(TimeEntry.project_id == project_id)
-    return query
+        values["member_user_id"] = member_user_id
+    for name, value in (
+        ("date_from", date_from),
+        ("date_to", date_to),
+        ("user_id", user_id),
+        ("project_id", project_id),
+    ):
+        if value is not None:
+            values[name] = value
+    return entries_template(tuple(values), None), values
 
 
 def page_statements(
-    query: AnySelect, *, page: int, page_size: int, cursor: tuple[datetime, str] | None
-) -> tuple[AnySelect, AnySelect | None]:
-    """The page query and (page mode) the count query, as `kit.pagination.paginate` builds them
-    for the default sort (`createdAt` ascending, tie-broken by id)."""
-    live = query
-    if cursor is not None:
-        key = tuple_(TimeEntry.created_at, TimeEntry.id)
-        bound = tuple_(
-            bindparam(None, cursor[0], type_=TimeEntry.created_at.type),
-            bindparam(None, cursor[1], type_=TimeEntry.id.type),
-        )
-        live = live.where(key > bound)
-    live = live.order_by(TimeEntry.created_at.asc(), TimeEntry.id.asc())
-    offset = 0 if cursor is not None else (page - 1) * page_size
-    page_query = live.offset(offset).limit(page_size + 1)
-    count_query = (
-        None
-        if cursor is not None
-        else select(func.count()).select_from(query.order_by(None).subquery())
+    listed: tuple[AnySelect, dict[str, Any]],
+    *,
+    page: int,
+    page_size: int,
+    cursor: tuple[datetime, str] | None,
+) -> tuple[AnySelect, AnySelect | None, dict[str, Any]]:
+    """The page query, the count query (page mode only) and their values, as
+    `kit.pagination.paginate` runs them for the default sort (`createdAt` ascending, then id)."""
+    template, values = listed
+    page_query, count_query = list_statements(
+        template,
+        sort_column=TimeEntry.created_at,
+        id_column=TimeEntry.id,
+        updated_at_column=TimeEntry.updated_at,
+        with_cursor=cursor is not None,
     )
-    return page_query, count_query
+    values = dict(values)
+    values[PAGE_OFFSET] = 0 if cursor is not None else (page - 1) * page_size
+    values[PAGE_LIMIT] = page_size + 1
+    if cursor is not None:
+        values[AFTER_VALUE], values[AFTER_ID] = cursor
+    return page_query, None if cursor is not None else count_query, values
 
 
 def decode_cursor(raw: str) -> tuple[datetime, str]:
@@ -307,13 +316,13 @@ class Ceiling:
             user_id=params.get("userId"),
             project_id=params.get("projectId"),
         )
-        page_query, count_query = page_statements(
+        page_query, count_query, values = page_statements(
             query, page=page, page_size=page_size, cursor=cursor
         )
         assert self.engine is not None
         connection: AsyncConnection
         async with self.engine.connect() as connection:
-            rows = records(await connection.execute(page_query))
+            rows = records(await connection.execute(page_query, values))
             has_more = len(rows) > page_size
             rows = rows[:page_size]
             next_cursor = (
@@ -321,7 +330,7 @@ class Ceiling:
             )
             total: int | None = None
             if count_query is not None:
-                total = int((await connection.execute(count_query)).scalar_one())
+                total = int((await connection.execute(count_query, values)).scalar_one())
             tags: dict[str, list[str]] = {row.id: [] for row in rows}
             if rows:
                 tags_query = _tags_statement(list(tags), connection.dialect)

@@ -371,7 +371,7 @@ def _principal(manifest: dict[str, Any], role: Role, user_id: str) -> Principal:
 
 
 def same_sql_check(manifest: dict[str, Any], dialect: Any) -> list[str]:
-    """The ceiling's list statement compiles to the same SQL as `entries_query`'s."""
+    """The ceiling lists with the same SQL and the same bound values as `entries_query`."""
     problems = []
     project, user = manifest["project"], manifest["user"]
     month_from = date.fromisoformat(project["from"])
@@ -390,8 +390,11 @@ def same_sql_check(manifest: dict[str, Any], dialect: Any) -> list[str]:
             user_id=filters.get("user_id"),
             project_id=filters.get("project_id"),
         )
-        if str(ours.compile(dialect=dialect)) != str(theirs.compile(dialect=dialect)):
+        template, values = theirs
+        if str(ours.template.compile(dialect=dialect)) != str(template.compile(dialect=dialect)):
             problems.append(f"SQL differs for {role.value}")
+        if ours.values != values:
+            problems.append(f"values differ for {role.value}: {ours.values} != {values}")
     return problems
 
 
@@ -415,7 +418,7 @@ async def explain(engine: AsyncEngine, manifest: dict[str, Any], setup: Setup) -
     _explaining(engine, "EXPLAIN QUERY PLAN " if is_sqlite else "EXPLAIN (ANALYZE, BUFFERS) ")
     workspace, project, user = manifest["workspaceId"], manifest["project"], manifest["user"]
 
-    def listing(member: str | None, **filters: Any) -> AnySelect:
+    def listing(member: str | None, **filters: Any) -> tuple[AnySelect, dict[str, Any]]:
         return entries_statement(
             workspace,
             member,
@@ -432,30 +435,30 @@ async def explain(engine: AsyncEngine, manifest: dict[str, Any], setup: Setup) -
         date_to=date.fromisoformat(project["to"]),
     )
     everything = listing(None)
-    statements: dict[str, AnySelect] = {}
-    statements["1 project month: page"], count = page_statements(
-        month, page=1, page_size=PAGE_SIZE, cursor=None
-    )
+    statements: dict[str, tuple[AnySelect, dict[str, Any]]] = {}
+    page, count, values = page_statements(month, page=1, page_size=PAGE_SIZE, cursor=None)
     assert count is not None
-    statements["1 project month: count"] = count
-    statements["2 page 1: page"], count = page_statements(
-        everything, page=1, page_size=PAGE_SIZE, cursor=None
-    )
+    statements["1 project month: page"] = (page, values)
+    statements["1 project month: count"] = (count, values)
+    page, count, values = page_statements(everything, page=1, page_size=PAGE_SIZE, cursor=None)
     assert count is not None
-    statements["2 page 1 / page=N: count"] = count
+    statements["2 page 1: page"] = (page, values)
+    statements["2 page 1 / page=N: count"] = (count, values)
     if setup.deep_cursor:
         from bench.ceiling import decode_cursor
 
-        statements[f"2 page {setup.deep_page} by cursor"], _ = page_statements(
+        page, _, values = page_statements(
             everything, page=1, page_size=PAGE_SIZE, cursor=decode_cursor(setup.deep_cursor)
         )
-        statements[f"2 page {setup.deep_page} by page="], _ = page_statements(
+        statements[f"2 page {setup.deep_page} by cursor"] = (page, values)
+        page, _, values = page_statements(
             everything, page=setup.deep_page, page_size=PAGE_SIZE, cursor=None
         )
+        statements[f"2 page {setup.deep_page} by page="] = (page, values)
     for label in ("earlyWeek", "currentWeek"):
         week = user[label]
         # The member key: the member's own entries, and the userId filter as sent.
-        statements[f"5 week {label}: page"], count = page_statements(
+        page, count, values = page_statements(
             listing(
                 user["id"],
                 user_id=user["id"],
@@ -467,12 +470,13 @@ async def explain(engine: AsyncEngine, manifest: dict[str, Any], setup: Setup) -
             cursor=None,
         )
         assert count is not None
-        statements[f"5 week {label}: count"] = count
+        statements[f"5 week {label}: page"] = (page, values)
+        statements[f"5 week {label}: count"] = (count, values)
     plans: dict[str, str] = {}
     async with engine.connect() as connection:
         explaining = await connection.execution_options(bench_explain=True)
-        for name, statement in statements.items():
-            cursor_result = await explaining.execute(statement)
+        for name, (statement, values) in statements.items():
+            cursor_result = await explaining.execute(statement, values)
             rows = cursor_result.fetchall()
             if is_sqlite:
                 lines = [f"{row[0]}|{row[1]}| {row[-1]}" for row in rows]

@@ -25,7 +25,16 @@ from typing import Annotated, Any, Final
 
 import orjson
 from fastapi import Depends, Query
-from sqlalchemy import ColumnElement, CursorResult, Select, bindparam, func, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -194,12 +203,20 @@ def _decode_cursor(cursor: str, sort: _Sort) -> tuple[Any, str]:
         ) from None
 
 
-def _after(sort: _Sort, id_column: Column, value: Any, last_id: str) -> ColumnElement[bool]:
+# The named parameters of the statements `paginate` derives from a list query.
+PAGE_LIMIT: Final = "page_limit"
+PAGE_OFFSET: Final = "page_offset"
+AFTER_VALUE: Final = "page_after_value"  # the cursor's sort value
+AFTER_ID: Final = "page_after_id"  # the cursor's id
+_UPDATED_SINCE: Final = "page_updated_since"
+
+
+def _after(sort: _Sort, id_column: Column) -> ColumnElement[bool]:
     key = tuple_(sort.column, id_column)
     # Typed binds, so values go through the columns' own conversions (UTC timestamps on SQLite).
     bound = tuple_(
-        bindparam(None, value, type_=sort.column.type),
-        bindparam(None, last_id, type_=id_column.type),
+        bindparam(AFTER_VALUE, type_=sort.column.type),
+        bindparam(AFTER_ID, type_=id_column.type),
     )
     return key < bound if sort.descending else key > bound
 
@@ -208,6 +225,104 @@ def _ordered(query: AnySelect, sort: _Sort, id_column: Column) -> AnySelect:
     if sort.descending:
         return query.order_by(sort.column.desc(), id_column.desc())
     return query.order_by(sort.column.asc(), id_column.asc())
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    page: AnySelect  # ordered, after the cursor when there is one, limited
+    count: AnySelect  # the whole filtered set, counted
+
+
+# Statements derived from template queries (see `paginate`), by template and page shape: a
+# template's few shapes are built and their cache keys generated once per process, which saved
+# a quarter of a small list request (bench/scenarios.py, issue #5).
+_DERIVED: dict[tuple[Any, ...], _Statements] = {}
+_DERIVED_MAX: Final = 4096
+
+
+def _derive(
+    query: AnySelect,
+    sort: _Sort,
+    id_column: Column,
+    updated_at_column: Column,
+    *,
+    with_cursor: bool,
+    with_updated_since: bool,
+) -> _Statements:
+    filtered = query
+    if with_updated_since:
+        filtered = filtered.where(
+            updated_at_column >= bindparam(_UPDATED_SINCE, type_=updated_at_column.type)
+        )
+    live = filtered.where(_after(sort, id_column)) if with_cursor else filtered
+    page = (
+        _ordered(live, sort, id_column)
+        .offset(bindparam(PAGE_OFFSET, type_=Integer))
+        .limit(bindparam(PAGE_LIMIT, type_=Integer))
+    )
+    count = select(func.count()).select_from(filtered.order_by(None).subquery())
+    return _Statements(page, count)
+
+
+def _statements_for(
+    query: AnySelect,
+    sort: _Sort,
+    id_column: Column,
+    updated_at_column: Column,
+    *,
+    with_cursor: bool,
+    with_updated_since: bool,
+    template: bool,
+) -> _Statements:
+    if not template:
+        return _derive(
+            query,
+            sort,
+            id_column,
+            updated_at_column,
+            with_cursor=with_cursor,
+            with_updated_since=with_updated_since,
+        )
+    # A template is always listed by the same endpoint, so its sort text names its columns.
+    key = (query, sort.text, with_cursor, with_updated_since)
+    statements = _DERIVED.get(key)
+    if statements is None:
+        if len(_DERIVED) >= _DERIVED_MAX:
+            _DERIVED.clear()
+        statements = _DERIVED[key] = _derive(
+            query,
+            sort,
+            id_column,
+            updated_at_column,
+            with_cursor=with_cursor,
+            with_updated_since=with_updated_since,
+        )
+    return statements
+
+
+def list_statements(
+    template: AnySelect,
+    *,
+    sort_column: Column,
+    id_column: Column,
+    updated_at_column: Column,
+    sort_text: str = "createdAt",
+    with_cursor: bool = False,
+) -> tuple[AnySelect, AnySelect]:
+    """The page and count statements `paginate` runs for a template query, ascending by
+    `sort_column` (the same cached objects): for tools that must run exactly its SQL, such as the
+    benchmark ceiling. Their values: the template's, `PAGE_OFFSET`, `PAGE_LIMIT` and, after a
+    cursor, `AFTER_VALUE` and `AFTER_ID`."""
+    statements = _statements_for(
+        template,
+        _Sort(sort_text, False, sort_column),
+        id_column,
+        updated_at_column,
+        with_cursor=with_cursor,
+        with_updated_since=False,
+        template=True,
+    )
+    return statements.page, statements.count
 
 
 async def paginate(
@@ -221,8 +336,14 @@ async def paginate(
     default_sort: str = "createdAt",
     tombstones: Tombstones | None = None,
     sort_value: Callable[[Any], Any] | None = None,
+    query_values: Mapping[str, Any] | None = None,
 ) -> PageResult:
     """Run `query` (already filtered by workspace and the resource's filters) as one page.
+
+    With `query_values`, `query` is a template: a statement built once per shape of filters, whose
+    values are named bind parameters given here (`time_entry.service.entries_query`); the page and
+    count statements derived from it are then built once per process too. Without, `query` carries
+    its values and is derived anew.
 
     `sort_value(row)` returns the sort column's value of a row (default: the attribute named after
     the sort column's key).
@@ -238,26 +359,34 @@ async def paginate(
         sort = _Sort("updatedAt", False, updated_at_column)
     else:
         sort = _parse_sort(params.sort, sortable, default_sort)
-    if params.updated_since is not None:
-        query = query.where(updated_at_column >= params.updated_since)
 
     cursor = _decode_cursor(params.cursor, sort) if params.cursor else None
     size = params.page_size
     offset = 0 if cursor else (params.page - 1) * size
-
-    live_query = query
-    if cursor:
-        live_query = live_query.where(_after(sort, id_column, *cursor))
-    live_query = _ordered(live_query, sort, id_column)
+    statements = _statements_for(
+        query,
+        sort,
+        id_column,
+        updated_at_column,
+        with_cursor=cursor is not None,
+        with_updated_since=params.updated_since is not None,
+        template=query_values is not None,
+    )
+    values: dict[str, Any] = dict(query_values or {})
+    if params.updated_since is not None:
+        values[_UPDATED_SINCE] = params.updated_since
+    if cursor is not None:
+        values[AFTER_VALUE], values[AFTER_ID] = cursor
 
     def value_of(row: Any) -> Any:
         return sort_value(row) if sort_value else getattr(row, sort.column.key or sort.field)
 
+    # Through the session's connection, not `session.execute`: these are Core selects, and the
+    # ORM result path costs ~1 ms more per 200-row page (bench/scenarios.py, issue #5).
+    connection = await session.connection()
     if not include_deleted:
-        # Through the session's connection, not `session.execute`: these are Core selects, and the
-        # ORM result path costs ~1 ms more per 200-row page (bench/scenarios.py, issue #5).
-        connection = await session.connection()
-        rows = records(await connection.execute(live_query.offset(offset).limit(size + 1)))
+        values[PAGE_OFFSET], values[PAGE_LIMIT] = offset, size + 1
+        rows = records(await connection.execute(statements.page, values))
         merged: list[tuple[Any, str, Any]] = [
             (value_of(row), _id_of(row, id_column), row) for row in rows
         ]
@@ -268,10 +397,10 @@ async def paginate(
             dead_query = dead_query.where(tombstones.deleted_at_column >= params.updated_since)
         if cursor:
             dead_query = dead_query.where(
-                _after(
-                    _Sort("updatedAt", False, tombstones.deleted_at_column),
-                    tombstones.id_column,
-                    *cursor,
+                tuple_(tombstones.deleted_at_column, tombstones.id_column)
+                > tuple_(
+                    bindparam(None, cursor[0], type_=tombstones.deleted_at_column.type),
+                    bindparam(None, cursor[1], type_=tombstones.id_column.type),
                 )
             )
         dead_query = dead_query.order_by(
@@ -279,8 +408,8 @@ async def paginate(
         )
         # Offset paging over two ordered sources: take enough of each, merge, then slice.
         needed = offset + size + 1
-        connection = await session.connection()
-        live = records(await connection.execute(live_query.limit(needed)))
+        values[PAGE_OFFSET], values[PAGE_LIMIT] = 0, needed
+        live = records(await connection.execute(statements.page, values))
         dead = (await connection.execute(dead_query.limit(needed))).all()
         live_items = [(value_of(row), _id_of(row, id_column), row) for row in live]
         dead_items: list[tuple[Any, str, Any]] = [
@@ -295,7 +424,7 @@ async def paginate(
 
     total: int | None = None
     if cursor is None:
-        total = await _count(session, query)
+        total = int((await connection.execute(statements.count, values)).scalar_one())
         if include_deleted:
             assert tombstones is not None
             dead_count = tombstones.query

@@ -96,8 +96,9 @@ async def list_time_entries(
     )
     result = await paginate(
         session,
-        query,
+        query.template,
         params,
+        query_values=query.values,
         sortable=SORTABLE,
         id_column=TimeEntryRow.id,
         updated_at_column=TimeEntryRow.updated_at,

@@ -20,11 +20,13 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.auth.principal import Principal
@@ -121,6 +123,15 @@ async def get_entry_json(
     return time_entry_json(entry, (await tag_ids_by_entry(session, [entry.id]))[entry.id])
 
 
+@dataclass(frozen=True, slots=True)
+class EntriesQuery:
+    """A list of entries: a template statement (built once per shape of filters, its values as
+    named bind parameters) and the values of this request, for `kit.pagination.paginate`."""
+
+    template: AnySelect
+    values: dict[str, Any]
+
+
 def entries_query(
     principal: Principal,
     *,
@@ -132,28 +143,48 @@ def entries_query(
     billable: bool | None = None,
     status: TimeEntryStatus | None = None,
     invoiced: bool | None = None,
-) -> AnySelect:
+) -> EntriesQuery:
     """The entries the caller may see, filtered, as rows with the database's `amount_minor`."""
+    values: dict[str, Any] = {"workspace_id": principal.workspace_id}
+    if not principal.is_manager_or_above:
+        values["member_user_id"] = principal.user_id
+    filters: dict[str, Any] = {
+        "date_from": date_from,
+        "date_to": date_to,
+        "user_id": user_id,
+        "project_id": project_id,
+        "client_id": client_id,
+        "billable": billable,
+        "status": status.value if status is not None else None,
+    }
+    values.update((name, value) for name, value in filters.items() if value is not None)
+    return EntriesQuery(entries_template(tuple(values), invoiced), values)
+
+
+@lru_cache(maxsize=512)
+def entries_template(names: tuple[str, ...], invoiced: bool | None) -> AnySelect:
+    """The list statement for the filters `names` (in `entries_query`'s order), each value a bind
+    parameter of that name; `invoiced` changes the statement's shape, so it is part of it."""
     amount = amount_minor_sql(TimeEntry.rate_minor, TimeEntry.duration_seconds, TimeEntry.billable)
+    conditions: list[Any] = [TimeEntry.workspace_id == bindparam("workspace_id")]
+    if "member_user_id" in names:  # a member sees only their own time
+        conditions.append(TimeEntry.user_id == bindparam("member_user_id"))
     query = (
-        TimeEntry.__table__.select()
-        .add_columns(amount.label("amount_minor"))
-        .where(*_visible(principal))
+        TimeEntry.__table__.select().add_columns(amount.label("amount_minor")).where(*conditions)
     )
-    if date_from is not None:
-        query = query.where(TimeEntry.work_date >= date_from)
-    if date_to is not None:
-        query = query.where(TimeEntry.work_date <= date_to)
-    if user_id is not None:
-        query = query.where(TimeEntry.user_id == user_id)
-    if project_id is not None:
-        query = query.where(TimeEntry.project_id == project_id)
-    if client_id is not None:
-        query = query.where(TimeEntry.client_id == client_id)
-    if billable is not None:
-        query = query.where(TimeEntry.billable.is_(billable))
-    if status is not None:
-        query = query.where(TimeEntry.status == status.value)
+    if "date_from" in names:
+        query = query.where(TimeEntry.work_date >= bindparam("date_from"))
+    if "date_to" in names:
+        query = query.where(TimeEntry.work_date <= bindparam("date_to"))
+    for name, column in (
+        ("user_id", TimeEntry.user_id),
+        ("project_id", TimeEntry.project_id),
+        ("client_id", TimeEntry.client_id),
+        ("billable", TimeEntry.billable),
+        ("status", TimeEntry.status),
+    ):
+        if name in names:
+            query = query.where(column == bindparam(name))
     if invoiced is not None:
         query = query.where(
             TimeEntry.invoice_id.is_not(None) if invoiced else TimeEntry.invoice_id.is_(None)
