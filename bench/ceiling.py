@@ -39,7 +39,6 @@ from urllib.parse import parse_qs
 
 import asyncpg
 import orjson
-from sqlalchemy import Dialect, Select, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -59,13 +58,12 @@ from billabled.kit.pagination import (
     list_statements,
     records,
 )
-from billabled.kit.sql import one_of
+from billabled.kit.sql import one_of_value
 from billabled.models.membership import Role
-from billabled.models.tag import TimeEntryTag
 from billabled.models.time_entry import TimeEntry
 from billabled.ratelimit import WINDOW_SECONDS, limit_for_plan
 from billabled.time_entry.schemas import time_entry_row_json
-from billabled.time_entry.service import entries_template
+from billabled.time_entry.service import entries_template, entry_tags_statement
 
 Scope_ = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -165,12 +163,6 @@ def decode_cursor(raw: str) -> tuple[datetime, str]:
     if payload.get("s") != "createdAt" or not isinstance(payload.get("i"), str):
         raise BadRequest("cursor")
     return datetime.fromisoformat(payload["v"]), payload["i"]
-
-
-def _tags_statement(entry_ids: list[str], dialect: Dialect) -> Select[str, str]:
-    return select(TimeEntryTag.time_entry_id, TimeEntryTag.tag_id).where(
-        one_of(TimeEntryTag.time_entry_id, entry_ids, dialect)
-    )
 
 
 def _sqlite_time(value: str | None) -> datetime | None:
@@ -333,8 +325,10 @@ class Ceiling:
                 total = int((await connection.execute(count_query, values)).scalar_one())
             tags: dict[str, list[str]] = {row.id: [] for row in rows}
             if rows:
-                tags_query = _tags_statement(list(tags), connection.dialect)
-                for entry_id, tag_id in await connection.execute(tags_query):
+                dialect = connection.dialect.name
+                tags_query = entry_tags_statement(dialect)
+                ids = {"entry_ids": one_of_value(list(tags), dialect)}
+                for entry_id, tag_id in await connection.execute(tags_query, ids):
                     tags[entry_id].append(tag_id)
         body = {
             "items": [time_entry_row_json(row, tags[row.id]) for row in rows],

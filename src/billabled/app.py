@@ -15,7 +15,7 @@ from billabled import __version__, health
 from billabled.api.docs import install_docs
 from billabled.api.openapi import install_openapi
 from billabled.api.platform import ApiPlatform, ApiPlatformMiddleware
-from billabled.api.router import api_router, api_routes
+from billabled.api.router import API_ROUTERS, api_routes
 from billabled.config import Settings
 from billabled.db import Database, create_app_engine
 from billabled.errors import install_error_handlers
@@ -61,7 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ApiPlatformMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
-    app.include_router(api_router)
+    for router in API_ROUTERS:
+        app.include_router(router)
     install_openapi(app)
     install_docs(app)
     return app

@@ -45,7 +45,7 @@ async def tag_ids_by_project(
     """The tag ids of each project in one query for the whole page, in id order."""
     if not project_ids:
         return {}
-    dialect = (await session.connection()).dialect
+    dialect = (await session.connection()).dialect.name
     rows = await session.execute(
         select(ProjectTag.project_id, ProjectTag.tag_id)
         .where(one_of(ProjectTag.project_id, project_ids, dialect))

@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.auth.principal import Principal
@@ -35,7 +35,7 @@ from billabled.event.service import record_change
 from billabled.event.tombstones import record_deletion
 from billabled.kit.ids import new_ids
 from billabled.kit.pagination import AnySelect
-from billabled.kit.sql import one_of
+from billabled.kit.sql import one_of, one_of_value
 from billabled.kit.time import utcnow
 from billabled.models.tag import TimeEntryTag
 from billabled.models.time_entry import TimeEntry, TimeEntryStatus
@@ -101,15 +101,23 @@ async def get_entry(session: AsyncSession, principal: Principal, entry_id: str) 
     return entry
 
 
+@lru_cache(maxsize=4)
+def entry_tags_statement(dialect: str) -> Select[str, str]:
+    """(entry id, tag id) of the entries bound to `entry_ids` (`kit.sql.one_of_value`); built
+    once per dialect."""
+    return select(TimeEntryTag.time_entry_id, TimeEntryTag.tag_id).where(
+        one_of(TimeEntryTag.time_entry_id, (), dialect, name="entry_ids")
+    )
+
+
 async def tag_ids_by_entry(session: AsyncSession, entry_ids: Sequence[str]) -> dict[str, list[str]]:
     """Tag ids of many entries in one query (entries without tags map to [])."""
     tags: dict[str, list[str]] = {entry_id: [] for entry_id in entry_ids}
     if entry_ids:
         connection = await session.connection()
+        dialect = connection.dialect.name
         rows = await connection.execute(
-            select(TimeEntryTag.time_entry_id, TimeEntryTag.tag_id).where(
-                one_of(TimeEntryTag.time_entry_id, entry_ids, connection.dialect)
-            )
+            entry_tags_statement(dialect), {"entry_ids": one_of_value(entry_ids, dialect)}
         )
         for entry_id, tag_id in rows:
             tags[entry_id].append(tag_id)

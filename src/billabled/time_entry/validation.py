@@ -19,14 +19,17 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from pydantic.alias_generators import to_camel
-from sqlalchemy import select
+from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.errors import Forbidden, ValidationFailed
+from billabled.kit.pagination import AnySelect
+from billabled.kit.sql import one_of, one_of_value
 from billabled.models.client import Client
 from billabled.models.membership import Membership
 from billabled.models.project import BillingType, Project, ProjectStatus
@@ -101,6 +104,54 @@ class References:
     tags: frozenset[str]
 
 
+@dataclass(frozen=True, slots=True)
+class _ReferenceQueries:
+    """The lookups of `load_references`, built once per dialect; each binds `workspace_id` and
+    `ids` (`kit.sql.one_of_value`)."""
+
+    projects: AnySelect
+    tasks: AnySelect
+    subtasks: AnySelect
+    members: AnySelect
+    tags: AnySelect
+
+
+@lru_cache(maxsize=4)
+def _reference_queries(dialect: str) -> _ReferenceQueries:
+    workspace: BindParameter[str] = bindparam("workspace_id")
+
+    def ids(column: Any) -> Any:
+        return one_of(column, (), dialect, name="ids")
+
+    return _ReferenceQueries(
+        projects=select(
+            Project.id,
+            Project.client_id,
+            Project.billing_type,
+            Project.status,
+            Project.currency,
+            Project.hourly_rate_minor,
+            Project.retainer_overage_rate_minor,
+            Client.default_hourly_rate_minor,
+        )
+        .join(Client, Client.id == Project.client_id)
+        .where(Project.workspace_id == workspace, ids(Project.id))
+        .with_for_update(read=True, key_share=True, of=Project),
+        tasks=select(Task.id, Task.project_id, Task.billable)
+        .where(Task.workspace_id == workspace, ids(Task.id))
+        .with_for_update(read=True, key_share=True),
+        subtasks=select(SubTask.id, SubTask.task_id, SubTask.billable)
+        .where(SubTask.workspace_id == workspace, ids(SubTask.id))
+        .with_for_update(read=True, key_share=True),
+        members=select(Membership.user_id, Membership.default_bill_rate_minor).where(
+            Membership.workspace_id == workspace, ids(Membership.user_id)
+        ),
+        tags=select(Tag.id)
+        .where(Tag.workspace_id == workspace, ids(Tag.id))
+        .with_for_update(read=True, key_share=True),
+    )
+
+
 async def load_references(
     session: AsyncSession,
     workspace_id: str,
@@ -119,58 +170,31 @@ async def load_references(
     Ordinary updates of those rows (rates, names) and other entries referring to them are not
     blocked.
     """
-    # Core selects on the session's connection (same transaction, no ORM result processing).
+    # Core selects on the session's connection (same transaction, no ORM result processing),
+    # built once: building them cost more than running them for a single POST (issue #5).
     connection = await session.connection()
+    dialect = connection.dialect.name
+    queries = _reference_queries(dialect)
+
+    async def lookup(query: AnySelect, wanted: Collection[str]) -> list[Any]:
+        values = {"workspace_id": workspace_id, "ids": one_of_value(set(wanted), dialect)}
+        return list((await connection.execute(query, values)).all())
+
     projects: dict[str, ProjectRef] = {}
     if project_ids:
-        project_rows = await connection.execute(
-            select(
-                Project.id,
-                Project.client_id,
-                Project.billing_type,
-                Project.status,
-                Project.currency,
-                Project.hourly_rate_minor,
-                Project.retainer_overage_rate_minor,
-                Client.default_hourly_rate_minor,
-            )
-            .join(Client, Client.id == Project.client_id)
-            .where(Project.workspace_id == workspace_id, Project.id.in_(set(project_ids)))
-            .with_for_update(read=True, key_share=True, of=Project)
-        )
-        projects = {row[0]: ProjectRef(*row) for row in project_rows}
+        projects = {row[0]: ProjectRef(*row) for row in await lookup(queries.projects, project_ids)}
     tasks: dict[str, TaskRef] = {}
     if task_ids:
-        task_rows = await connection.execute(
-            select(Task.id, Task.project_id, Task.billable)
-            .where(Task.workspace_id == workspace_id, Task.id.in_(set(task_ids)))
-            .with_for_update(read=True, key_share=True)
-        )
-        tasks = {row[0]: TaskRef(*row) for row in task_rows}
+        tasks = {row[0]: TaskRef(*row) for row in await lookup(queries.tasks, task_ids)}
     subtasks: dict[str, SubtaskRef] = {}
     if subtask_ids:
-        subtask_rows = await connection.execute(
-            select(SubTask.id, SubTask.task_id, SubTask.billable)
-            .where(SubTask.workspace_id == workspace_id, SubTask.id.in_(set(subtask_ids)))
-            .with_for_update(read=True, key_share=True)
-        )
-        subtasks = {row[0]: SubtaskRef(*row) for row in subtask_rows}
+        subtasks = {row[0]: SubtaskRef(*row) for row in await lookup(queries.subtasks, subtask_ids)}
     member_rates: dict[str, int | None] = {}
     if user_ids:
-        member_rows = await connection.execute(
-            select(Membership.user_id, Membership.default_bill_rate_minor).where(
-                Membership.workspace_id == workspace_id, Membership.user_id.in_(set(user_ids))
-            )
-        )
-        member_rates = {row[0]: row[1] for row in member_rows}
+        member_rates = {row[0]: row[1] for row in await lookup(queries.members, user_ids)}
     tags: frozenset[str] = frozenset()
     if tag_ids:
-        result = await connection.scalars(
-            select(Tag.id)
-            .where(Tag.workspace_id == workspace_id, Tag.id.in_(set(tag_ids)))
-            .with_for_update(read=True, key_share=True)
-        )
-        tags = frozenset(result)
+        tags = frozenset(row[0] for row in await lookup(queries.tags, tag_ids))
     return References(projects, tasks, subtasks, member_rates, tags)
 
 
