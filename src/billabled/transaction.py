@@ -129,6 +129,9 @@ class TransactionMiddleware:
                 return
             await send(message)
 
+        turn = transaction.database.write_turn if transaction.write else None
+        if turn is not None:
+            await turn.acquire()
         try:
             await self.app(scope, receive, send_after_deciding)
         except BaseException:
@@ -136,6 +139,8 @@ class TransactionMiddleware:
             raise
         finally:
             await transaction.close()
+            if turn is not None:
+                turn.release()
 
     async def _finish(
         self,
