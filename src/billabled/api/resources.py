@@ -49,7 +49,7 @@ def refuse_delete(what: str, dependents: dict[str, int]) -> None:
 
 def tombstones(workspace_id: str, entity_type: str) -> Tombstones:
     return Tombstones(
-        select(Tombstone.entity_id, Tombstone.deleted_at).where(
+        lambda: select(Tombstone.entity_id, Tombstone.deleted_at).where(
             Tombstone.workspace_id == workspace_id, Tombstone.entity_type == entity_type
         ),
         Tombstone.entity_id,

@@ -103,9 +103,10 @@ ListQuery = Annotated[ListParams, Depends(list_params)]
 
 @dataclass(frozen=True, slots=True)
 class Tombstones:
-    """Where a collection's deletions are: a query of (id, deleted_at) rows, already filtered."""
+    """Where a collection's deletions are: a query of (id, deleted_at) rows, already filtered,
+    built only when a request asks for deletions (building it costs on every list request)."""
 
-    query: AnySelect
+    build_query: Callable[[], AnySelect]
     id_column: Column
     deleted_at_column: Column
 
@@ -392,7 +393,7 @@ async def paginate(
         ]
     else:
         assert tombstones is not None
-        dead_query = tombstones.query
+        dead_query = tombstones.build_query()
         if params.updated_since is not None:
             dead_query = dead_query.where(tombstones.deleted_at_column >= params.updated_since)
         if cursor:
@@ -427,7 +428,7 @@ async def paginate(
         total = int((await connection.execute(statements.count, values)).scalar_one())
         if include_deleted:
             assert tombstones is not None
-            dead_count = tombstones.query
+            dead_count = tombstones.build_query()
             if params.updated_since is not None:
                 dead_count = dead_count.where(tombstones.deleted_at_column >= params.updated_since)
             total += await _count(session, dead_count)

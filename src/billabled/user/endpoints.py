@@ -46,7 +46,7 @@ async def list_users(
         id_column=UserRow.id,
         updated_at_column=Membership.updated_at,
         tombstones=Tombstones(
-            repository.removed_members_query(principal.workspace_id),
+            lambda: repository.removed_members_query(principal.workspace_id),
             Tombstone.entity_id,
             Tombstone.deleted_at,
         ),
