@@ -79,7 +79,9 @@ def describe_url(raw: str) -> str:
 
 
 def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    # Timestamps as the API writes them (RFC 3339, UTC as "Z"), so stored JSON documents (events,
+    # audit records) read exactly like the API's own JSON.
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, any_, bindparam, column, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    column,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import QueryableAttribute
 
 
@@ -41,3 +54,32 @@ def one_of_value(values: Collection[str], dialect: str) -> Any:
     if dialect == "postgresql":
         return list(values)
     return orjson.dumps(list(values)).decode()
+
+
+async def insert_columns(
+    connection: AsyncConnection, table: Table, columns: Mapping[str, Sequence[Any]]
+) -> None:
+    """Insert rows given column by column (every column of the table, every list as long).
+
+    One statement whatever the number of rows. PostgreSQL binds each column as one array and runs
+    `INSERT … SELECT unnest($1), unnest($2), …`: for a bulk of 500 time entries that took a third
+    less time than executemany, which sends and processes every row's parameters on their own
+    (issue #5). A single row is a plain INSERT (cheaper than `unnest` for one: single POSTs went
+    from ~300 to ~370 per second). SQLite, in-process, runs executemany.
+    """
+    names = tuple(columns)
+    if set(names) != set(table.columns.keys()):
+        raise ValueError(f"insert_columns needs every column of {table.name}")
+    if not columns[names[0]]:
+        return
+    if connection.dialect.name == "postgresql" and len(columns[names[0]]) > 1:
+        await connection.execute(_unnest_insert(table, names), dict(columns))
+        return
+    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    await connection.execute(insert(table), rows if len(rows) > 1 else rows[0])
+
+
+@lru_cache(maxsize=64)
+def _unnest_insert(table: Table, names: tuple[str, ...]) -> Insert:
+    arrays = [func.unnest(bindparam(name, type_=ARRAY(table.c[name].type))) for name in names]
+    return insert(table).from_select(list(names), select(*arrays))

@@ -1,10 +1,11 @@
 """Creating many time entries with a fixed number of statements, whatever their number.
 
 Invariants:
-- one INSERT executed for many rows ("executemany") for the entries, one for their tags, one for
-  their events and one for their audit records: no statement per row, and the statement is
-  compiled once per process (a multi-row `VALUES` list would be compiled anew for every batch,
-  which cost more than everything else in a bulk request; bench/scenarios.py, issue #5);
+- one INSERT for the entries, one for their tags, one for their events and one for their audit
+  records, whatever their number (`kit.sql.insert_columns`: arrays through `unnest` on
+  PostgreSQL, executemany on SQLite), each compiled once per process (a multi-row `VALUES` list
+  was compiled anew for every batch, which cost more than everything else in a bulk request;
+  bench/scenarios.py, issue #5);
 - the rows are complete before the INSERT (ids, timestamps, rate snapshot): nothing is read back;
 - ids are generated sorted in item order, and a batch shares one `createdAt`, so the default list
   order (`createdAt, id`) and the event order (`createdAt, id`) follow the request's item order;
@@ -22,13 +23,13 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any, Final
 
-import orjson
 import structlog
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.audit.service import Actor
 from billabled.kit.ids import new_ids
+from billabled.kit.sql import insert_columns
 from billabled.kit.time import utcnow
 from billabled.models.audit import AuditRecord
 from billabled.models.base import Base
@@ -62,9 +63,6 @@ class NewEntry:
     invoice_id: str | None = None
     tag_ids: list[str] = field(default_factory=list)
 
-    def values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _COLUMNS}
-
 
 _COLUMNS: Final = tuple(column.key for column in TimeEntry.__table__.columns)
 # A column added to the table must be added to NewEntry too, or inserts would silently skip it.
@@ -78,20 +76,18 @@ def _table(model: type[Base]) -> Table:
     return table
 
 
-async def _insert_rows(
-    session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]
-) -> None:
-    """One INSERT run for every row (executemany: compiled once, cached, batched by the driver)."""
-    if rows:
-        connection = await session.connection()
-        await connection.execute(insert(_table(model)), rows)
+async def _insert(session: AsyncSession, model: type[Base], columns: dict[str, list[Any]]) -> None:
+    """One INSERT for all the rows, given column by column (`kit.sql.insert_columns`)."""
+    await insert_columns(await session.connection(), _table(model), columns)
 
 
 async def insert_entries(session: AsyncSession, entries: Sequence[NewEntry]) -> None:
     """The entries and their tags: two statements (one when no entry has tags)."""
     if not entries:
         return
-    await _insert_rows(session, TimeEntry, [entry.values() for entry in entries])
+    await _insert(
+        session, TimeEntry, {name: [getattr(entry, name) for entry in entries] for name in _COLUMNS}
+    )
     await insert_tags(
         session, [(entry.id, tag_id) for entry in entries for tag_id in entry.tag_ids]
     )
@@ -99,18 +95,14 @@ async def insert_entries(session: AsyncSession, entries: Sequence[NewEntry]) -> 
 
 async def insert_tags(session: AsyncSession, pairs: Sequence[tuple[str, str]]) -> None:
     """`(time entry id, tag id)` links in one statement (none when there are none)."""
-    await _insert_rows(
+    await _insert(
         session,
         TimeEntryTag,
-        [{"time_entry_id": entry_id, "tag_id": tag_id} for entry_id, tag_id in pairs],
+        {
+            "time_entry_id": [entry_id for entry_id, _ in pairs],
+            "tag_id": [tag_id for _, tag_id in pairs],
+        },
     )
-
-
-def jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    """The JSON form of a wire dict (timestamps as RFC 3339 text), as events and audits store it;
-    the same transformation `record_change` applies."""
-    loaded: dict[str, Any] = orjson.loads(orjson.dumps(data, option=orjson.OPT_UTC_Z))
-    return loaded
 
 
 async def record_creations(
@@ -128,40 +120,35 @@ async def record_creations(
     now = utcnow()
     action = f"{entity_type}.created"
     request_id = structlog.contextvars.get_contextvars().get("request_id")
-    bodies = [(entity_id, jsonable(after)) for entity_id, after in created]
-    event_ids = new_ids("evt", len(bodies))
-    audit_ids = new_ids("aud", len(bodies))
-    await _insert_rows(
+    count = len(created)
+    entity_ids = [entity_id for entity_id, _ in created]
+    # The public JSON as it is; the engine's serializer renders it as the API does (UTC as "Z").
+    bodies = [body for _, body in created]
+    await _insert(
         session,
         Event,
-        [
-            {
-                "id": event_id,
-                "workspace_id": workspace_id,
-                "type": action,
-                "created_at": now,
-                "data": after,
-            }
-            for event_id, (_, after) in zip(event_ids, bodies, strict=True)
-        ],
+        {
+            "id": new_ids("evt", count),
+            "workspace_id": [workspace_id] * count,
+            "type": [action] * count,
+            "created_at": [now] * count,
+            "data": bodies,
+        },
     )
-    await _insert_rows(
+    await _insert(
         session,
         AuditRecord,
-        [
-            {
-                "id": audit_id,
-                "workspace_id": workspace_id,
-                "actor_type": actor.type,
-                "actor_id": actor.id,
-                "action": action,
-                "entity_type": entity_type,
-                "entity_id": entity_id,
-                "before": None,
-                "after": after,
-                "request_id": request_id,
-                "created_at": now,
-            }
-            for audit_id, (entity_id, after) in zip(audit_ids, bodies, strict=True)
-        ],
+        {
+            "id": new_ids("aud", count),
+            "workspace_id": [workspace_id] * count,
+            "actor_type": [actor.type] * count,
+            "actor_id": [actor.id] * count,
+            "action": [action] * count,
+            "entity_type": [entity_type] * count,
+            "entity_id": entity_ids,
+            "before": [None] * count,
+            "after": bodies,
+            "request_id": [request_id] * count,
+            "created_at": [now] * count,
+        },
     )
