@@ -76,10 +76,15 @@ async def insert_columns(
         await connection.execute(_unnest_insert(table, names), dict(columns))
         return
     rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-    await connection.execute(insert(table), rows if len(rows) > 1 else rows[0])
+    await connection.execute(_plain_insert(table), rows if len(rows) > 1 else rows[0])
 
 
 @lru_cache(maxsize=64)
 def _unnest_insert(table: Table, names: tuple[str, ...]) -> Insert:
     arrays = [func.unnest(bindparam(name, type_=ARRAY(table.c[name].type))) for name in names]
     return insert(table).from_select(list(names), select(*arrays))
+
+
+@lru_cache(maxsize=64)
+def _plain_insert(table: Table) -> Insert:
+    return insert(table)  # one object per table: its cache key is generated once
