@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billabled.api.resources import get_or_404, refuse_delete
+from billabled.api.resources import HasDependents, get_or_404, refuse_delete
 from billabled.auth.principal import Principal
 from billabled.client.schemas import ClientCreate, client_json
 from billabled.errors import ValidationFailed
@@ -103,6 +104,13 @@ async def delete_client(session: AsyncSession, principal: Principal, client_id: 
     refuse_delete(ENTITY, {"projects": projects or 0, "time entries": entries or 0})
     before = client_json(client)
     await session.delete(client)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # A project or entry took the client after the counts (the foreign keys refuse it).
+        raise HasDependents(
+            "This client cannot be deleted: records were just added to it. Archive it instead."
+        ) from None
     await record_deletion(
         session, workspace_id=principal.workspace_id, entity_type=ENTITY, entity_id=client.id
     )

@@ -84,8 +84,12 @@ async def remove_all_tags(session: AsyncSession, project_id: str) -> None:
 
 
 async def get_client(session: AsyncSession, workspace_id: str, client_id: str) -> Client | None:
+    """The client a project is about to refer to, read FOR KEY SHARE until commit (see
+    `unknown_tag_ids`)."""
     result = await session.execute(
-        select(Client).where(Client.id == client_id, Client.workspace_id == workspace_id)
+        select(Client)
+        .where(Client.id == client_id, Client.workspace_id == workspace_id)
+        .with_for_update(read=True, key_share=True)
     )
     return result.scalar_one_or_none()
 
@@ -99,7 +103,11 @@ async def unknown_tag_ids(
     found = set(
         (
             await session.scalars(
-                select(Tag.id).where(Tag.workspace_id == workspace_id, Tag.id.in_(set(tag_ids)))
+                select(Tag.id)
+                .where(Tag.workspace_id == workspace_id, Tag.id.in_(set(tag_ids)))
+                # Held until commit: a concurrent tag delete waits (then refuses with a 409), or
+                # we wait for it and report the tag missing — never a foreign-key 500.
+                .with_for_update(read=True, key_share=True)
             )
         ).all()
     )

@@ -67,9 +67,11 @@ async def _check_user(session: AsyncSession, principal: Principal, user_id: str)
 
 async def _check_project(session: AsyncSession, principal: Principal, project_id: str) -> None:
     status = await session.scalar(
-        select(Project.status).where(
-            Project.workspace_id == principal.workspace_id, Project.id == project_id
-        )
+        select(Project.status)
+        .where(Project.workspace_id == principal.workspace_id, Project.id == project_id)
+        # Held until commit, so a concurrent delete waits for us (or we for it, and then find
+        # nothing): never a foreign-key error as a 500.
+        .with_for_update(read=True, key_share=True)
     )
     if status is None:
         raise _invalid("projectId", f"No project {project_id!r} in this workspace.", "not_found")
@@ -85,9 +87,9 @@ async def _check_task(
     session: AsyncSession, principal: Principal, task_id: str, project_id: str
 ) -> None:
     task_project = await session.scalar(
-        select(Task.project_id).where(
-            Task.workspace_id == principal.workspace_id, Task.id == task_id
-        )
+        select(Task.project_id)
+        .where(Task.workspace_id == principal.workspace_id, Task.id == task_id)
+        .with_for_update(read=True, key_share=True)  # as for the project
     )
     if task_project is None:
         raise _invalid("taskId", f"No task {task_id!r} in this workspace.", "not_found")

@@ -1,0 +1,112 @@
+"""A record deleted while a request that refers to it is in flight: the request answers a 422
+naming the missing reference, never a 500 from the foreign key (PostgreSQL, where requests run
+concurrently; SQLite serialises writers).
+
+Another connection deletes the record and keeps its transaction open; the request is sent and
+seen waiting on the row lock; then the deletion commits.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from billabled.db import create_sync_engine
+from tests.factories import Factory, Key, Workspace
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("BILLABLED_TEST_DATABASE_URL"),
+    reason="concurrent writers: PostgreSQL (CI's second pass)",
+)
+
+
+@contextmanager
+def deletion_in_flight(database_url: str, table: str, record_id: str) -> Iterator[Any]:
+    """Delete the row in a transaction that stays open until the block ends, then commits."""
+    engine = create_sync_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            connection.execute(text(f"DELETE FROM {table} WHERE id = :id"), {"id": record_id})
+            yield connection
+            transaction.commit()
+    finally:
+        engine.dispose()
+
+
+def wait_for_a_blocked_request(database_url: str) -> None:
+    engine = create_sync_engine(database_url)
+    try:
+        deadline = time.monotonic() + 10
+        with engine.connect() as connection:
+            while time.monotonic() < deadline:
+                waiting = connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()"
+                    )
+                ).scalar_one()
+                connection.rollback()
+                if waiting:
+                    return
+                time.sleep(0.02)
+        raise AssertionError("the request never waited on the deletion's row lock")
+    finally:
+        engine.dispose()
+
+
+def post_during_deletion(
+    database_url: str, table: str, record_id: str, url: str, body: dict[str, Any], key: Key
+) -> httpx.Response:
+    answers: list[httpx.Response] = []
+
+    def post() -> None:
+        answers.append(httpx.post(url, json=body, headers=key.headers, timeout=30))
+
+    with deletion_in_flight(database_url, table, record_id):
+        sender = threading.Thread(target=post)
+        sender.start()
+        wait_for_a_blocked_request(database_url)
+    sender.join(30)
+    assert answers, "the request did not finish"
+    return answers[0]
+
+
+def test_scheduling_on_a_task_being_deleted_is_a_422(
+    live_api: str, database_url: str, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    project_id = factory.project(workspace)
+    task_id = factory.task(workspace, project_id)
+    body = {
+        "userId": workspace.owner_id,
+        "projectId": project_id,
+        "taskId": task_id,
+        "date": "2026-03-02",
+        "plannedSeconds": 3600,
+    }
+    response = post_during_deletion(
+        database_url, "task", task_id, f"{live_api}/api/v1/schedule", body, owner_key
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["errors"][0]["field"] == "taskId"
+
+
+def test_tagging_a_project_with_a_tag_being_deleted_is_a_422(
+    live_api: str, database_url: str, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    tag_id = factory.tag(workspace, "Going away")
+    client_id = factory.client(workspace)
+    body = {"clientId": client_id, "name": "Tagged", "billingType": "hourly", "tagIds": [tag_id]}
+    response = post_during_deletion(
+        database_url, "tag", tag_id, f"{live_api}/api/v1/projects", body, owner_key
+    )
+    assert response.status_code == 422, response.text
+    assert "tagIds" in response.text
