@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from fastapi.testclient import TestClient
 
+from billabled.models.membership import Role
 from tests.factories import Factory, Key, Workspace
 
 BASE = "/api/v1/time-entries"
@@ -137,3 +138,38 @@ def test_updated_since_with_deletions_replays_every_change_once_oldest_first(
     untouched = {entry["id"] for entry in before[15:]} - set(final)
     assert untouched
     assert untouched.isdisjoint(entry["id"] for entry in replay)
+
+
+def test_a_member_replays_only_the_deletions_of_their_own_time(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    """A member's key sees only its creator's entries, so its `includeDeleted` sync gets only the
+    tombstones of their entries: another member's deleted entry ids and times are not theirs."""
+    project_id = factory.project(workspace)
+    alice = factory.key(workspace, email=factory.member(workspace, Role.MEMBER))
+    bob = factory.key(workspace, email=factory.member(workspace, Role.MEMBER))
+    since = datetime.now(UTC)
+    mine = bulk(client, alice, [item(project_id, i) for i in range(3)])
+    theirs = bulk(client, bob, [item(project_id, 10 + i) for i in range(3)])
+    for entry in (mine[0], theirs[0], theirs[1]):
+        response = client.delete(f"{BASE}/{entry['id']}", headers=owner_key.headers)
+        assert response.status_code == 204
+
+    query = f"updatedSince={quote(since.isoformat())}&includeDeleted=true"
+    for key, own, own_deleted in (
+        (alice, mine, [mine[0]["id"]]),
+        (bob, theirs, [theirs[0]["id"], theirs[1]["id"]]),
+    ):
+        page = client.get(f"{BASE}?{query}", headers=key.headers).json()
+        tombstones = [entry["id"] for entry in page["items"] if entry.get("deleted")]
+        live = [entry["id"] for entry in page["items"] if not entry.get("deleted")]
+        assert sorted(tombstones) == sorted(own_deleted)
+        assert sorted(live) == sorted(e["id"] for e in own if e["id"] not in own_deleted)
+        assert page["totalCount"] == len(page["items"])
+
+    manager_view = client.get(f"{BASE}?{query}", headers=owner_key.headers).json()
+    assert {e["id"] for e in manager_view["items"] if e.get("deleted")} == {
+        mine[0]["id"],
+        theirs[0]["id"],
+        theirs[1]["id"],
+    }

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.errors import Conflict, NotFound
-from billabled.kit.pagination import Tombstones
+from billabled.kit.pagination import AnySelect, Tombstones
 from billabled.models.tombstone import Tombstone
 
 ModelT = TypeVar("ModelT")
@@ -47,11 +47,22 @@ def refuse_delete(what: str, dependents: dict[str, int]) -> None:
     )
 
 
-def tombstones(workspace_id: str, entity_type: str) -> Tombstones:
-    return Tombstones(
-        lambda: select(Tombstone.entity_id, Tombstone.deleted_at).where(
+def tombstones(
+    workspace_id: str, entity_type: str, *, owner_user_id: str | None = None
+) -> Tombstones:
+    """The collection's deletions; with `owner_user_id`, only that user's records' (a member's
+    view of a collection they see only their own part of)."""
+
+    def build_query() -> AnySelect:
+        query = select(Tombstone.entity_id, Tombstone.deleted_at).where(
             Tombstone.workspace_id == workspace_id, Tombstone.entity_type == entity_type
-        ),
+        )
+        if owner_user_id is not None:
+            query = query.where(Tombstone.owner_user_id == owner_user_id)
+        return query
+
+    return Tombstones(
+        build_query,
         Tombstone.entity_id,
         Tombstone.deleted_at,
     )

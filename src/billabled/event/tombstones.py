@@ -12,18 +12,28 @@ from billabled.models.tombstone import Tombstone
 
 
 async def record_deletion(
-    session: AsyncSession, *, workspace_id: str, entity_type: str, entity_id: str
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    entity_type: str,
+    entity_id: str,
+    owner_user_id: str | None = None,
 ) -> None:
+    """`owner_user_id`: whose record it was, where members see only their own (time entries)."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
     statement = insert(Tombstone).values(
-        workspace_id=workspace_id, entity_type=entity_type, entity_id=entity_id, deleted_at=now
+        workspace_id=workspace_id,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        deleted_at=now,
+        owner_user_id=owner_user_id,
     )
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["workspace_id", "entity_type", "entity_id"],
-            set_={"deleted_at": now},
+            set_={"deleted_at": now, "owner_user_id": owner_user_id},
         )
     )
 

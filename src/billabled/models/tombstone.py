@@ -21,6 +21,9 @@ class Tombstone(Base):
     entity_type: Mapped[str] = mapped_column(String(32), primary_key=True)
     entity_id: Mapped[str] = mapped_column(IdColumn(), primary_key=True)
     deleted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Whose record it was, for collections a member sees only their own part of (time entries):
+    # their sync replays only their own deletions. Null where every reader sees every record.
+    owner_user_id: Mapped[str | None] = mapped_column(IdColumn(), default=None)
 
     __table_args__ = (
         Index(

@@ -102,7 +102,12 @@ async def list_time_entries(
         sortable=SORTABLE,
         id_column=TimeEntryRow.id,
         updated_at_column=TimeEntryRow.updated_at,
-        tombstones=tombstones(principal.workspace_id, service.ENTITY),
+        tombstones=tombstones(
+            principal.workspace_id,
+            service.ENTITY,
+            # A member's key sees its creator's entries only, and so only their deletions.
+            owner_user_id=None if principal.is_manager_or_above else principal.user_id,
+        ),
     )
     live = [row.id for row in result.rows if not isinstance(row, dict)]
     tags = await service.tag_ids_by_entry(session, live)

@@ -517,7 +517,11 @@ async def delete_entry(session: AsyncSession, principal: Principal, entry_id: st
     await session.execute(delete(TimeEntryTag).where(TimeEntryTag.time_entry_id == entry.id))
     await session.delete(entry)
     await record_deletion(
-        session, workspace_id=principal.workspace_id, entity_type=ENTITY, entity_id=entry.id
+        session,
+        workspace_id=principal.workspace_id,
+        entity_type=ENTITY,
+        entity_id=entry.id,
+        owner_user_id=entry.user_id,
     )
     record_change(
         session,
