@@ -36,3 +36,8 @@ def test_runs_refuse_unknown_prefixes_and_absurd_sizes() -> None:
         new_ids("nope", 2)
     with pytest.raises(ValueError, match="too many"):
         new_ids("te", 1 << 20)
+
+
+def test_runs_made_in_the_same_millisecond_never_share_an_id() -> None:
+    ids = [value for _ in range(2000) for value in new_ids("te", 50)]
+    assert len(set(ids)) == len(ids)

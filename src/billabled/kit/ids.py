@@ -7,6 +7,8 @@ Crockford base32, so ids of one kind sort by creation time, as strings, in every
 from __future__ import annotations
 
 import re
+import secrets
+import time
 from typing import Final
 
 from ulid import ULID
@@ -51,9 +53,12 @@ def new_ids(prefix: str, count: int) -> list[str]:
     _check(prefix)
     if count > 1 << (_LOW_BITS - 1):
         raise ValueError("too many ids for one run")
-    # One random ULID with the top bit of its last 20 cleared, so its successors only ever change
-    # the last four characters: encode the head once, then each tail from the table.
-    first = int(ULID()) & ~(1 << (_LOW_BITS - 1))
+    # A fresh ULID (this millisecond, 80 new random bits: python-ulid's own ULIDs of the same
+    # millisecond are consecutive, so runs built on them would overlap), with the top bit of its
+    # last 20 cleared, so its successors only ever change the last four characters: encode the
+    # head once, then each tail from the table.
+    randomness = secrets.randbits(80) & ~(1 << (_LOW_BITS - 1))
+    first = (time.time_ns() // 1_000_000) << 80 | randomness
     head = f"{prefix}_{_encode(first)[:-4]}"
     low = first & ((1 << _LOW_BITS) - 1)
     return [f"{head}{_PAIRS[n >> 10]}{_PAIRS[n & 1023]}" for n in range(low, low + count)]
