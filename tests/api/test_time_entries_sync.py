@@ -173,3 +173,44 @@ def test_a_member_replays_only_the_deletions_of_their_own_time(
         theirs[0]["id"],
         theirs[1]["id"],
     }
+
+
+def test_an_entry_moved_to_another_member_leaves_the_first_members_sync(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    """A member's mirror holds only their entries: when a manager gives one to someone else, their
+    next sync replays it as deleted (for them), the new owner's as created, and managers — who
+    still see it — get no tombstone for it. Given back, it is live again for the first member."""
+    project_id = factory.project(workspace)
+    alice = factory.key(workspace, email=factory.member(workspace, Role.MEMBER))
+    bob_email = factory.member(workspace, Role.MEMBER)
+    bob = factory.key(workspace, email=bob_email)
+    bob_id = factory.user_id(workspace, bob_email)
+    (entry,) = bulk(client, alice, [item(project_id, 1)])
+    alice_id = entry["userId"]
+
+    def sync(key: Key, since: datetime) -> tuple[list[str], list[str]]:
+        query = f"updatedSince={quote(since.isoformat())}&includeDeleted=true"
+        page = client.get(f"{BASE}?{query}", headers=key.headers).json()
+        assert page["totalCount"] == len(page["items"])
+        live = [e["id"] for e in page["items"] if not e.get("deleted")]
+        gone = [e["id"] for e in page["items"] if e.get("deleted")]
+        return live, gone
+
+    since = datetime.now(UTC)
+    moved = client.patch(
+        f"{BASE}/{entry['id']}", json={"userId": bob_id}, headers=owner_key.headers
+    )
+    assert moved.status_code == 200, moved.text
+    assert sync(alice, since) == ([], [entry["id"]])
+    assert sync(bob, since) == ([entry["id"]], [])
+    assert sync(owner_key, since) == ([entry["id"]], [])
+
+    since = datetime.now(UTC)
+    back = client.patch(
+        f"{BASE}/{entry['id']}", json={"userId": alice_id}, headers=owner_key.headers
+    )
+    assert back.status_code == 200, back.text
+    assert sync(alice, since) == ([entry["id"]], [])
+    assert sync(bob, since) == ([], [entry["id"]])
+    assert sync(owner_key, since) == ([entry["id"]], [])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.errors import Conflict, NotFound
@@ -48,10 +48,14 @@ def refuse_delete(what: str, dependents: dict[str, int]) -> None:
 
 
 def tombstones(
-    workspace_id: str, entity_type: str, *, owner_user_id: str | None = None
+    workspace_id: str,
+    entity_type: str,
+    *,
+    owner_user_id: str | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> Tombstones:
     """The collection's deletions; with `owner_user_id`, only that user's records' (a member's
-    view of a collection they see only their own part of)."""
+    view of a collection they see only their own part of); `where`, a further condition."""
 
     def build_query() -> AnySelect:
         query = select(Tombstone.entity_id, Tombstone.deleted_at).where(
@@ -59,6 +63,8 @@ def tombstones(
         )
         if owner_user_id is not None:
             query = query.where(Tombstone.owner_user_id == owner_user_id)
+        if where is not None:
+            query = query.where(where)
         return query
 
     return Tombstones(

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from billabled.api.platform import API_PREFIX
-from billabled.api.resources import sent_fields, tombstones
+from billabled.api.resources import sent_fields
 from billabled.auth.dependencies import TimeRead, TimeWrite
 from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
@@ -102,12 +102,7 @@ async def list_time_entries(
         sortable=SORTABLE,
         id_column=TimeEntryRow.id,
         updated_at_column=TimeEntryRow.updated_at,
-        tombstones=tombstones(
-            principal.workspace_id,
-            service.ENTITY,
-            # A member's key sees its creator's entries only, and so only their deletions.
-            owner_user_id=None if principal.is_manager_or_above else principal.user_id,
-        ),
+        tombstones=service.entry_tombstones(principal),
     )
     live = [row.id for row in result.rows if not isinstance(row, dict)]
     tags = await service.tag_ids_by_entry(session, live)

@@ -29,16 +29,18 @@ from pydantic import ValidationError
 from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billabled.api.resources import tombstones
 from billabled.auth.principal import Principal
 from billabled.errors import Conflict, NotFound, ValidationFailed, validation_errors
 from billabled.event.service import record_change
 from billabled.event.tombstones import record_deletion
 from billabled.kit.ids import new_ids
-from billabled.kit.pagination import AnySelect
+from billabled.kit.pagination import AnySelect, Tombstones
 from billabled.kit.sql import one_of, one_of_value
 from billabled.kit.time import utcnow
 from billabled.models.tag import TimeEntryTag
 from billabled.models.time_entry import TimeEntry, TimeEntryStatus
+from billabled.models.tombstone import Tombstone
 from billabled.time_entry.batch import (
     NewEntry,
     insert_entries,
@@ -122,6 +124,16 @@ async def tag_ids_by_entry(session: AsyncSession, entry_ids: Sequence[str]) -> d
         for entry_id, tag_id in rows:
             tags[entry_id].append(tag_id)
     return tags
+
+
+def entry_tombstones(principal: Principal) -> Tombstones:
+    """The time-entry tombstones this caller may replay. A member: their entries that were deleted
+    or moved to another member (a tombstone keeps the owner the entry left). A manager sees every
+    entry, so only real deletions — not tombstones of entries that moved and still exist."""
+    if not principal.is_manager_or_above:
+        return tombstones(principal.workspace_id, ENTITY, owner_user_id=principal.user_id)
+    still_there = select(TimeEntry.id).where(TimeEntry.id == Tombstone.entity_id).exists()
+    return tombstones(principal.workspace_id, ENTITY, where=~still_there)
 
 
 async def get_entry_json(
@@ -495,6 +507,15 @@ async def update_entry(
     # Set explicitly: a change of tags alone does not touch the row, yet is a change to sync.
     entry.updated_at = utcnow()
     await session.flush()
+    if user_changed:
+        # The entry leaves its former owner's view: for their key's syncs it is as if deleted.
+        await record_deletion(
+            session,
+            workspace_id=principal.workspace_id,
+            entity_type=ENTITY,
+            entity_id=entry.id,
+            owner_user_id=old.user_id,
+        )
     after = time_entry_json(entry, tags_after)
     record_change(
         session,
