@@ -59,7 +59,8 @@ def one_of_value(values: Collection[str], dialect: str) -> Any:
 async def insert_columns(
     connection: AsyncConnection, table: Table, columns: Mapping[str, Sequence[Any]]
 ) -> None:
-    """Insert rows given column by column (every column of the table, every list as long).
+    """Insert rows given column by column (every column of the table but those the database
+    fills itself — an autoincrement key, a server default — every list as long).
 
     One statement whatever the number of rows. PostgreSQL binds each column as one array and runs
     `INSERT … SELECT unnest($1), unnest($2), …`: for a bulk of 500 time entries that took a third
@@ -68,8 +69,10 @@ async def insert_columns(
     from ~300 to ~370 per second). SQLite, in-process, runs executemany.
     """
     names = tuple(columns)
-    if set(names) != set(table.columns.keys()):
-        raise ValueError(f"insert_columns needs every column of {table.name}")
+    if set(names) != _columns_to_give(table):
+        raise ValueError(
+            f"insert_columns needs every column of {table.name} the database does not fill"
+        )
     if not columns[names[0]]:
         return
     if connection.dialect.name == "postgresql" and len(columns[names[0]]) > 1:
@@ -88,3 +91,15 @@ def _unnest_insert(table: Table, names: tuple[str, ...]) -> Insert:
 @lru_cache(maxsize=64)
 def _plain_insert(table: Table) -> Insert:
     return insert(table)  # one object per table: its cache key is generated once
+
+
+@lru_cache(maxsize=64)
+def _columns_to_give(table: Table) -> frozenset[str]:
+    # No Python-side defaults run here, so every column must be given but those the database
+    # fills: an autoincrement integer key or a server default.
+    return frozenset(
+        column.key
+        for column in table.columns
+        if column.server_default is None
+        and not (column.primary_key and column.autoincrement is True)
+    )
