@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
+from billabled.app import create_app
+from billabled.config import Settings
+from billabled.db import create_sync_engine
 from billabled.models.workspace import Plan
 from tests.factories import Factory, Key
 
@@ -83,3 +90,42 @@ def test_last_used_at_is_kept_to_the_minute(
         time.sleep(0.05)
     text = str(last)
     assert text.endswith(("00", ":00+00:00", ":00.000000"))  # truncated to the minute
+
+
+@pytest.mark.skipif(
+    not os.environ.get("BILLABLED_TEST_DATABASE_URL"),
+    reason="a table lock held by another session: PostgreSQL (CI's second pass)",
+)
+def test_shutting_down_waits_for_the_flush_in_flight_and_loses_nothing(
+    settings: Settings, database_url: str, factory: Factory, owner_key: Key, unique: str
+) -> None:
+    """The server stops while its usage flush is blocked in the database: the shutdown waits for
+    that write instead of interrupting it, then finishes, and every record is there."""
+    agent = f"shutdown-test/{unique}"
+    headers = {**owner_key.headers, "User-Agent": agent}
+    served, stopped = threading.Event(), threading.Event()
+
+    def serve_then_stop() -> None:
+        with TestClient(create_app(settings)) as client:
+            for _ in range(3):
+                assert client.get("/api/v1/me", headers=headers).status_code == 200
+            served.set()
+            time.sleep(settings.usage_flush_interval_seconds * 6)  # the flush is now waiting
+        stopped.set()
+
+    engine = create_sync_engine(database_url)
+    try:
+        with engine.connect() as locker:
+            lock = locker.begin()
+            locker.execute(text("LOCK TABLE usage_record IN ACCESS EXCLUSIVE MODE"))
+            server = threading.Thread(target=serve_then_stop)
+            server.start()
+            assert served.wait(20)
+            time.sleep(0.5)  # the shutdown has begun and is waiting for the flush
+            assert not stopped.is_set()
+            lock.commit()
+        server.join(20)
+    finally:
+        engine.dispose()
+    assert stopped.is_set(), "the server did not finish shutting down"
+    assert len(usage_rows(factory, agent, 3)) == 3

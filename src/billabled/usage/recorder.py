@@ -92,6 +92,7 @@ class UsageRecorder:
         self._buffer: list[UsageEntry] = []
         self._key_minutes: dict[str, datetime] = {}  # key id -> last minute written
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._last_purge: datetime | None = None
         self._flush_lock = asyncio.Lock()
 
@@ -103,19 +104,25 @@ class UsageRecorder:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping.clear()
             self._task = asyncio.create_task(self._run(), name="usage-recorder")
 
     async def stop(self) -> None:
+        """Let the flusher finish its current write and stop, then write what is left. Never
+        cancelled mid-write: a driver interrupted in the middle of a statement (asyncpg's
+        executemany, seen on shutdown) can leave its connection waiting forever, and the process
+        with it."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            await self._task
             self._task = None
         await self.flush()
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.flush_interval):
+                    await self._stopping.wait()
             try:
                 await self.flush()
                 await self._purge_if_due()
