@@ -60,9 +60,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TransactionMiddleware, database_getter=lambda: app.state.database)
     app.add_middleware(ApiPlatformMiddleware)
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(health.router)
-    for router in API_ROUTERS:
-        app.include_router(router)
+    # Health and API routes go into the app's own route list rather than through include_router:
+    # FastAPI matches an included router through a layer of per-candidate scope bookkeeping that
+    # cost ~0.7 µs a route on every request (issue #5). Each router carries its prefix, tags and
+    # schema flag itself, so nothing an inclusion would add is lost (the reference is identical).
+    for router in (health.router, *API_ROUTERS):
+        app.router.routes.extend(router.routes)
     install_openapi(app)
     install_docs(app)
     return app

@@ -1,8 +1,9 @@
 """The Integration API v1: every resource router. Each router carries the `/api/v1` prefix itself,
 so its routes know their full path template (for usage records and the reference).
 
-The app includes each of them directly: FastAPI matches included routers level by level on every
-request, and a router of routers cost a measurable share of a small request (issue #5)."""
+The app adds their routes to its own route list (app.py): FastAPI matches included routers
+through a layer of bookkeeping per candidate route that cost a measurable share of a small
+request (issue #5)."""
 
 from __future__ import annotations
 
