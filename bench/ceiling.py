@@ -4,10 +4,10 @@ A raw ASGI callable (no framework, no middleware, no dependency injection, no ra
 record, no idempotency), served by the same uvicorn settings as ours. For each request it still
 does the work that cannot be skipped, through the same drivers as our app:
 
-- the API-key lookup: `KEY_LOOKUP` compiled per dialect exactly as `billabled.auth.key_lookup`
-  does, run on an asyncpg pool (PostgreSQL, `reset` skipped like ours) or a read-only `sqlite3`
-  connection on the event loop (SQLite); then the same checks (revoked, expired, still a member,
-  the scope in effect). Nothing is cached: every request looks its key up;
+- the API-key lookup: our own `billabled.auth.key_lookup` objects (the least a lookup that is
+  not cached can cost: one asyncpg connection answering concurrent lookups together on
+  PostgreSQL, a read-only `sqlite3` connection on the event loop on SQLite); then the same checks
+  (revoked, expired, still a member, the scope in effect). Every request looks its key up;
 - `GET /api/v1/time-entries`: the page query, the count query (page mode only) and the tag-id
   query, the very statements our app runs — the cached template of
   `time_entry.service.entries_query` and the page and count statements `kit.pagination.paginate`
@@ -29,7 +29,6 @@ Only what the benchmark sends is understood (`projectId`, `userId`, `from`, `to`
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,12 +36,11 @@ from datetime import UTC, date, datetime
 from typing import Any, Final
 from urllib.parse import parse_qs
 
-import asyncpg
 import orjson
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from billabled.auth.authenticate import KEY_LOOKUP, key_hash_of
+from billabled.auth.authenticate import KEY_LOOKUP, KEYS_LOOKUP, key_hash_of
+from billabled.auth.key_lookup import KeyLookup, KeyRow, PostgresKeyLookup, SqliteKeyLookup
 from billabled.auth.scopes import Scope, ceiling, sorted_scopes
 from billabled.config import Settings
 from billabled.db import create_app_engine
@@ -76,29 +74,25 @@ _KNOWN_PARAMS: Final = frozenset(
 _JSON: Final = (b"content-type", b"application/json")
 
 
-async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
-    """As our key pool: one read-only statement leaves no session state to reset."""
-
-
 @dataclass(frozen=True, slots=True)
 class Caller:
     """What a key lookup yields, as far as the ceiling needs it."""
 
-    row: dict[str, Any]
+    row: KeyRow
     scopes: frozenset[Scope]
     granted: frozenset[Scope]
 
     @property
     def workspace_id(self) -> str:
-        return str(self.row["workspace_id"])
+        return self.row.workspace_id
 
     @property
     def user_id(self) -> str:
-        return str(self.row["created_by_user_id"])
+        return self.row.created_by_user_id
 
     @property
     def is_manager_or_above(self) -> bool:
-        return self.row["role"] in _MANAGERS
+        return self.row.role in _MANAGERS
 
 
 class BadRequest(Exception):
@@ -165,10 +159,6 @@ def decode_cursor(raw: str) -> tuple[datetime, str]:
     return datetime.fromisoformat(payload["v"]), payload["i"]
 
 
-def _sqlite_time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
 class Ceiling:
     """The raw ASGI app."""
 
@@ -176,9 +166,7 @@ class Ceiling:
         self.settings = settings
         self.pepper = derive_pepper(settings.resolved_secret_key)
         self.engine: AsyncEngine | None = None
-        self.pool: asyncpg.Pool | None = None
-        self.sqlite: sqlite3.Connection | None = None
-        self.key_sql = ""
+        self.keys: KeyLookup | None = None
 
     # --- lifespan ----------------------------------------------------------------------------
 
@@ -186,45 +174,17 @@ class Ceiling:
         self.engine = create_app_engine(self.settings)
         url = self.engine.url
         if self.engine.dialect.name == "sqlite":
-            self.key_sql = str(KEY_LOOKUP.compile(dialect=sqlite.dialect()))
-            self.sqlite = sqlite3.connect(
-                f"file:{url.database}?mode=ro", uri=True, check_same_thread=False, timeout=5
-            )
-            self.sqlite.row_factory = sqlite3.Row
+            self.keys = SqliteKeyLookup.connect(url, KEY_LOOKUP)
         else:
-            self.key_sql = str(KEY_LOOKUP.compile(dialect=postgresql.asyncpg.dialect()))  # type: ignore[no-untyped-call]
-            dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-            self.pool = await asyncpg.create_pool(
-                dsn, min_size=0, max_size=self.settings.auth_pool_size, reset=_nothing_to_reset
-            )
+            self.keys = PostgresKeyLookup.for_url(url, KEY_LOOKUP, KEYS_LOOKUP)
 
     async def shutdown(self) -> None:
-        if self.pool is not None:
-            await self.pool.close()
-        if self.sqlite is not None:
-            self.sqlite.close()
+        if self.keys is not None:
+            await self.keys.close()
         if self.engine is not None:
             await self.engine.dispose()
 
     # --- the key -----------------------------------------------------------------------------
-
-    async def _lookup(self, key_hash: str) -> dict[str, Any] | None:
-        if self.pool is not None:
-            record = await self.pool.fetchrow(self.key_sql, key_hash)
-            if record is None:
-                return None
-            values = dict(record)
-        else:
-            assert self.sqlite is not None
-            row = self.sqlite.execute(self.key_sql, (key_hash,)).fetchone()
-            if row is None:
-                return None
-            values = dict(row)
-            values["expires_at"] = _sqlite_time(values["expires_at"])
-            values["revoked_at"] = _sqlite_time(values["revoked_at"])
-        scopes = values["scopes"]
-        values["scopes"] = orjson.loads(scopes) if isinstance(scopes, str | bytes) else scopes
-        return values
 
     async def _caller(self, headers: list[tuple[bytes, bytes]]) -> Caller | None:
         raw: str | None = None
@@ -239,40 +199,41 @@ class Ceiling:
             key_hash = key_hash_of(self.pepper, raw)
         except Unauthorized:
             return None
-        row = await self._lookup(key_hash)
-        if row is None or row["revoked_at"] is not None or row["role"] is None:
+        assert self.keys is not None
+        row = await self.keys.find(key_hash)
+        if row is None or row.revoked_at is not None or row.role is None:
             return None
-        if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
+        if row.expires_at is not None and row.expires_at <= datetime.now(UTC):
             return None
-        granted = frozenset(Scope(s) for s in row["scopes"] if s in Scope._value2member_map_)
-        return Caller(row, granted & ceiling(row["role"]), granted)
+        granted = frozenset(Scope(s) for s in row.scopes if s in Scope._value2member_map_)
+        return Caller(row, granted & ceiling(row.role), granted)
 
     # --- endpoints ---------------------------------------------------------------------------
 
     def _me(self, caller: Caller) -> dict[str, Any]:
         row = caller.row
-        limit = limit_for_plan(row["plan"])
+        limit = limit_for_plan(row.plan)
         now = time.time()
         reset_at = (math.floor(now / WINDOW_SECONDS) + 1) * WINDOW_SECONDS
         return {
             "workspace": {
-                "id": row["workspace_id"],
-                "name": row["workspace_name"],
-                "plan": row["plan"],
-                "currency": row["currency"],
-                "timeZone": row["time_zone"],
+                "id": row.workspace_id,
+                "name": row.workspace_name,
+                "plan": row.plan,
+                "currency": row.currency,
+                "timeZone": row.time_zone,
             },
             "key": {
-                "id": row["id"],
-                "name": row["name"],
-                "prefix": row["prefix"],
-                "expiresAt": row["expires_at"],
+                "id": row.id,
+                "name": row.name,
+                "prefix": row.prefix,
+                "expiresAt": row.expires_at,
             },
             "user": {
-                "id": row["created_by_user_id"],
-                "name": row["user_name"],
-                "email": row["email"],
-                "role": row["role"],
+                "id": row.created_by_user_id,
+                "name": row.user_name,
+                "email": row.email,
+                "role": row.role,
             },
             "scopes": {
                 "granted": sorted_scopes(caller.granted),

@@ -6,13 +6,17 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+
+from billabled.db import create_sync_engine
 
 BILLABLED = str(Path(sys.executable).parent / "billabled")
 
@@ -82,3 +86,25 @@ def run_cli(args: list[str], env: Mapping[str, str], timeout: float = 60) -> Cli
         check=False,
     )
     return CliResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+def wait_for_a_blocked_request(database_url: str) -> None:
+    """Return once a statement of this database waits on a lock (PostgreSQL)."""
+    engine = create_sync_engine(database_url)
+    try:
+        deadline = time.monotonic() + 10
+        with engine.connect() as connection:
+            while time.monotonic() < deadline:
+                waiting = connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()"
+                    )
+                ).scalar_one()
+                connection.rollback()
+                if waiting:
+                    return
+                time.sleep(0.02)
+        raise AssertionError("no request waited on a lock")
+    finally:
+        engine.dispose()

@@ -50,8 +50,6 @@ class Settings(BaseSettings):
     usage_flush_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     unauthenticated_rate_limit_per_minute: int = Field(default=60, ge=1)
     max_request_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
-    # Connections per process for API-key lookups on PostgreSQL (a pool of its own).
-    auth_pool_size: int = Field(default=4, ge=1, le=50)
 
     @field_validator("log_level", mode="before")
     @classmethod

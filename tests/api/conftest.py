@@ -87,6 +87,13 @@ def live_api(settings: Settings) -> Iterator[str]:
     """The test app served by uvicorn on a real socket, for truly concurrent requests."""
     app = create_app(settings)
     add_test_routes(app)
+    with serve(app) as url:
+        yield url
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """`app` served by uvicorn on a real socket in a thread, for the duration of the block."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
@@ -98,9 +105,11 @@ def live_api(settings: Settings) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the live test server did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
 
 
 # Statements the app's background usage recorder runs, and transaction control (which the

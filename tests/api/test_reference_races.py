@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +20,7 @@ from sqlalchemy import text
 
 from billabled.db import create_sync_engine
 from tests.factories import Factory, Key, Workspace
+from tests.support import wait_for_a_blocked_request
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("BILLABLED_TEST_DATABASE_URL"),
@@ -38,27 +38,6 @@ def deletion_in_flight(database_url: str, table: str, record_id: str) -> Iterato
             connection.execute(text(f"DELETE FROM {table} WHERE id = :id"), {"id": record_id})
             yield connection
             transaction.commit()
-    finally:
-        engine.dispose()
-
-
-def wait_for_a_blocked_request(database_url: str) -> None:
-    engine = create_sync_engine(database_url)
-    try:
-        deadline = time.monotonic() + 10
-        with engine.connect() as connection:
-            while time.monotonic() < deadline:
-                waiting = connection.execute(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND datname = current_database()"
-                    )
-                ).scalar_one()
-                connection.rollback()
-                if waiting:
-                    return
-                time.sleep(0.02)
-        raise AssertionError("the request never waited on the deletion's row lock")
     finally:
         engine.dispose()
 

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billabled.auth.authenticate import (
     KEY_LOOKUP,
+    KEYS_LOOKUP,
     authenticate_key,
     key_from_headers,
     key_hash_of,
@@ -82,7 +83,7 @@ class ApiPlatform:
         if database.is_sqlite:
             keys = SqliteKeyLookup.connect(url, KEY_LOOKUP)
         else:
-            keys = await PostgresKeyLookup.connect(url, KEY_LOOKUP, settings.auth_pool_size)
+            keys = PostgresKeyLookup.for_url(url, KEY_LOOKUP, KEYS_LOOKUP)
         return cls(
             settings=settings,
             database=database,

@@ -7,14 +7,17 @@ expired → creator still a member. Each failure has its own 401 code.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import ColumnElement, String, and_, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from billabled.auth.key_lookup import KeyLookup
 from billabled.auth.principal import Principal
 from billabled.auth.scopes import Scope, ceiling
 from billabled.errors import Unauthorized
 from billabled.kit.apikeys import hash_key, is_well_formed
+from billabled.kit.pagination import AnySelect
 from billabled.kit.time import utcnow
 from billabled.models.api_key import ApiKey
 from billabled.models.membership import Membership, Role
@@ -54,34 +57,45 @@ def key_from_headers(authorization: str | None, x_api_key: str | None) -> str:
     raise ApiKeyMissing()
 
 
-KEY_LOOKUP = (
-    select(
-        ApiKey.id,
-        ApiKey.workspace_id,
-        ApiKey.name,
-        ApiKey.prefix,
-        ApiKey.scopes,
-        ApiKey.expires_at,
-        ApiKey.revoked_at,
-        ApiKey.created_by_user_id,
-        Workspace.name.label("workspace_name"),
-        Workspace.plan,
-        Workspace.currency,
-        Workspace.time_zone,
-        Membership.role,
-        User.name.label("user_name"),
-        User.email,
+def _key_lookup(condition: ColumnElement[bool], *extra: Any) -> AnySelect:
+    """The key, its workspace, its creator and the creator's membership (if still a member)."""
+    return (
+        select(
+            ApiKey.id,
+            ApiKey.workspace_id,
+            ApiKey.name,
+            ApiKey.prefix,
+            ApiKey.scopes,
+            ApiKey.expires_at,
+            ApiKey.revoked_at,
+            ApiKey.created_by_user_id,
+            Workspace.name.label("workspace_name"),
+            Workspace.plan,
+            Workspace.currency,
+            Workspace.time_zone,
+            Membership.role,
+            User.name.label("user_name"),
+            User.email,
+            *extra,
+        )
+        .join(Workspace, Workspace.id == ApiKey.workspace_id)
+        .join(User, User.id == ApiKey.created_by_user_id)
+        .outerjoin(
+            Membership,
+            and_(
+                Membership.workspace_id == ApiKey.workspace_id,
+                Membership.user_id == ApiKey.created_by_user_id,
+            ),
+        )
+        .where(condition)
     )
-    .join(Workspace, Workspace.id == ApiKey.workspace_id)
-    .join(User, User.id == ApiKey.created_by_user_id)
-    .outerjoin(
-        Membership,
-        and_(
-            Membership.workspace_id == ApiKey.workspace_id,
-            Membership.user_id == ApiKey.created_by_user_id,
-        ),
-    )
-    .where(ApiKey.key_hash == bindparam("key_hash"))
+
+
+# One key, by its hash.
+KEY_LOOKUP = _key_lookup(ApiKey.key_hash == bindparam("key_hash"))
+# Several keys at once, each row ending with its hash (PostgreSQL: the hashes bound as one array).
+KEYS_LOOKUP = _key_lookup(
+    ApiKey.key_hash == any_(bindparam("key_hashes", type_=ARRAY(String))), ApiKey.key_hash
 )
 
 

@@ -1,15 +1,16 @@
 """The API-key lookup on the hot path: one indexed point query, straight through the driver.
 
 Every Integration API request starts here, and revocation must take effect on the very next
-request, so nothing is cached: the lookup is made cheap instead. The statement is written once
-with SQLAlchemy (authenticate.py) and compiled per dialect; it then runs on a small asyncpg pool
-(PostgreSQL) or a read-only sqlite3 connection on the event loop (SQLite: an indexed read in WAL
-mode takes microseconds and never waits for writers). Going around the ORM here saves ~0.5 ms a
-request (docs/benchmarks.md).
+request, so nothing is cached: the lookup is made cheap instead. The statements are written once
+with SQLAlchemy (authenticate.py) and compiled per dialect; they then run on one asyncpg
+connection per process (PostgreSQL) or a read-only sqlite3 connection on the event loop (SQLite:
+an indexed read in WAL mode takes microseconds and never waits for writers). Going around the ORM
+here saves ~0.5 ms a request, and around asyncpg's pool another ~40 µs (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,7 +44,7 @@ class KeyRow:
 
 
 class KeyLookup(Protocol):
-    lookups: int  # how many lookups reached the database (observability, tests)
+    lookups: int  # how many statements reached the database (observability, tests)
 
     async def find(self, key_hash: str) -> KeyRow | None: ...
 
@@ -59,38 +60,141 @@ def _scopes(value: Any) -> list[str]:
     return [str(item) for item in loaded]
 
 
-async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
-    """This pool only runs one read-only statement, which leaves no session state behind, so the
-    default `RESET ALL; UNLISTEN *; …` round trip on every release (~90 µs) is skipped."""
+def _key_row(record: asyncpg.Record) -> KeyRow:
+    # The statement's first fifteen columns are KeyRow's fields, in order.
+    values = list(record.values())[:15]
+    values[4] = _scopes(values[4])
+    return KeyRow(*values)
+
+
+_Waiters = dict[str, list["asyncio.Future[KeyRow | None]"]]
+# How the lookup connection names itself in pg_stat_activity.
+APPLICATION_NAME = "billabled-key-lookup"
+_CONNECTION_LOST = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+    ConnectionError,
+)
 
 
 class PostgresKeyLookup:
-    def __init__(self, pool: asyncpg.Pool, sql: str) -> None:
-        self._pool = pool
-        self._sql = sql
+    """One connection, at most one statement in flight.
+
+    A lookup that finds the connection idle runs at once (`KEY_LOOKUP`). Lookups that arrive
+    while a statement is in flight wait for it to finish and are then answered together by one
+    statement (`KEYS_LOOKUP`, the hashes bound as one array). Under load a request pays for a
+    share of one round trip instead of a whole one; and since no lookup is answered by a statement
+    that started before the request arrived, a revocation committed before a request is seen by it.
+    """
+
+    def __init__(self, dsn: str, one_sql: str, many_sql: str) -> None:
+        self._dsn = dsn
+        self._one_sql = one_sql
+        self._many_sql = many_sql
+        self._connection: asyncpg.Connection | None = None
+        self._busy = False
+        self._waiting: _Waiters = {}
+        self._batches: set[asyncio.Task[None]] = set()
+        self._closing = False
         self.lookups = 0
 
     @classmethod
-    async def connect(cls, url: URL, statement: AnySelect, pool_size: int) -> PostgresKeyLookup:
+    def for_url(cls, url: URL, one: AnySelect, many: AnySelect) -> PostgresKeyLookup:
+        """Connects on first use, so the app starts (and /readyz can say 503) while the database
+        is away."""
+        dialect = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        # min_size=0: connect on first use, so the app starts (and /readyz can say 503) even
-        # while the database is away.
-        pool = await asyncpg.create_pool(
-            dsn, min_size=0, max_size=pool_size, reset=_nothing_to_reset
-        )
-        return cls(pool, _compile(statement, postgresql.asyncpg.dialect()))  # type: ignore[no-untyped-call]
+        return cls(dsn, _compile(one, dialect), _compile(many, dialect))
 
     async def find(self, key_hash: str) -> KeyRow | None:
+        if self._busy:
+            future: asyncio.Future[KeyRow | None] = asyncio.get_running_loop().create_future()
+            self._waiting.setdefault(key_hash, []).append(future)
+            return await future
+        self._busy = True
+        try:
+            records = await self._run(self._one_sql, key_hash)
+        finally:
+            self._next_batch()
+        return _key_row(records[0]) if records else None
+
+    def _next_batch(self) -> None:
+        """The statement in flight is done: answer whoever queued behind it, or go idle."""
+        if not self._waiting or self._closing:
+            for futures in self._waiting.values():
+                for future in futures:
+                    future.cancel()
+            self._waiting = {}
+            self._busy = False
+            return
+        waiting, self._waiting = self._waiting, {}
+        batch = asyncio.get_running_loop().create_task(self._answer(waiting))
+        self._batches.add(batch)
+        batch.add_done_callback(self._batches.discard)
+
+    async def _answer(self, waiting: _Waiters) -> None:
+        try:
+            records = await self._run(self._many_sql, list(waiting))
+        except BaseException as exc:
+            for futures in waiting.values():
+                for future in futures:
+                    if future.done():
+                        continue
+                    if isinstance(exc, Exception):
+                        future.set_exception(exc)
+                    else:
+                        future.cancel()
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            found = {record[-1]: _key_row(record) for record in records}
+            for key_hash, futures in waiting.items():
+                row = found.get(key_hash)
+                for future in futures:
+                    if not future.done():  # its request may have gone away meanwhile
+                        future.set_result(row)
+        finally:
+            self._next_batch()
+
+    @property
+    def waiting(self) -> int:
+        """Lookups queued behind the statement in flight (observability, tests)."""
+        return sum(len(futures) for futures in self._waiting.values())
+
+    async def _run(self, sql: str, argument: Any) -> list[asyncpg.Record]:
+        try:
+            return await self._run_once(sql, argument)
+        except _CONNECTION_LOST:
+            # The database restarted or dropped the connection since the last lookup: a read is
+            # safe to repeat, once, on a new connection.
+            return await self._run_once(sql, argument)
+
+    async def _run_once(self, sql: str, argument: Any) -> list[asyncpg.Record]:
+        if self._connection is None or self._connection.is_closed():
+            self._connection = await asyncpg.connect(
+                self._dsn, server_settings={"application_name": APPLICATION_NAME}
+            )
+        connection = self._connection
         self.lookups += 1
-        record = await self._pool.fetchrow(self._sql, key_hash)
-        if record is None:
-            return None
-        values = dict(record)
-        values["scopes"] = _scopes(values["scopes"])
-        return KeyRow(**values)
+        try:
+            records: list[asyncpg.Record] = await connection.fetch(sql, argument)
+        except BaseException:
+            # A statement that failed or was cancelled half-way leaves the connection in an
+            # unknown state: drop it, the next lookup connects afresh.
+            self._connection = None
+            connection.terminate()
+            raise
+        return records
 
     async def close(self) -> None:
-        await self._pool.close()
+        self._closing = True
+        for batch in list(self._batches):
+            batch.cancel()
+        await asyncio.gather(*self._batches, return_exceptions=True)
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
 
 
 def _sqlite_time(value: str | None) -> datetime | None:
