@@ -12,6 +12,7 @@ Plain ASGI, because it runs on every request and must cost little.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -320,10 +321,16 @@ async def _authenticate_and_count(
     if not platform.limiter.is_shared:
         principal = await authenticate_key(platform.keys, key_hash)
         return principal, await platform.limiter.count(bucket)
-    principal, window = await asyncio.gather(
-        authenticate_key(platform.keys, key_hash), platform.limiter.count(bucket)
-    )
-    return principal, window
+    # One task for the count (gather would make two), the lookup on this one.
+    counting = asyncio.ensure_future(platform.limiter.count(bucket))
+    try:
+        principal = await authenticate_key(platform.keys, key_hash)
+    except BaseException:
+        # The refusal stands whatever the count does; it is awaited only to be finished.
+        with contextlib.suppress(Exception):
+            await counting
+        raise
+    return principal, await counting
 
 
 def _rate_limited(decision: RateLimitDecision) -> RateLimited:
