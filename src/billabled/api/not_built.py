@@ -11,11 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from billabled.api.platform import API_PREFIX
+from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import require
 from billabled.auth.scopes import Scope
 from billabled.errors import NotImplementedYet
 
-router = APIRouter(prefix=API_PREFIX)
+router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute)
 
 # (method, path, scope, tag, what it will do)
 NOT_BUILT: tuple[tuple[str, str, Scope, str, str], ...] = (

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.resources import sent_fields, tombstones
+from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import ClientsRead, ClientsWrite
 from billabled.client import service
 from billabled.client.schemas import Client, ClientCreate, ClientUpdate, client_json
@@ -17,7 +18,7 @@ from billabled.kit.schema import Page
 from billabled.models.client import Client as ClientRow
 from billabled.transaction import DbSession
 
-router = APIRouter(prefix=API_PREFIX, tags=["Clients"])
+router = APIRouter(prefix=API_PREFIX, tags=["Clients"], route_class=ApiRoute)
 
 SORTABLE = {
     "createdAt": ClientRow.created_at,

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 
 from billabled.api.platform import API_PREFIX, rate_limit_of
+from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import AnyKey
 from billabled.auth.scopes import sorted_scopes
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.me.schemas import Me
 from billabled.ratelimit import WINDOW_SECONDS
 
-router = APIRouter(prefix=API_PREFIX, tags=["Me"])
+router = APIRouter(prefix=API_PREFIX, tags=["Me"], route_class=ApiRoute)
 
 
 @router.get("/me", response_model=None, responses={200: {"model": Me}})

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.resources import sent_fields, tombstones
+from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import ProjectsRead, ProjectsWrite
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.pagination import ListQuery, page_response, paginate
@@ -22,7 +23,7 @@ from billabled.project import repository, service
 from billabled.project.schemas import Project, ProjectCreate, ProjectUpdate, project_json
 from billabled.transaction import DbSession
 
-router = APIRouter(prefix=API_PREFIX, tags=["Projects"])
+router = APIRouter(prefix=API_PREFIX, tags=["Projects"], route_class=ApiRoute)
 
 SORTABLE = {
     "createdAt": ProjectRow.created_at,

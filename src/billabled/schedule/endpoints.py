@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.resources import sent_fields, tombstones
+from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import ScheduleRead, ScheduleWrite
 from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
@@ -28,7 +29,7 @@ from billabled.schedule.schemas import (
 )
 from billabled.transaction import DbSession
 
-router = APIRouter(prefix=API_PREFIX, tags=["Schedule"])
+router = APIRouter(prefix=API_PREFIX, tags=["Schedule"], route_class=ApiRoute)
 
 SORTABLE = {
     "createdAt": ScheduledWorkRow.created_at,

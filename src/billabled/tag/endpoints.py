@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.resources import sent_fields, tombstones
+from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import TagsRead, TagsWrite
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.pagination import ListQuery, page_response, paginate
@@ -18,7 +19,7 @@ from billabled.tag import service
 from billabled.tag.schemas import Tag, TagCreate, TagUpdate, tag_json
 from billabled.transaction import DbSession
 
-router = APIRouter(prefix=API_PREFIX, tags=["Tags"])
+router = APIRouter(prefix=API_PREFIX, tags=["Tags"], route_class=ApiRoute)
 
 SORTABLE = {
     "createdAt": TagRow.created_at,

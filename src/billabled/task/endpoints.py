@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.resources import sent_fields, tombstones
+from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import TasksRead, TasksWrite
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.pagination import ListQuery, page_response, paginate
@@ -28,7 +29,7 @@ from billabled.task.schemas import (
 )
 from billabled.transaction import DbSession
 
-router = APIRouter(prefix=API_PREFIX, tags=["Tasks"])
+router = APIRouter(prefix=API_PREFIX, tags=["Tasks"], route_class=ApiRoute)
 
 TASK_SORTABLE = {
     "createdAt": TaskRow.created_at,

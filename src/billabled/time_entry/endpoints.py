@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.resources import sent_fields
+from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import TimeRead, TimeWrite
 from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
@@ -33,7 +34,7 @@ from billabled.time_entry.schemas import (
 )
 from billabled.transaction import DbSession
 
-router = APIRouter(prefix=API_PREFIX, tags=["Time entries"])
+router = APIRouter(prefix=API_PREFIX, tags=["Time entries"], route_class=ApiRoute)
 
 SORTABLE = {
     "createdAt": TimeEntryRow.created_at,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from billabled.api.platform import API_PREFIX
+from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import UsersRead
 from billabled.errors import NotFound
 from billabled.kit.jsonresponse import JsonResponse
@@ -19,7 +20,7 @@ from billabled.transaction import DbSession
 from billabled.user import repository
 from billabled.user.schemas import User, user_json
 
-router = APIRouter(prefix=API_PREFIX, tags=["Users"])
+router = APIRouter(prefix=API_PREFIX, tags=["Users"], route_class=ApiRoute)
 
 SORTABLE = {
     "createdAt": Membership.created_at,
