@@ -1,11 +1,11 @@
 """Creating many time entries with a fixed number of statements, whatever their number.
 
 Invariants:
-- one INSERT for the entries, one for their tags, one for their events and one for their audit
-  records, whatever their number (`kit.sql.insert_columns`: arrays through `unnest` on
-  PostgreSQL, executemany on SQLite), each compiled once per process (a multi-row `VALUES` list
-  was compiled anew for every batch, which cost more than everything else in a bulk request;
-  bench/scenarios.py, issue #5);
+- the entries, their tags, their events and their audit records are written by one statement on
+  PostgreSQL whatever their number (`kit.sql.insert_columns_together`: data-modifying `WITH`
+  parts, arrays through `unnest`), by one executemany per table on SQLite; each statement is
+  compiled once per process (a multi-row `VALUES` list was compiled anew for every batch, which
+  cost more than everything else in a bulk request; bench/scenarios.py, issue #5);
 - the rows are complete before the INSERT (ids, timestamps, rate snapshot): nothing is read back;
 - ids are generated sorted in item order, and a batch shares one `createdAt`, so the default list
   order (`createdAt, id`) and the event order (`createdAt, id`) follow the request's item order;
@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.audit.service import Actor
 from billabled.kit.ids import new_ids
-from billabled.kit.sql import insert_columns
+from billabled.kit.sql import insert_columns, insert_columns_together
 from billabled.kit.time import utcnow
 from billabled.models.audit import AuditRecord
 from billabled.models.base import Base
@@ -76,47 +76,55 @@ def _table(model: type[Base]) -> Table:
     return table
 
 
-async def _insert(session: AsyncSession, model: type[Base], columns: dict[str, list[Any]]) -> None:
-    """One INSERT for all the rows, given column by column (`kit.sql.insert_columns`)."""
-    await insert_columns(await session.connection(), _table(model), columns)
+def _entry_columns(entries: Sequence[NewEntry]) -> dict[str, list[Any]]:
+    return {name: [getattr(entry, name) for entry in entries] for name in _COLUMNS}
 
 
-async def insert_entries(session: AsyncSession, entries: Sequence[NewEntry]) -> None:
-    """The entries and their tags: two statements (one when no entry has tags)."""
-    if not entries:
-        return
-    await _insert(
-        session, TimeEntry, {name: [getattr(entry, name) for entry in entries] for name in _COLUMNS}
-    )
-    await insert_tags(
-        session, [(entry.id, tag_id) for entry in entries for tag_id in entry.tag_ids]
-    )
+def _tag_columns(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    return {
+        "time_entry_id": [entry_id for entry_id, _ in pairs],
+        "tag_id": [tag_id for _, tag_id in pairs],
+    }
 
 
-async def insert_tags(session: AsyncSession, pairs: Sequence[tuple[str, str]]) -> None:
-    """`(time entry id, tag id)` links in one statement (none when there are none)."""
-    await _insert(
-        session,
-        TimeEntryTag,
-        {
-            "time_entry_id": [entry_id for entry_id, _ in pairs],
-            "tag_id": [tag_id for _, tag_id in pairs],
-        },
-    )
-
-
-async def record_creations(
+async def insert_entries(
     session: AsyncSession,
+    entries: Sequence[NewEntry],
     *,
     workspace_id: str,
     actor: Actor,
     entity_type: str,
     created: Sequence[tuple[str, dict[str, Any]]],
 ) -> None:
-    """`<entity>.created` events and audit records for many new records `(id, public JSON)`:
-    two statements."""
-    if not created:
+    """The entries, their tags, and a `<entity>.created` event and an audit record for each
+    (`created`: `(id, public JSON)`): one statement on PostgreSQL, four at most on SQLite."""
+    if not entries:
         return
+    tags = [(entry.id, tag_id) for entry in entries for tag_id in entry.tag_ids]
+    events, audits = _creation_columns(workspace_id, actor, entity_type, created)
+    await insert_columns_together(
+        await session.connection(),
+        [
+            (_table(TimeEntry), _entry_columns(entries)),
+            (_table(TimeEntryTag), _tag_columns(tags)),
+            (_table(Event), events),
+            (_table(AuditRecord), audits),
+        ],
+    )
+
+
+async def insert_tags(session: AsyncSession, pairs: Sequence[tuple[str, str]]) -> None:
+    """`(time entry id, tag id)` links in one statement (none when there are none)."""
+    await insert_columns(await session.connection(), _table(TimeEntryTag), _tag_columns(pairs))
+
+
+def _creation_columns(
+    workspace_id: str,
+    actor: Actor,
+    entity_type: str,
+    created: Sequence[tuple[str, dict[str, Any]]],
+) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """The event and audit-record columns for new records `(id, public JSON)`."""
     now = utcnow()
     action = f"{entity_type}.created"
     request_id = structlog.contextvars.get_contextvars().get("request_id")
@@ -124,31 +132,24 @@ async def record_creations(
     entity_ids = [entity_id for entity_id, _ in created]
     # The public JSON as it is; the engine's serializer renders it as the API does (UTC as "Z").
     bodies = [body for _, body in created]
-    await _insert(
-        session,
-        Event,
-        {
-            "id": new_ids("evt", count),
-            "workspace_id": [workspace_id] * count,
-            "type": [action] * count,
-            "created_at": [now] * count,
-            "data": bodies,
-        },
-    )
-    await _insert(
-        session,
-        AuditRecord,
-        {
-            "id": new_ids("aud", count),
-            "workspace_id": [workspace_id] * count,
-            "actor_type": [actor.type] * count,
-            "actor_id": [actor.id] * count,
-            "action": [action] * count,
-            "entity_type": [entity_type] * count,
-            "entity_id": entity_ids,
-            "before": [None] * count,
-            "after": bodies,
-            "request_id": [request_id] * count,
-            "created_at": [now] * count,
-        },
-    )
+    events: dict[str, list[Any]] = {
+        "id": new_ids("evt", count),
+        "workspace_id": [workspace_id] * count,
+        "type": [action] * count,
+        "created_at": [now] * count,
+        "data": bodies,
+    }
+    audits: dict[str, list[Any]] = {
+        "id": new_ids("aud", count),
+        "workspace_id": [workspace_id] * count,
+        "actor_type": [actor.type] * count,
+        "actor_id": [actor.id] * count,
+        "action": [action] * count,
+        "entity_type": [entity_type] * count,
+        "entity_id": entity_ids,
+        "before": [None] * count,
+        "after": bodies,
+        "request_id": [request_id] * count,
+        "created_at": [now] * count,
+    }
+    return events, audits

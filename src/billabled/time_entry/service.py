@@ -45,7 +45,6 @@ from billabled.time_entry.batch import (
     NewEntry,
     insert_entries,
     insert_tags,
-    record_creations,
 )
 from billabled.time_entry.rates import amount_minor_sql
 from billabled.time_entry.schemas import TimeEntryCreate, time_entry_json
@@ -309,10 +308,10 @@ async def _prepare(
 async def _write(
     session: AsyncSession, principal: Principal, entries: Sequence[NewEntry]
 ) -> list[dict[str, Any]]:
-    await insert_entries(session, entries)
     created = [time_entry_json(entry, entry.tag_ids) for entry in entries]
-    await record_creations(
+    await insert_entries(
         session,
+        entries,
         workspace_id=principal.workspace_id,
         actor=principal.actor,
         entity_type=ENTITY,
