@@ -13,7 +13,8 @@ does the work that cannot be skipped, through the same drivers as our app:
   `time_entry.service.entries_query` and the page and count statements `kit.pagination.paginate`
   derives from it (`list_statements`), values bound per request — and the tag query as
   `time_entry.service.tag_ids_by_entry` builds it (rows read as `kit.pagination.records`), run
-  on the same SQLAlchemy `AsyncEngine` our app uses (`create_app_engine`: asyncpg / aiosqlite)
+  on the same SQLAlchemy `AsyncEngine` our app uses (`create_app_engine`: asyncpg / aiosqlite;
+  on PostgreSQL without BEGIN/COMMIT, as our reads: `db.reading`)
   via `AsyncConnection.execute`, without an ORM session; `bench.scenarios` checks that the
   filters' values match the ones our app binds;
 - `GET /api/v1/me`: the key lookup and the JSON;
@@ -43,7 +44,7 @@ from billabled.auth.authenticate import KEY_LOOKUP, KEYS_LOOKUP, key_hash_of
 from billabled.auth.key_lookup import KeyLookup, KeyRow, PostgresKeyLookup, SqliteKeyLookup
 from billabled.auth.scopes import Scope, ceiling, sorted_scopes
 from billabled.config import Settings
-from billabled.db import create_app_engine
+from billabled.db import create_app_engine, reading
 from billabled.errors import Unauthorized
 from billabled.kit.apikeys import derive_pepper
 from billabled.kit.pagination import (
@@ -166,12 +167,14 @@ class Ceiling:
         self.settings = settings
         self.pepper = derive_pepper(settings.resolved_secret_key)
         self.engine: AsyncEngine | None = None
+        self.reader: AsyncEngine | None = None
         self.keys: KeyLookup | None = None
 
     # --- lifespan ----------------------------------------------------------------------------
 
     async def startup(self) -> None:
         self.engine = create_app_engine(self.settings)
+        self.reader = reading(self.engine)
         url = self.engine.url
         if self.engine.dialect.name == "sqlite":
             self.keys = SqliteKeyLookup.connect(url, KEY_LOOKUP)
@@ -272,9 +275,9 @@ class Ceiling:
         page_query, count_query, values = page_statements(
             query, page=page, page_size=page_size, cursor=cursor
         )
-        assert self.engine is not None
+        assert self.reader is not None
         connection: AsyncConnection
-        async with self.engine.connect() as connection:
+        async with self.reader.connect() as connection:
             rows = records(await connection.execute(page_query, values))
             has_more = len(rows) > page_size
             rows = rows[:page_size]

@@ -141,13 +141,31 @@ def _ensure_sqlite_dir(url: URL) -> None:
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+def reading(engine: AsyncEngine) -> AsyncEngine:
+    """The engine read-only requests use. On PostgreSQL it runs statements without BEGIN/COMMIT:
+    under READ COMMITTED every statement takes its own snapshot inside a transaction too, so a
+    read-only transaction bought nothing but two round trips per request (issue #5). SQLite keeps
+    its read transaction: there it is one snapshot for all of a request's statements, and costs
+    no round trip."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 class Database:
     """The app's engine and session factories; one per process, kept on `app.state`."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
-        self._read_sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # PostgreSQL reads run without BEGIN/COMMIT: under READ COMMITTED every statement takes
+        # its own snapshot inside a transaction too, so a read-only transaction bought nothing
+        # but two round trips per request (issue #5). SQLite keeps its read transaction: there
+        # it is one snapshot for all of a request's statements, and costs no round trip.
+        reader = (
+            engine if self.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+        self._read_sessions = async_sessionmaker(reader, expire_on_commit=False)
         writer = engine.execution_options(sqlite_immediate=True) if self.is_sqlite else engine
         self._write_sessions = async_sessionmaker(writer, expire_on_commit=False)
         # SQLite has one writer at a time. Writers that find the lock taken sleep and retry in
