@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from billabled.app import create_app
+from billabled.config import Settings
 from billabled.kit.apikeys import generate_key
 from billabled.models.membership import Role
 from tests.factories import Factory, Key, Workspace
@@ -125,3 +127,17 @@ def test_unknown_routes_under_the_api_still_need_a_key(client: TestClient, owner
     response = client.get("/api/v1/nothing-here", headers=owner_key.headers)
     assert response.status_code == 404
     assert error_code(response) == "not_found"
+
+
+def test_the_api_served_under_a_path_prefix_still_authenticates(
+    settings: Settings, owner_key: Key
+) -> None:
+    """Behind a proxy's sub-path (`--root-path /billabled`) the ASGI path carries the prefix."""
+    app = create_app(settings)
+    with TestClient(app, root_path="/billabled", raise_server_exceptions=False) as client:
+        answered = client.get("/billabled/api/v1/me", headers=owner_key.headers)
+        refused = client.get("/billabled/api/v1/me")
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["key"]["id"] == owner_key.id
+    assert refused.status_code == 401
+    assert error_code(refused) == "api_key_missing"

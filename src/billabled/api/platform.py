@@ -162,7 +162,7 @@ class ApiPlatformMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
+        path = _app_path(scope)
         if scope["type"] != "http" or not path.startswith(API_PREFIX) or path in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
@@ -346,6 +346,17 @@ async def _respond(error: BillabledError, scope: Scope, receive: Receive, send: 
     response = JsonResponse(error.body(), status_code=error.status)
     MutableHeaders(raw=response.raw_headers).update(error.headers)
     await response(scope, receive, send)
+
+
+def _app_path(scope: Scope) -> str:
+    """The request's path within the app: served under a prefix (`--root-path`, a proxy's
+    sub-path), the ASGI path includes that prefix, and routing strips it; so must the decision
+    whether a request is an API request."""
+    path: str = scope.get("path", "")
+    root_path: str = scope.get("root_path", "")
+    if root_path and path.startswith(root_path + "/"):
+        return path[len(root_path) :]
+    return path
 
 
 def _client_ip(scope: Scope) -> str:
