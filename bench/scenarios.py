@@ -2,11 +2,13 @@
 
     .venv/bin/python -m bench.scenarios --manifest bench/results/dataset-postgresql.json \
         [--quick] [--duration S] [--connections 16] [--threads 1] [--explain] [--only 1,4]
+        [--workers 1]
 
-Starts our server (`billabled.app:create_app`, the plan's rate limit lifted in that process) and
-the ceiling (`bench.ceiling`) on loopback ports with the same uvicorn settings (one worker, no
-access log), waits for /healthz, checks that both answer the same bytes, then runs `wrk --latency`
-(its own process) against each, alternating ours and the ceiling's:
+Starts our server (`billabled.app:create_app` through `bench.served`, which lifts the plan's rate
+limit in every worker) and the ceiling (`bench.ceiling`) on loopback ports with the same uvicorn
+settings (one worker unless `--workers`, no access log), waits for /healthz, checks that both
+answer the same bytes, then runs `wrk --latency` (its own process) against each, alternating ours
+and the ceiling's:
 
 1. the project's month: `GET /time-entries?projectId&from&to&pageSize=200`;
 2. deep paging: page 4,000 of 200 by `cursor` (computed once from the row before it), page 1,
@@ -66,10 +68,8 @@ BULK_ITEMS: Final = 500
 
 SERVE: Final = """
 import sys, uvicorn
-import billabled.ratelimit as ratelimit
-ratelimit.PLAN_LIMITS_PER_MINUTE["business"] = 10**9
-uvicorn.run(sys.argv[1], factory=True, host="127.0.0.1", port=int(sys.argv[2]), workers=1,
-            log_config=None, access_log=False, server_header=False)
+uvicorn.run(sys.argv[1], factory=True, host="127.0.0.1", port=int(sys.argv[2]),
+            workers=int(sys.argv[3]), log_config=None, access_log=False, server_header=False)
 """
 
 
@@ -96,12 +96,12 @@ def _server_env(manifest: dict[str, Any], data_dir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def serving(target: str, env: dict[str, str], log: Path) -> Iterator[str]:
+def serving(target: str, env: dict[str, str], log: Path, workers: int = 1) -> Iterator[str]:
     """Run `target` (an ASGI factory) under uvicorn; yield its base URL; stop it after."""
     port = _free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-c", SERVE, target, str(port)],
+            [sys.executable, "-c", SERVE, target, str(port), str(workers)],
             env=env,
             cwd=ROOT,
             stdout=out,
@@ -568,6 +568,9 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print query plans, then run")
     parser.add_argument("--explain-only", action="store_true", help="print query plans only")
     parser.add_argument("--only", help="comma-separated scenario numbers, e.g. 1,4")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes, ours and the ceiling's"
+    )
     args = parser.parse_args()
 
     manifest = orjson.loads(args.manifest.read_bytes())
@@ -582,6 +585,7 @@ def main() -> None:
     setup, database_version, plans = asyncio.run(prepare(engine, manifest, want_plans))
     info = machine()
     info["database"] = database_version
+    info["workers"] = args.workers
     print(f"machine: nproc={info['nproc']} cpu={info['cpu']!r} kernel={info['kernel']}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
     print(f"database: {backend} {info['database']}; {setup.total_entries:,} entries in the "
@@ -602,8 +606,8 @@ def main() -> None:
     data_dir.mkdir(exist_ok=True)
     env = _server_env(manifest, data_dir)
     with (
-        serving("billabled.app:create_app", env, data_dir / "ours.log") as ours,
-        serving("bench.ceiling:create_app", env, data_dir / "ceiling.log") as ceiling,
+        serving("bench.served:ours", env, data_dir / "ours.log", args.workers) as ours,
+        serving("bench.served:ceiling", env, data_dir / "ceiling.log", args.workers) as ceiling,
     ):
         print("\nself-check (ceiling vs ours):")
         problems += self_check(ours, ceiling, listed)
