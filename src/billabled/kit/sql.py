@@ -98,37 +98,56 @@ async def insert_columns_together(
             ]
             await connection.execute(_plain_insert(table), rows if len(rows) > 1 else rows[0])
         return
-    shape = tuple((table, names, len(columns[names[0]]) == 1) for table, names, columns in present)
+    shape = []
     values: dict[str, Any] = {}
     for table, names, columns in present:
         single = len(columns[names[0]]) == 1
+        same = () if single else _same_in_every_row(names, columns)
+        shape.append((table, names, single, same))
         for name in names:
             column = columns[name]
-            values[_bind_name(table, name)] = column[0] if single else list(column)
-    await connection.execute(_together(shape), values)
+            values[_bind_name(table, name)] = column[0] if single or name in same else list(column)
+    await connection.execute(_together(tuple(shape)), values)
+
+
+def _same_in_every_row(
+    names: tuple[str, ...], columns: Mapping[str, Sequence[Any]]
+) -> tuple[str, ...]:
+    """The columns whose value is the same in every row (a batch's workspace, creation time,
+    action…): bound once as a scalar instead of an array, which spares the driver encoding it
+    once per row. At least one column stays an array, or `SELECT` would yield a single row."""
+    same = tuple(
+        name for name in names if columns[name].count(columns[name][0]) == len(columns[name])
+    )
+    return same if len(same) < len(names) else same[1:]
 
 
 def _bind_name(table: Table, column: str) -> str:
     return f"{table.name}__{column}"
 
 
-@lru_cache(maxsize=64)
-def _together(shape: tuple[tuple[Table, tuple[str, ...], bool], ...]) -> Insert:
+@lru_cache(maxsize=256)
+def _together(shape: tuple[tuple[Table, tuple[str, ...], bool, tuple[str, ...]], ...]) -> Insert:
     """One statement for `shape`'s inserts (PostgreSQL): a plain INSERT for a single row,
-    `unnest` of one array per column for several; all but the last as `WITH` parts."""
+    `unnest` of one array per column for several (a column with one value for every row bound
+    once); all but the last as `WITH` parts."""
     statements = []
-    for table, names, single in shape:
+    for table, names, single, same in shape:
         if single:
             binds = {
                 name: bindparam(_bind_name(table, name), type_=table.c[name].type) for name in names
             }
             statements.append(insert(table).values(binds))
         else:
-            arrays = [
-                func.unnest(bindparam(_bind_name(table, name), type_=ARRAY(table.c[name].type)))
+            selected = [
+                bindparam(_bind_name(table, name), type_=table.c[name].type)
+                if name in same
+                else func.unnest(
+                    bindparam(_bind_name(table, name), type_=ARRAY(table.c[name].type))
+                )
                 for name in names
             ]
-            statements.append(insert(table).from_select(list(names), select(*arrays)))
+            statements.append(insert(table).from_select(list(names), select(*selected)))
     *first, last = statements
     for index, statement in enumerate(first):
         last = last.add_cte(statement.cte(f"insert_{index}"))
