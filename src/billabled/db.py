@@ -158,14 +158,7 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
-        # PostgreSQL reads run without BEGIN/COMMIT: under READ COMMITTED every statement takes
-        # its own snapshot inside a transaction too, so a read-only transaction bought nothing
-        # but two round trips per request (issue #5). SQLite keeps its read transaction: there
-        # it is one snapshot for all of a request's statements, and costs no round trip.
-        reader = (
-            engine if self.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
-        self._read_sessions = async_sessionmaker(reader, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(reading(engine), expire_on_commit=False)
         writer = engine.execution_options(sqlite_immediate=True) if self.is_sqlite else engine
         self._write_sessions = async_sessionmaker(writer, expire_on_commit=False)
         # SQLite has one writer at a time. Writers that find the lock taken sleep and retry in
