@@ -69,3 +69,79 @@ def test_models_and_migrations_agree(empty_database_url: str) -> None:
     finally:
         engine.dispose()
     assert diff == []
+
+
+def test_0006_keeps_existing_tombstones_and_marks_the_reassigned_ones(
+    empty_database_url: str,
+) -> None:
+    """Tombstones written before 0006: an ownerless one gets owner "", and a time entry's
+    tombstone whose entry still exists (it moved to another member) is marked reassigned."""
+    from datetime import date
+
+    from sqlalchemy import insert, text
+
+    from billabled.models.client import Client
+    from billabled.models.project import Project
+    from billabled.models.time_entry import TimeEntry
+    from billabled.models.user import User
+    from billabled.models.workspace import Workspace
+
+    migrations.upgrade(empty_database_url, "0005")
+    engine = create_sync_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            ids = {"workspace_id": "ws_01", "currency": "EUR"}
+            connection.execute(insert(Workspace.__table__).values(id="ws_01", name="W"))
+            connection.execute(
+                insert(User.__table__).values(id="usr_01", email="a@example.com", name="A")
+            )
+            connection.execute(insert(Client.__table__).values(id="cli_01", name="C", **ids))
+            connection.execute(
+                insert(Project.__table__).values(id="proj_01", client_id="cli_01", name="P", **ids)
+            )
+            connection.execute(
+                insert(TimeEntry.__table__).values(
+                    id="te_moved", user_id="usr_01", client_id="cli_01", project_id="proj_01",
+                    work_date=date(2026, 1, 5), duration_seconds=60, billable=True, **ids,
+                )
+            )  # fmt: skip
+            for entity_type, entity_id, owner in (
+                ("time_entry", "te_moved", "usr_00"),  # moved away from usr_00, still exists
+                ("time_entry", "te_gone", "usr_01"),  # deleted
+                ("client", "cli_gone", None),  # before 0005: no owner
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO tombstone (workspace_id, entity_type, entity_id, deleted_at,"
+                        " owner_user_id) VALUES ('ws_01', :type, :id, CURRENT_TIMESTAMP, :owner)"
+                    ),
+                    {"type": entity_type, "id": entity_id, "owner": owner},
+                )
+        migrations.upgrade(empty_database_url)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT entity_id, owner_user_id, reassigned FROM tombstone")
+            ).all()
+        assert sorted((r[0], r[1], bool(r[2])) for r in rows) == [
+            ("cli_gone", "", False),
+            ("te_gone", "usr_01", False),
+            ("te_moved", "usr_00", True),
+        ]
+        # After 0006 a moved entry can also be deleted: two tombstones, one per owner. Going back
+        # to one per record keeps the deletion.
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO tombstone (workspace_id, entity_type, entity_id, deleted_at,"
+                    " owner_user_id) VALUES ('ws_01', 'time_entry', 'te_moved', CURRENT_TIMESTAMP,"
+                    " 'usr_01')"
+                )
+            )
+        migrations.downgrade(empty_database_url, "0005")
+        with engine.connect() as connection:
+            owners = dict(
+                connection.execute(text("SELECT entity_id, owner_user_id FROM tombstone")).all()
+            )
+        assert owners == {"cli_gone": None, "te_gone": "usr_01", "te_moved": "usr_01"}
+    finally:
+        engine.dispose()

@@ -214,3 +214,29 @@ def test_an_entry_moved_to_another_member_leaves_the_first_members_sync(
     assert sync(alice, since) == ([entry["id"]], [])
     assert sync(bob, since) == ([], [entry["id"]])
     assert sync(owner_key, since) == ([entry["id"]], [])
+
+
+def test_an_entry_moved_and_then_deleted_is_replayed_as_deleted_to_both_members(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    """Moved from one member to another, then deleted by the second before the first synced:
+    each member's sync replays it as deleted once, and managers see one deletion."""
+    project_id = factory.project(workspace)
+    alice = factory.key(workspace, email=factory.member(workspace, Role.MEMBER))
+    bob_email = factory.member(workspace, Role.MEMBER)
+    bob = factory.key(workspace, email=bob_email)
+    (entry,) = bulk(client, alice, [item(project_id, 1)])
+    since = datetime.now(UTC)
+    moved = client.patch(
+        f"{BASE}/{entry['id']}",
+        json={"userId": factory.user_id(workspace, bob_email)},
+        headers=owner_key.headers,
+    )
+    assert moved.status_code == 200, moved.text
+    assert client.delete(f"{BASE}/{entry['id']}", headers=bob.headers).status_code == 204
+
+    query = f"updatedSince={quote(since.isoformat())}&includeDeleted=true"
+    for key in (alice, bob, owner_key):
+        page = client.get(f"{BASE}?{query}", headers=key.headers).json()
+        assert [(e["id"], e.get("deleted")) for e in page["items"]] == [(entry["id"], True)]
+        assert page["totalCount"] == 1

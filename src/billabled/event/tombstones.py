@@ -18,8 +18,10 @@ async def record_deletion(
     entity_type: str,
     entity_id: str,
     owner_user_id: str | None = None,
+    reassigned: bool = False,
 ) -> None:
-    """`owner_user_id`: whose record it was, where members see only their own (time entries)."""
+    """`owner_user_id`: whose record it was, where members see only their own (time entries);
+    `reassigned`: the record still exists but no longer belongs to them."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
@@ -27,25 +29,33 @@ async def record_deletion(
         workspace_id=workspace_id,
         entity_type=entity_type,
         entity_id=entity_id,
+        owner_user_id=owner_user_id or "",
         deleted_at=now,
-        owner_user_id=owner_user_id,
+        reassigned=reassigned,
     )
     await session.execute(
         statement.on_conflict_do_update(
-            index_elements=["workspace_id", "entity_type", "entity_id"],
-            set_={"deleted_at": now, "owner_user_id": owner_user_id},
+            index_elements=["workspace_id", "entity_type", "entity_id", "owner_user_id"],
+            set_={"deleted_at": now, "reassigned": reassigned},
         )
     )
 
 
 async def clear_deletion(
-    session: AsyncSession, *, workspace_id: str, entity_type: str, entity_id: str
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    entity_type: str,
+    entity_id: str,
+    owner_user_id: str | None = None,
 ) -> None:
-    """A record with this id exists again (a member re-added): it is no longer deleted."""
-    await session.execute(
-        delete(Tombstone).where(
-            Tombstone.workspace_id == workspace_id,
-            Tombstone.entity_type == entity_type,
-            Tombstone.entity_id == entity_id,
-        )
-    )
+    """A record with this id exists again (a member re-added) — or, with `owner_user_id`, belongs
+    to that user again (a time entry given back): it is no longer deleted for them."""
+    condition = [
+        Tombstone.workspace_id == workspace_id,
+        Tombstone.entity_type == entity_type,
+        Tombstone.entity_id == entity_id,
+    ]
+    if owner_user_id is not None:
+        condition.append(Tombstone.owner_user_id == owner_user_id)
+    await session.execute(delete(Tombstone).where(*condition))

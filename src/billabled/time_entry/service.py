@@ -33,7 +33,7 @@ from billabled.api.resources import tombstones
 from billabled.auth.principal import Principal
 from billabled.errors import Conflict, NotFound, ValidationFailed, validation_errors
 from billabled.event.service import record_change
-from billabled.event.tombstones import record_deletion
+from billabled.event.tombstones import clear_deletion, record_deletion
 from billabled.kit.ids import new_ids
 from billabled.kit.pagination import AnySelect, Tombstones
 from billabled.kit.sql import one_of, one_of_value
@@ -131,8 +131,7 @@ def entry_tombstones(principal: Principal) -> Tombstones:
     entry, so only real deletions — not tombstones of entries that moved and still exist."""
     if not principal.is_manager_or_above:
         return tombstones(principal.workspace_id, ENTITY, owner_user_id=principal.user_id)
-    still_there = select(TimeEntry.id).where(TimeEntry.id == Tombstone.entity_id).exists()
-    return tombstones(principal.workspace_id, ENTITY, where=~still_there)
+    return tombstones(principal.workspace_id, ENTITY, where=Tombstone.reassigned.is_(False))
 
 
 async def get_entry_json(
@@ -508,12 +507,21 @@ async def update_entry(
     await session.flush()
     if user_changed:
         # The entry leaves its former owner's view: for their key's syncs it is as if deleted.
+        # Given back to someone it once left, it is theirs again: their tombstone goes.
         await record_deletion(
             session,
             workspace_id=principal.workspace_id,
             entity_type=ENTITY,
             entity_id=entry.id,
             owner_user_id=old.user_id,
+            reassigned=True,
+        )
+        await clear_deletion(
+            session,
+            workspace_id=principal.workspace_id,
+            entity_type=ENTITY,
+            entity_id=entry.id,
+            owner_user_id=entry.user_id,
         )
     after = time_entry_json(entry, tags_after)
     record_change(
