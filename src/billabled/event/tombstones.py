@@ -59,3 +59,32 @@ async def clear_deletion(
     if owner_user_id is not None:
         condition.append(Tombstone.owner_user_id == owner_user_id)
     await session.execute(delete(Tombstone).where(*condition))
+
+
+async def record_reassignment(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    entity_type: str,
+    entity_id: str,
+    from_user_id: str,
+    to_user_id: str,
+) -> None:
+    """A record a member sees only while it is theirs (a time entry) moved to another member: for
+    the one it left it is as if deleted; for the one it reached, a tombstone from an earlier move
+    away (given back) no longer holds."""
+    await record_deletion(
+        session,
+        workspace_id=workspace_id,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        owner_user_id=from_user_id,
+        reassigned=True,
+    )
+    await clear_deletion(
+        session,
+        workspace_id=workspace_id,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        owner_user_id=to_user_id,
+    )

@@ -33,7 +33,7 @@ from billabled.api.resources import tombstones
 from billabled.auth.principal import Principal
 from billabled.errors import Conflict, NotFound, ValidationFailed, validation_errors
 from billabled.event.service import record_change
-from billabled.event.tombstones import clear_deletion, record_deletion
+from billabled.event.tombstones import record_deletion, record_reassignment
 from billabled.kit.ids import new_ids
 from billabled.kit.pagination import AnySelect, Tombstones
 from billabled.kit.sql import one_of, one_of_value
@@ -507,21 +507,13 @@ async def update_entry(
     await session.flush()
     if user_changed:
         # The entry leaves its former owner's view: for their key's syncs it is as if deleted.
-        # Given back to someone it once left, it is theirs again: their tombstone goes.
-        await record_deletion(
+        await record_reassignment(
             session,
             workspace_id=principal.workspace_id,
             entity_type=ENTITY,
             entity_id=entry.id,
-            owner_user_id=old.user_id,
-            reassigned=True,
-        )
-        await clear_deletion(
-            session,
-            workspace_id=principal.workspace_id,
-            entity_type=ENTITY,
-            entity_id=entry.id,
-            owner_user_id=entry.user_id,
+            from_user_id=old.user_id,
+            to_user_id=entry.user_id,
         )
     after = time_entry_json(entry, tags_after)
     record_change(
