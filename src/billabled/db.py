@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from billabled.config import Settings
+from billabled.sqlite_driver import one_trip_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -117,6 +118,7 @@ def create_app_engine(settings: Settings) -> AsyncEngine:
         )
     else:
         _ensure_sqlite_dir(url)
+        kwargs["async_creator"] = one_trip_connector(url)
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine.sync_engine)

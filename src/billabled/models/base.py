@@ -48,6 +48,24 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """One call per value, or none: a 200-row page reads 800 timestamps, and the generic
+        chain (TypeDecorator wrapper → the dialect's parser → `process_result_value`) cost ~1 µs
+        each (issue #5). asyncpg answers `timestamptz` as aware UTC already; SQLite stores the
+        naive UTC text `bind` writes. Other drivers take the generic chain."""
+        if dialect.driver == "asyncpg":
+            return None
+        if dialect.name == "sqlite":
+            return _utc_from_sqlite_text
+        return super().result_processor(dialect, coltype)
+
+
+def _utc_from_sqlite_text(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
 
 # JSON documents: JSONB on PostgreSQL, JSON (text) elsewhere.
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
