@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billabled.config import Settings
 from billabled.db import create_app_engine
-from billabled.models.base import UTCDateTime
+from billabled.models.base import UTCDateTime, utc_from_sqlite_text
 from billabled.sqlite_driver import OneTripConnection
 
 METADATA = MetaData()
@@ -155,3 +155,21 @@ def test_timestamps_read_back_as_aware_utc(database_url: str, tmp_path: Path) ->
     assert all(value.tzinfo is UTC for value in values[1:])
     assert rows[0][1] == whole_second
     assert rows[0][1].tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ("2024-12-05 07:47:35.000000", datetime(2024, 12, 5, 7, 47, 35, tzinfo=UTC)),
+        ("2024-12-05 07:47:35.250000", datetime(2024, 12, 5, 7, 47, 35, 250000, tzinfo=UTC)),
+        ("2024-12-05 07:47:35", datetime(2024, 12, 5, 7, 47, 35, tzinfo=UTC)),
+        # Not written by us, but read right: an offset, and a bare date (midnight UTC).
+        ("2024-12-05T07:47:35+02:00", datetime(2024, 12, 5, 5, 47, 35, tzinfo=UTC)),
+        ("2024-12-05", datetime(2024, 12, 5, tzinfo=UTC)),
+    ],
+)
+def test_sqlite_text_reads_as_aware_utc(stored: str, expected: datetime) -> None:
+    value = utc_from_sqlite_text(stored)
+    assert value == expected
+    assert value is not None
+    assert value.tzinfo is UTC

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import asyncpg
@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
 from billabled.kit.pagination import AnySelect
+from billabled.models.base import utc_from_sqlite_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +198,6 @@ class PostgresKeyLookup:
             self._connection = None
 
 
-def _sqlite_time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
 class SqliteKeyLookup:
     def __init__(self, connection: sqlite3.Connection, sql: str) -> None:
         self._connection = connection
@@ -223,7 +220,7 @@ class SqliteKeyLookup:
         values = dict(row)
         values["scopes"] = _scopes(values["scopes"])
         for column in ("expires_at", "revoked_at"):
-            values[column] = _sqlite_time(values[column])
+            values[column] = utc_from_sqlite_text(values[column])
         return KeyRow(**values)
 
     async def close(self) -> None:

