@@ -6,8 +6,10 @@ any app starts, and tests migrate their databases the same way.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Final
 
 from fastapi import FastAPI
 
@@ -24,6 +26,22 @@ from billabled.logging import configure_logging
 from billabled.middleware import RequestContextMiddleware
 from billabled.transaction import TransactionMiddleware
 
+# A collection of the youngest generation after this many net allocations (CPython: 700).
+GC_YOUNG_THRESHOLD: Final = 20_000
+
+
+def tune_garbage_collector() -> None:
+    """Keep the garbage collector off the request path (issue #5). Under a list load the default
+    settings ran ~170 young collections a second and a full collection every ~0.7 s that walked
+    every object the app holds (SQLAlchemy, pydantic and FastAPI structures, caches): up to 110 ms
+    with the event loop stopped, and ~17 % of the process's CPU. Objects alive once the app has
+    started are frozen out of the collector's walks, and young collections wait for 20,000 net
+    allocations: requests free almost everything they allocate by reference counting, so cycles
+    are still collected, just in fewer and shorter passes."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -37,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = database
         app.state.platform = platform
         platform.usage.start()
+        tune_garbage_collector()
         try:
             yield
         finally:
