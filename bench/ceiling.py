@@ -40,6 +40,7 @@ from urllib.parse import parse_qs
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from billabled.app import tune_garbage_collector
 from billabled.auth.authenticate import KEY_LOOKUP, KEYS_LOOKUP, key_hash_of
 from billabled.auth.key_lookup import KeyLookup, KeyRow, PostgresKeyLookup, SqliteKeyLookup
 from billabled.auth.scopes import Scope, ceiling, sorted_scopes
@@ -180,6 +181,8 @@ class Ceiling:
             self.keys = SqliteKeyLookup.connect(url, KEY_LOOKUP)
         else:
             self.keys = PostgresKeyLookup.for_url(url, KEY_LOOKUP, KEYS_LOOKUP)
+        # The same collector settings as our app's lifespan: a process setting, not app work.
+        tune_garbage_collector()
 
     async def shutdown(self) -> None:
         if self.keys is not None:
