@@ -61,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await platform.close()
             await database.dispose()
+            # What was frozen may be collected again once the app is gone (tests start many).
+            gc.unfreeze()
 
     app = FastAPI(
         title="Billabled Integration API",
