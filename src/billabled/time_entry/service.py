@@ -67,6 +67,8 @@ from billabled.time_entry.validation import (
 )
 
 ENTITY: Final = "time_entry"
+# Tombstones of entries deleted, not moved to another member (built once: it is on every list).
+_DELETED_NOT_MOVED: Final = Tombstone.reassigned.is_(False)
 _UPDATE_NOT_NULL: Final = frozenset(
     {"user_id", "project_id", "start", "end", "date", "duration_seconds", "billable", "tag_ids"}
 )
@@ -131,7 +133,7 @@ def entry_tombstones(principal: Principal) -> Tombstones:
     entry, so only real deletions — not tombstones of entries that moved and still exist."""
     if not principal.is_manager_or_above:
         return tombstones(principal.workspace_id, ENTITY, owner_user_id=principal.user_id)
-    return tombstones(principal.workspace_id, ENTITY, where=Tombstone.reassigned.is_(False))
+    return tombstones(principal.workspace_id, ENTITY, where=_DELETED_NOT_MOVED)
 
 
 async def get_entry_json(
