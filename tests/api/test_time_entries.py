@@ -236,6 +236,32 @@ def test_invalid_fields_are_422(client: TestClient, s: Setup, fields: Json, fiel
     assert fields_of(response) == [field]
 
 
+@pytest.mark.parametrize(
+    ("fragment", "field"),
+    [
+        ('"description": "half a pair \\ud800"', "description"),  # no column can store it
+        ('"durationSeconds": NaN', "durationSeconds"),  # not JSON, but Python's parser takes it
+        ('"durationSeconds": 123456789012345678901234567890', "durationSeconds"),
+    ],
+)
+def test_values_no_column_could_hold_are_422_naming_the_field(
+    client: TestClient, s: Setup, fragment: str, field: str
+) -> None:
+    """What JSON parsers disagree on (an unpaired surrogate, NaN, an integer beyond 64 bits)
+    reaches validation exactly and is refused there, on the single and the bulk endpoint alike;
+    nothing is written."""
+    fields = f'"projectId": "{s.project_id}", "date": "2026-03-02", "durationSeconds": 3600'
+    body = "{" + fields + ", " + fragment + "}"  # the fragment's key wins over the same one before
+    headers = {**s.key.headers, "Content-Type": "application/json"}
+    single = client.post(BASE, content=body.encode(), headers=headers)
+    assert single.status_code == 422, single.text
+    assert fields_of(single) == [field]
+    bulk = client.post(f"{BASE}/bulk", content=f'{{"items": [{body}]}}'.encode(), headers=headers)
+    assert bulk.status_code == 422, bulk.text
+    assert bulk.json()["error"]["code"] == "bulk_invalid"
+    assert client.get(BASE, headers=s.key.headers).json()["items"] == []
+
+
 # --- logging: what the time is on --------------------------------------------------------------
 
 
