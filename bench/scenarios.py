@@ -626,27 +626,24 @@ def main() -> None:
             label = f"{scenario.number} {scenario.name}"
             runs[label] = {"ours": [], "ceiling": []}
             targets = [("ours", ours)] + ([("ceiling", ceiling)] if scenario.ceiling else [])
-            # Unrecorded: the scenario's pages into the database's cache and each process's
-            # statement caches, so the first app measured does not pay for both.
-            for _, base in targets if warmup else []:
-                run_wrk(
+
+            def load(base: str, seconds: int, scenario: Scenario = scenario) -> WrkResult:
+                return run_wrk(
                     base + scenario.path,
                     scenario.script,
                     [scenario.key, *scenario.args],
-                    seconds=warmup,
+                    seconds=seconds,
                     connections=args.connections,
                     threads=args.threads,
                 )
+
+            # Unrecorded: the scenario's pages into the database's cache and each process's
+            # statement caches, so the first app measured does not pay for both.
+            for _, base in targets if warmup else []:
+                load(base, warmup)
             for _ in range(rounds):
                 for who, base in targets:
-                    result = run_wrk(
-                        base + scenario.path,
-                        scenario.script,
-                        [scenario.key, *scenario.args],
-                        seconds=seconds,
-                        connections=args.connections,
-                        threads=args.threads,
-                    )
+                    result = load(base, seconds)
                     result.items_per_s = result.ok_per_s * scenario.items_per_request
                     runs[label][who].append(result)
                     print(f"  {label:<32} {who:<8} {_fmt(result)}  non-2xx {result.non_2xx}")

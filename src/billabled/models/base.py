@@ -69,11 +69,10 @@ def utc_from_sqlite_text(value: str | None) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value + "+00:00")
-        if parsed.tzinfo is UTC:
-            return parsed
-    except ValueError:
-        pass
-    parsed = datetime.fromisoformat(value)
+    except ValueError:  # the text carries an offset of its own
+        parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is UTC:
+        return parsed
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
