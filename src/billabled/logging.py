@@ -22,7 +22,7 @@ def _json_line(event: dict[str, Any], **options: Any) -> str:
 def configure_logging(level: LogLevel = "info", fmt: LogFormat = "json") -> None:
     numeric_level = logging.getLevelNamesMapping()[level.upper()]
     # JSON lines are rendered by orjson (the request log is written on every request: the
-    # standard library's encoder cost ~10 µs of it, issue #5); `default` (structlog's fallback,
+    # standard library's encoder cost ~15 µs more, issue #5); `default` (structlog's fallback,
     # repr of anything else) and non-string keys keep any value loggable.
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer(_json_line, option=orjson.OPT_NON_STR_KEYS)
