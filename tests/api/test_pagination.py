@@ -66,6 +66,21 @@ def test_bad_list_parameters_are_422_naming_the_field(
     assert error["errors"][0]["in"] == "query"
 
 
+def test_unknown_parameters_are_ignored_and_a_repeated_one_counts_by_its_last_value(
+    client: TestClient, crowded: tuple[Workspace, Key, list[str]]
+) -> None:
+    _, key, _ = crowded
+    response = client.get(
+        "/api/v1/users?pageSize=500&pageSize=3&page_size=9&colour=blue&role=member",
+        headers=key.headers,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["pageSize"] == 3
+    assert len(body["items"]) == 3
+    assert {item["role"] for item in body["items"]} == {"member"}
+
+
 def _walk(client: TestClient, key: Key, query: str) -> list[str]:
     ids: list[str] = []
     response = client.get(f"/api/v1/users?{query}", headers=key.headers).json()

@@ -15,8 +15,10 @@ what the platform layer does around every endpoint. Invariants:
   POST, PUT and PATCH) has the one `Error` envelope. A response an endpoint declares itself
   (`responses={409: {"description": "…"}}`) keeps its description and gets the envelope.
 - Every response of every operation lists `X-Request-Id` and the rate-limit headers; list
-  operations (those using `ListQuery`) add `X-Total-Count` to their 200; every POST takes an
-  optional `Idempotency-Key` and its 2xx may carry `Idempotent-Replayed`.
+  operations (those whose query model is a `ListParams`) add `X-Total-Count` to their 200; every
+  POST takes an optional `Idempotency-Key` and its 2xx may carry `Idempotent-Replayed`.
+- Query parameters declared as a `kit.query.QueryModel` are invisible to FastAPI; each field is
+  added here as a parameter.
 - Operation ids are the handlers' names in camelCase (`listUsers`) where that is unique, so
   generated clients and Swagger UI's deep links read well.
 """
@@ -52,7 +54,8 @@ from billabled.idempotency.service import (
     IdempotencyInProgress,
     IdempotencyMismatch,
 )
-from billabled.kit.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, list_params
+from billabled.kit.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ListParams
+from billabled.kit.query import QueryModel, openapi_parameters, query_model_of
 from billabled.models.membership import Role
 from billabled.models.workspace import Plan
 from billabled.ratelimit import PLAN_LIMITS_PER_MINUTE, WINDOW_SECONDS
@@ -561,6 +564,18 @@ def _complete_operation(
     operation["responses"] = dict(sorted(responses.items()))
 
 
+def _add_query_parameters(
+    operation: JsonObject, components: JsonObject, model: type[QueryModel]
+) -> None:
+    """The parameters of a query model (`kit.query`), which FastAPI cannot see, and the schemas
+    they refer to."""
+    parameters, referenced = openapi_parameters(model)
+    operation.setdefault("parameters", []).extend(parameters)
+    schemas: JsonObject = components.setdefault("schemas", {})
+    for name, schema in referenced.items():
+        schemas.setdefault(name, schema)
+
+
 def _drop_unreferenced_schemas(document: JsonObject, names: Sequence[str]) -> None:
     """Remove FastAPI's own validation-error schemas once nothing refers to them (in order:
     `HTTPValidationError` refers to `ValidationError`)."""
@@ -599,7 +614,8 @@ def build_openapi(app: FastAPI) -> JsonObject:
         dependant: Dependant = context.dependant
         calls = list(_dependency_calls(dependant))
         scope = _required_scope(context.path_format or "", calls)
-        is_list = list_params in calls
+        query_models = [model for call in calls if (model := query_model_of(call))]
+        is_list = any(issubclass(model, ListParams) for model in query_models)
         methods: set[str] = context.methods or set()
         # `listUsers` rather than `list_users_api_v1_users_get`, when that stays unique.
         operation_name = _camel(context.name or "")
@@ -609,6 +625,8 @@ def build_openapi(app: FastAPI) -> JsonObject:
                 continue
             if rename:
                 operation["operationId"] = operation_name
+            for model in query_models:
+                _add_query_parameters(operation, components, model)
             _complete_operation(method, operation, scope=scope, is_list=is_list)
 
     _drop_unreferenced_schemas(document, _FASTAPI_VALIDATION_SCHEMAS)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Response
+from pydantic import Field
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.resources import sent_fields, tombstones
@@ -13,7 +14,8 @@ from billabled.auth.dependencies import ClientsRead, ClientsWrite
 from billabled.client import service
 from billabled.client.schemas import Client, ClientCreate, ClientUpdate, client_json
 from billabled.kit.jsonresponse import JsonResponse
-from billabled.kit.pagination import ListQuery, page_response, paginate
+from billabled.kit.pagination import ListParams, page_response, paginate
+from billabled.kit.query import query_params
 from billabled.kit.schema import Page
 from billabled.models.client import Client as ClientRow
 from billabled.transaction import DbSession
@@ -28,21 +30,22 @@ SORTABLE = {
 ClientId = Annotated[str, Path(max_length=64, description="The client's id (cli_…).")]
 
 
+class ClientListQuery(ListParams):
+    archived: bool | None = Field(None, description="Only archived (true) or active (false).")
+    external_ref: str | None = Field(None, alias="externalRef", max_length=200)
+
+
 async def list_clients(
     principal: ClientsRead,
     session: DbSession,
-    params: ListQuery,
-    archived: Annotated[
-        bool | None, Query(description="Only archived (true) or active (false).")
-    ] = None,
-    external_ref: Annotated[str | None, Query(alias="externalRef", max_length=200)] = None,
+    params: Annotated[ClientListQuery, Depends(query_params(ClientListQuery))],
 ) -> JsonResponse:
     """The workspace's clients. Sort by `createdAt` (default), `updatedAt` or `name`."""
     query = ClientRow.__table__.select().where(ClientRow.workspace_id == principal.workspace_id)
-    if archived is not None:
-        query = query.where(ClientRow.archived.is_(archived))
-    if external_ref is not None:
-        query = query.where(ClientRow.external_ref == external_ref)
+    if params.archived is not None:
+        query = query.where(ClientRow.archived.is_(params.archived))
+    if params.external_ref is not None:
+        query = query.where(ClientRow.external_ref == params.external_ref)
     result = await paginate(
         session,
         query,

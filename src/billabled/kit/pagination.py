@@ -21,10 +21,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Self
 
 import orjson
-from fastapi import Depends, Query
+from fastapi import Depends
+from pydantic import Field, model_validator
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
@@ -40,6 +41,7 @@ from sqlalchemy.orm import QueryableAttribute
 
 from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
+from billabled.kit.query import QueryModel, query_params
 
 # Any SELECT, whatever its columns (SQLAlchemy 2.1's Select is variadic).
 AnySelect = Select[*tuple[Any, ...]]
@@ -60,45 +62,42 @@ def _invalid(field: str, message: str) -> InvalidListParameter:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class ListParams:
-    page: int = 1
-    page_size: int = DEFAULT_PAGE_SIZE
-    cursor: str | None = None
-    sort: str | None = None
-    updated_since: datetime | None = None
-    include_deleted: bool = False
+class ListParams(QueryModel):
+    """The paging parameters every list takes; a list's own filters extend it (`ListQuery` for a
+    list with none)."""
+
+    page: int = Field(1, ge=1, le=1_000_000, description="1-based page number.")
+    page_size: int = Field(
+        DEFAULT_PAGE_SIZE,
+        alias="pageSize",
+        ge=1,
+        le=MAX_PAGE_SIZE,
+        description="Items per page (max 200).",
+    )
+    cursor: str | None = Field(
+        None, max_length=1000, description="`nextCursor` of the previous page (keyset paging)."
+    )
+    sort: str | None = Field(
+        None, max_length=40, description="Sort field, `-field` for descending."
+    )
+    updated_since: datetime | None = Field(
+        None, alias="updatedSince", description="Only records changed at or after this time."
+    )
+    include_deleted: bool = Field(
+        False, alias="includeDeleted", description="Also return tombstones of deleted records."
+    )
+
+    @model_validator(mode="after")
+    def _updated_since_has_a_zone(self) -> Self:
+        # Raised as is (not a ValueError), so it keeps its own message in the envelope.
+        if self.updated_since is not None and self.updated_since.tzinfo is None:
+            raise _invalid(
+                "updatedSince", "updatedSince needs a time zone, e.g. 2026-01-01T00:00:00Z."
+            )
+        return self
 
 
-async def list_params(
-    page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")] = 1,
-    page_size: Annotated[
-        int,
-        Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE, description="Items per page (max 200)."),
-    ] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=1000, description="`nextCursor` of the previous page (keyset paging)."),
-    ] = None,
-    sort: Annotated[
-        str | None,
-        Query(max_length=40, description="Sort field, `-field` for descending."),
-    ] = None,
-    updated_since: Annotated[
-        datetime | None,
-        Query(alias="updatedSince", description="Only records changed at or after this time."),
-    ] = None,
-    include_deleted: Annotated[
-        bool,
-        Query(alias="includeDeleted", description="Also return tombstones of deleted records."),
-    ] = False,
-) -> ListParams:
-    if updated_since is not None and updated_since.tzinfo is None:
-        raise _invalid("updatedSince", "updatedSince needs a time zone, e.g. 2026-01-01T00:00:00Z.")
-    return ListParams(page, page_size, cursor, sort, updated_since, include_deleted)
-
-
-ListQuery = Annotated[ListParams, Depends(list_params)]
+ListQuery = Annotated[ListParams, Depends(query_params(ListParams))]
 
 
 @dataclass(frozen=True, slots=True)

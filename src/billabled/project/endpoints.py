@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Response
+from pydantic import Field
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.resources import sent_fields, tombstones
 from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import ProjectsRead, ProjectsWrite
 from billabled.kit.jsonresponse import JsonResponse
-from billabled.kit.pagination import ListQuery, page_response, paginate
+from billabled.kit.pagination import ListParams, page_response, paginate
+from billabled.kit.query import query_params
 from billabled.kit.schema import Page
 from billabled.models.project import BillingType, ProjectStatus
 from billabled.models.project import Project as ProjectRow
@@ -33,26 +35,29 @@ SORTABLE = {
 ProjectId = Annotated[str, Path(max_length=64, description="The project's id (proj_…).")]
 
 
+class ProjectListQuery(ListParams):
+    client_id: str | None = Field(
+        None, alias="clientId", max_length=64, description="Only this client's."
+    )
+    status: ProjectStatus | None = Field(None, description="Only with this status.")
+    billing_type: BillingType | None = Field(
+        None, alias="billingType", description="Only with this billing type."
+    )
+
+
 @router.get("/projects", response_model=None, responses={200: {"model": Page[Project]}})
 async def list_projects(
     principal: ProjectsRead,
     session: DbSession,
-    params: ListQuery,
-    client_id: Annotated[
-        str | None, Query(alias="clientId", max_length=64, description="Only this client's.")
-    ] = None,
-    status: Annotated[ProjectStatus | None, Query(description="Only with this status.")] = None,
-    billing_type: Annotated[
-        BillingType | None, Query(alias="billingType", description="Only with this billing type.")
-    ] = None,
+    params: Annotated[ProjectListQuery, Depends(query_params(ProjectListQuery))],
 ) -> JsonResponse:
     """The workspace's projects with their tag ids. Sort by `createdAt` (default), `updatedAt` or
     `name`."""
     query = repository.projects_query(
         principal.workspace_id,
-        client_id=client_id,
-        status=status.value if status else None,
-        billing_type=billing_type.value if billing_type else None,
+        client_id=params.client_id,
+        status=params.status.value if params.status else None,
+        billing_type=params.billing_type.value if params.billing_type else None,
     )
     result = await paginate(
         session,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Response
+from pydantic import Field
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.resources import sent_fields, tombstones
@@ -16,7 +17,8 @@ from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import ScheduleRead, ScheduleWrite
 from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
-from billabled.kit.pagination import ListQuery, page_response, paginate
+from billabled.kit.pagination import ListParams, page_response, paginate
+from billabled.kit.query import query_params
 from billabled.kit.schema import Page
 from billabled.models.schedule import ScheduledWork as ScheduledWorkRow
 from billabled.schedule import service
@@ -45,28 +47,29 @@ class InvalidDateRange(ValidationFailed):
     code = "validation_failed"
 
 
+class ScheduleListQuery(ListParams):
+    date_from: IsoDate | None = Field(
+        None, alias="from", description="Only work on or after this date (YYYY-MM-DD)."
+    )
+    date_to: IsoDate | None = Field(
+        None, alias="to", description="Only work on or before this date (YYYY-MM-DD)."
+    )
+    user_id: str | None = Field(
+        None, alias="userId", max_length=64, description="Only this member's work."
+    )
+    project_id: str | None = Field(
+        None, alias="projectId", max_length=64, description="Only work on this project."
+    )
+
+
 @router.get("/schedule", response_model=None, responses={200: {"model": Page[ScheduledWork]}})
 async def list_schedule(
     principal: ScheduleRead,
     session: DbSession,
-    params: ListQuery,
-    date_from: Annotated[
-        IsoDate | None,
-        Query(alias="from", description="Only work on or after this date (YYYY-MM-DD)."),
-    ] = None,
-    date_to: Annotated[
-        IsoDate | None,
-        Query(alias="to", description="Only work on or before this date (YYYY-MM-DD)."),
-    ] = None,
-    user_id: Annotated[
-        str | None, Query(alias="userId", max_length=64, description="Only this member's work.")
-    ] = None,
-    project_id: Annotated[
-        str | None,
-        Query(alias="projectId", max_length=64, description="Only work on this project."),
-    ] = None,
+    params: Annotated[ScheduleListQuery, Depends(query_params(ScheduleListQuery))],
 ) -> JsonResponse:
     """The workspace's scheduled work. Sort by `createdAt` (default), `updatedAt` or `date`."""
+    date_from, date_to = params.date_from, params.date_to
     if date_from is not None and date_to is not None and date_from > date_to:
         message = "`from` must be on or before `to`."
         raise InvalidDateRange(
@@ -79,10 +82,10 @@ async def list_schedule(
         query = query.where(ScheduledWorkRow.work_date >= date_from)
     if date_to is not None:
         query = query.where(ScheduledWorkRow.work_date <= date_to)
-    if user_id is not None:
-        query = query.where(ScheduledWorkRow.user_id == user_id)
-    if project_id is not None:
-        query = query.where(ScheduledWorkRow.project_id == project_id)
+    if params.user_id is not None:
+        query = query.where(ScheduledWorkRow.user_id == params.user_id)
+    if params.project_id is not None:
+        query = query.where(ScheduledWorkRow.project_id == params.project_id)
     result = await paginate(
         session,
         query,

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Response
+from pydantic import Field
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.resources import sent_fields, tombstones
 from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import TagsRead, TagsWrite
 from billabled.kit.jsonresponse import JsonResponse
-from billabled.kit.pagination import ListQuery, page_response, paginate
+from billabled.kit.pagination import ListParams, page_response, paginate
+from billabled.kit.query import query_params
 from billabled.kit.schema import Page
 from billabled.models.tag import Tag as TagRow
 from billabled.tag import service
@@ -29,21 +31,23 @@ SORTABLE = {
 TagId = Annotated[str, Path(max_length=64, description="The tag's id (tag_…).")]
 
 
+class TagListQuery(ListParams):
+    name: str | None = Field(
+        None, min_length=1, max_length=100, description="Only the tag with this name (any case)."
+    )
+
+
 @router.get("/tags", response_model=None, responses={200: {"model": Page[Tag]}})
 async def list_tags(
     principal: TagsRead,
     session: DbSession,
-    params: ListQuery,
-    name: Annotated[
-        str | None,
-        Query(min_length=1, max_length=100, description="Only the tag with this name (any case)."),
-    ] = None,
+    params: Annotated[TagListQuery, Depends(query_params(TagListQuery))],
 ) -> JsonResponse:
     """The workspace's tags. Sort by `createdAt` (default), `updatedAt` or `name`."""
-    if name is None:
+    if params.name is None:
         query = TagRow.__table__.select().where(TagRow.workspace_id == principal.workspace_id)
     else:
-        query = service.same_name(principal.workspace_id, name.strip())
+        query = service.same_name(principal.workspace_id, params.name.strip())
     result = await paginate(
         session,
         query,

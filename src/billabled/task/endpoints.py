@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Response
+from pydantic import Field
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.resources import sent_fields, tombstones
 from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import TasksRead, TasksWrite
 from billabled.kit.jsonresponse import JsonResponse
-from billabled.kit.pagination import ListQuery, page_response, paginate
+from billabled.kit.pagination import ListParams, page_response, paginate
+from billabled.kit.query import query_params
 from billabled.kit.schema import Page
 from billabled.models.task import SubTask as SubTaskRow
 from billabled.models.task import Task as TaskRow
@@ -43,10 +45,19 @@ SUBTASK_SORTABLE = {
 }
 TaskId = Annotated[str, Path(max_length=64, description="The task's id (task_…).")]
 SubTaskId = Annotated[str, Path(max_length=64, description="The subtask's id (sub_…).")]
-ProjectFilter = Annotated[
-    str | None, Query(alias="projectId", max_length=64, description="Only this project's.")
-]
-StatusFilter = Annotated[TaskStatus | None, Query(description="Only with this status.")]
+
+
+class TaskListQuery(ListParams):
+    project_id: str | None = Field(
+        None, alias="projectId", max_length=64, description="Only this project's."
+    )
+    status: TaskStatus | None = Field(None, description="Only with this status.")
+
+
+class SubTaskListQuery(TaskListQuery):
+    task_id: str | None = Field(
+        None, alias="taskId", max_length=64, description="Only this task's."
+    )
 
 
 # --- tasks ------------------------------------------------------------------------------------
@@ -56,16 +67,14 @@ StatusFilter = Annotated[TaskStatus | None, Query(description="Only with this st
 async def list_tasks(
     principal: TasksRead,
     session: DbSession,
-    params: ListQuery,
-    project_id: ProjectFilter = None,
-    status: StatusFilter = None,
+    params: Annotated[TaskListQuery, Depends(query_params(TaskListQuery))],
 ) -> JsonResponse:
     """The workspace's tasks. Sort by `createdAt` (default), `updatedAt` or `name`."""
     query = TaskRow.__table__.select().where(TaskRow.workspace_id == principal.workspace_id)
-    if project_id is not None:
-        query = query.where(TaskRow.project_id == project_id)
-    if status is not None:
-        query = query.where(TaskRow.status == status.value)
+    if params.project_id is not None:
+        query = query.where(TaskRow.project_id == params.project_id)
+    if params.status is not None:
+        query = query.where(TaskRow.status == params.status.value)
     result = await paginate(
         session,
         query,
@@ -118,21 +127,16 @@ async def delete_task(principal: TasksWrite, session: DbSession, task_id: TaskId
 async def list_subtasks(
     principal: TasksRead,
     session: DbSession,
-    params: ListQuery,
-    task_id: Annotated[
-        str | None, Query(alias="taskId", max_length=64, description="Only this task's.")
-    ] = None,
-    project_id: ProjectFilter = None,
-    status: StatusFilter = None,
+    params: Annotated[SubTaskListQuery, Depends(query_params(SubTaskListQuery))],
 ) -> JsonResponse:
     """The workspace's subtasks. Sort by `createdAt` (default), `updatedAt` or `name`."""
     query = SubTaskRow.__table__.select().where(SubTaskRow.workspace_id == principal.workspace_id)
-    if task_id is not None:
-        query = query.where(SubTaskRow.task_id == task_id)
-    if project_id is not None:
-        query = query.where(SubTaskRow.project_id == project_id)
-    if status is not None:
-        query = query.where(SubTaskRow.status == status.value)
+    if params.task_id is not None:
+        query = query.where(SubTaskRow.task_id == params.task_id)
+    if params.project_id is not None:
+        query = query.where(SubTaskRow.project_id == params.project_id)
+    if params.status is not None:
+        query = query.where(SubTaskRow.status == params.status.value)
     result = await paginate(
         session,
         query,

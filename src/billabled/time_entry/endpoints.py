@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Response
+from pydantic import Field
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.resources import sent_fields
@@ -19,7 +20,8 @@ from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import TimeRead, TimeWrite
 from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
-from billabled.kit.pagination import ListQuery, page_response, paginate
+from billabled.kit.pagination import ListParams, page_response, paginate
+from billabled.kit.query import query_params
 from billabled.kit.schema import Page
 from billabled.models.time_entry import TimeEntry as TimeEntryRow
 from billabled.models.time_entry import TimeEntryStatus
@@ -44,35 +46,42 @@ SORTABLE = {
 EntryId = Annotated[str, Path(max_length=64, description="The time entry's id (te_…).")]
 
 
+class TimeEntryListQuery(ListParams):
+    date_from: date | None = Field(
+        None, alias="from", description="Only on or after this date (YYYY-MM-DD)."
+    )
+    date_to: date | None = Field(
+        None, alias="to", description="Only on or before this date (YYYY-MM-DD)."
+    )
+    user_id: str | None = Field(
+        None, alias="userId", max_length=64, description="Only this member's."
+    )
+    project_id: str | None = Field(
+        None, alias="projectId", max_length=64, description="Only this project's."
+    )
+    client_id: str | None = Field(
+        None, alias="clientId", max_length=64, description="Only this client's."
+    )
+    billable: bool | None = Field(None, description="Only billable (true) or not.")
+    status: TimeEntryStatus | None = Field(None, description="Only with this status.")
+    invoiced: bool | None = Field(
+        None, description="Only invoiced (true) or not yet invoiced (false)."
+    )
+
+
 @router.get("/time-entries", response_model=None, responses={200: {"model": Page[TimeEntry]}})
 async def list_time_entries(
     principal: TimeRead,
     session: DbSession,
-    params: ListQuery,
-    date_from: Annotated[
-        date | None, Query(alias="from", description="Only on or after this date (YYYY-MM-DD).")
-    ] = None,
-    date_to: Annotated[
-        date | None, Query(alias="to", description="Only on or before this date (YYYY-MM-DD).")
-    ] = None,
-    user_id: Annotated[
-        str | None, Query(alias="userId", max_length=64, description="Only this member's.")
-    ] = None,
-    project_id: Annotated[
-        str | None, Query(alias="projectId", max_length=64, description="Only this project's.")
-    ] = None,
-    client_id: Annotated[
-        str | None, Query(alias="clientId", max_length=64, description="Only this client's.")
-    ] = None,
-    billable: Annotated[bool | None, Query(description="Only billable (true) or not.")] = None,
-    status: Annotated[TimeEntryStatus | None, Query(description="Only with this status.")] = None,
-    invoiced: Annotated[
-        bool | None, Query(description="Only invoiced (true) or not yet invoiced (false).")
-    ] = None,
+    params: Annotated[TimeEntryListQuery, Depends(query_params(TimeEntryListQuery))],
 ) -> JsonResponse:
     """Logged time with its tag ids; `from`/`to` are inclusive and apply to `date`. Sort by
     `createdAt` (default), `updatedAt` or `date`. A member's key lists its creator's own time."""
-    if date_from is not None and date_to is not None and date_to < date_from:
+    if (
+        params.date_from is not None
+        and params.date_to is not None
+        and params.date_to < params.date_from
+    ):
         raise ValidationFailed(
             "`to` is before `from`.",
             errors=[
@@ -86,14 +95,14 @@ async def list_time_entries(
         )
     query = service.entries_query(
         principal,
-        date_from=date_from,
-        date_to=date_to,
-        user_id=user_id,
-        project_id=project_id,
-        client_id=client_id,
-        billable=billable,
-        status=status,
-        invoiced=invoiced,
+        date_from=params.date_from,
+        date_to=params.date_to,
+        user_id=params.user_id,
+        project_id=params.project_id,
+        client_id=params.client_id,
+        billable=params.billable,
+        status=params.status,
+        invoiced=params.invoiced,
     )
     result = await paginate(
         session,

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path
+from pydantic import Field
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import UsersRead
 from billabled.errors import NotFound
 from billabled.kit.jsonresponse import JsonResponse
-from billabled.kit.pagination import ListQuery, Tombstones, page_response, paginate
+from billabled.kit.pagination import ListParams, Tombstones, page_response, paginate
+from billabled.kit.query import query_params
 from billabled.kit.schema import Page
 from billabled.models.membership import Membership, Role
 from billabled.models.tombstone import Tombstone
@@ -30,18 +32,23 @@ SORTABLE = {
 }
 
 
+class UserListQuery(ListParams):
+    role: Role | None = Field(None, description="Only members with this role.")
+
+
 @router.get("/users", response_model=None, responses={200: {"model": Page[User]}})
 async def list_users(
     principal: UsersRead,
     session: DbSession,
-    params: ListQuery,
-    role: Annotated[Role | None, Query(description="Only members with this role.")] = None,
+    params: Annotated[UserListQuery, Depends(query_params(UserListQuery))],
 ) -> JsonResponse:
     """Workspace members with their role and weekly capacity (no secrets). Cost rates are shown to
     managers and above only; for members they are null."""
     result = await paginate(
         session,
-        repository.members_query(principal.workspace_id, role.value if role else None),
+        repository.members_query(
+            principal.workspace_id, params.role.value if params.role else None
+        ),
         params,
         sortable=SORTABLE,
         id_column=UserRow.id,
