@@ -21,10 +21,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Annotated, Any, Final, Self
+from typing import Any, Final, Self
 
 import orjson
-from fastapi import Depends
 from pydantic import Field, model_validator
 from sqlalchemy import (
     ColumnElement,
@@ -41,7 +40,7 @@ from sqlalchemy.orm import QueryableAttribute
 
 from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
-from billabled.kit.query import QueryModel, query_params
+from billabled.kit.query import QueryModel
 
 # Any SELECT, whatever its columns (SQLAlchemy 2.1's Select is variadic).
 AnySelect = Select[*tuple[Any, ...]]
@@ -63,8 +62,8 @@ def _invalid(field: str, message: str) -> InvalidListParameter:
 
 
 class ListParams(QueryModel):
-    """The paging parameters every list takes; a list's own filters extend it (`ListQuery` for a
-    list with none)."""
+    """The paging parameters every list takes, as a query model (`kit.query`); each list's own
+    filters are a subclass: `Annotated[XListQuery, Depends(query_params(XListQuery))]`."""
 
     page: int = Field(1, ge=1, le=1_000_000, description="1-based page number.")
     page_size: int = Field(
@@ -95,9 +94,6 @@ class ListParams(QueryModel):
                 "updatedSince", "updatedSince needs a time zone, e.g. 2026-01-01T00:00:00Z."
             )
         return self
-
-
-ListQuery = Annotated[ListParams, Depends(query_params(ListParams))]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,142 @@
+"""One request, many times, through an app's ASGI callable in this process: no server, no socket,
+no load generator. For profilers (`py-spy record -- python -m bench.inprocess …`) and for
+instruction counts, which hold on a noisy machine where timings don't:
+
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
+        .venv/bin/python -m bench.inprocess --manifest M --what week --requests 320
+    (the same with --requests 16; the difference of the two totals / 304 = one request)
+
+The app starts through its lifespan (so our app's garbage-collector settings apply), takes
+`--warmup` requests, then `--requests` more from `--concurrency` tasks at a time, and prints the
+wall and CPU time per request. A status other than 200 stops the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+WHAT = {
+    "me": ("/api/v1/me", "apiKey"),
+    "month": (
+        "/api/v1/time-entries?projectId={project[id]}&from={project[from]}&to={project[to]}"
+        "&pageSize=200",
+        "apiKey",
+    ),
+    "week": (
+        "/api/v1/time-entries?userId={user[id]}&from={user[earlyWeek][from]}"
+        "&to={user[earlyWeek][to]}",
+        "memberApiKey",
+    ),
+}
+
+Asgi = Callable[..., Any]
+
+
+def _scope(path_and_query: str, key: str) -> dict[str, Any]:
+    path, _, query = path_and_query.partition("?")
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"localhost"), (b"authorization", f"Bearer {key}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def _request(app: Asgi, scope: dict[str, Any]) -> int:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(dict(scope, state={}), receive, send)
+    if sent[0]["status"] != 200:
+        body = b"".join(m.get("body", b"") for m in sent[1:])
+        raise SystemExit(f"status {sent[0]['status']}: {body[:300]!r}")
+    return sum(len(m.get("body", b"")) for m in sent[1:])
+
+
+async def _run(app: Asgi, scope: dict[str, Any], args: argparse.Namespace) -> None:
+    startup: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    started = asyncio.Event()
+
+    async def lifespan_send(message: dict[str, Any]) -> None:
+        if message["type"].startswith("lifespan.startup"):
+            started.set()
+
+    await startup.put({"type": "lifespan.startup"})
+    lifespan = asyncio.create_task(
+        app(
+            {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+            startup.get,
+            lifespan_send,
+        )
+    )
+    await started.wait()
+    size = 0
+    for _ in range(args.warmup):
+        size = await _request(app, scope)
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            await _request(app, scope)
+
+    per_task = args.requests // args.concurrency
+    total = per_task * args.concurrency
+    wall, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker(per_task) for _ in range(args.concurrency)))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(
+        f"{args.app} {args.what}: {total} requests ({size} B each), "
+        f"{wall / total * 1e6:.0f} µs wall, {cpu / total * 1e6:.0f} µs CPU per request"
+    )
+    await startup.put({"type": "lifespan.shutdown"})
+    await lifespan
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", type=Path, required=True, help="from bench.dataset")
+    parser.add_argument("--what", choices=sorted(WHAT), default="week")
+    parser.add_argument("--app", choices=("ours", "ceiling"), default="ours")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--warmup", type=int, default=200)
+    args = parser.parse_args()
+    manifest = json.loads(args.manifest.read_text())
+    os.environ.update(
+        BILLABLED_DATABASE_URL=manifest["databaseUrl"],
+        BILLABLED_SECRET_KEY=manifest["secretKey"],
+        BILLABLED_DATA_DIR=os.environ.get("TMPDIR", "/tmp") + f"/billabled-inprocess-{os.getpid()}",
+        BILLABLED_LOG_LEVEL="warning",
+    )
+    # Imported after the environment is set: the apps read their settings when built.
+    from bench import served
+
+    app: Asgi = served.ours() if args.app == "ours" else served.ceiling()
+    template, key_name = WHAT[args.what]
+    scope = _scope(template.format(**manifest), manifest[key_name])
+    import uvloop
+
+    uvloop.run(_run(app, scope, args))
+
+
+if __name__ == "__main__":
+    main()
