@@ -8,17 +8,20 @@ instruction counts, which hold on a noisy machine where timings don't:
 
 The app starts through its lifespan (so our app's garbage-collector settings apply), takes
 `--warmup` requests, then `--requests` more from `--concurrency` tasks at a time, and prints the
-wall and CPU time per request. A status other than 200 stops the run.
+wall and CPU time per request. A status other than 200 (201 for `post`) stops the run. `post`
+logs time as scenario 3 does (a distinct body per request): it adds entries to the dataset.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import time
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,46 +37,65 @@ WHAT = {
         "&to={user[earlyWeek][to]}",
         "memberApiKey",
     ),
+    "post": ("/api/v1/time-entries", "apiKey"),
 }
 
 Asgi = Callable[..., Any]
 
 
-def _scope(path_and_query: str, key: str) -> dict[str, Any]:
+def _scope(path_and_query: str, key: str, method: str) -> dict[str, Any]:
     path, _, query = path_and_query.partition("?")
+    headers = [(b"host", b"localhost"), (b"authorization", f"Bearer {key}".encode())]
+    if method == "POST":
+        headers.append((b"content-type", b"application/json"))
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
         "query_string": query.encode(),
         "root_path": "",
-        "headers": [(b"host", b"localhost"), (b"authorization", f"Bearer {key}".encode())],
+        "headers": headers,
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
 
 
-async def _request(app: Asgi, scope: dict[str, Any]) -> int:
+def _entry_body(counter: int, project_id: str) -> bytes:
+    """Scenario 3's body (bench/lua/post_entry.lua): the date walks back from 2026-01-01."""
+    day = date(2026, 1, 1) - timedelta(days=counter % 365)
+    duration = 900 + (counter % 28) * 300
+    return json.dumps(
+        {
+            "projectId": project_id,
+            "date": day.isoformat(),
+            "durationSeconds": duration,
+            "description": f"inprocess n{counter}",
+        }
+    ).encode()
+
+
+async def _request(app: Asgi, scope: dict[str, Any], body: bytes = b"") -> int:
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await app(dict(scope, state={}), receive, send)
-    if sent[0]["status"] != 200:
+    headers = [*scope["headers"], (b"content-length", str(len(body)).encode())]
+    await app(dict(scope, state={}, headers=headers), receive, send)
+    if sent[0]["status"] not in (200, 201):
         body = b"".join(m.get("body", b"") for m in sent[1:])
         raise SystemExit(f"status {sent[0]['status']}: {body[:300]!r}")
     return sum(len(m.get("body", b"")) for m in sent[1:])
 
 
-async def _run(app: Asgi, scope: dict[str, Any], args: argparse.Namespace) -> None:
+async def _run(app: Asgi, scope: dict[str, Any], args: argparse.Namespace, project_id: str) -> None:
     startup: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     started = asyncio.Event()
 
@@ -90,13 +112,20 @@ async def _run(app: Asgi, scope: dict[str, Any], args: argparse.Namespace) -> No
         )
     )
     await started.wait()
+    counter = itertools.count()
+    posting = scope["method"] == "POST"
+
+    async def one() -> int:
+        body = _entry_body(next(counter), project_id) if posting else b""
+        return await _request(app, scope, body)
+
     size = 0
     for _ in range(args.warmup):
-        size = await _request(app, scope)
+        size = await one()
 
     async def worker(count: int) -> None:
         for _ in range(count):
-            await _request(app, scope)
+            await one()
 
     per_task = args.requests // args.concurrency
     total = per_task * args.concurrency
@@ -120,6 +149,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=200)
     args = parser.parse_args()
+    if args.app == "ceiling" and args.what == "post":
+        parser.error("the ceiling answers GETs only")
     manifest = json.loads(args.manifest.read_text())
     os.environ.update(
         BILLABLED_DATABASE_URL=manifest["databaseUrl"],
@@ -132,10 +163,11 @@ def main() -> None:
 
     app: Asgi = served.ours() if args.app == "ours" else served.ceiling()
     template, key_name = WHAT[args.what]
-    scope = _scope(template.format(**manifest), manifest[key_name])
+    method = "POST" if args.what == "post" else "GET"
+    scope = _scope(template.format(**manifest), manifest[key_name], method)
     import uvloop
 
-    uvloop.run(_run(app, scope, args))
+    uvloop.run(_run(app, scope, args, manifest["project"]["id"]))
 
 
 if __name__ == "__main__":
