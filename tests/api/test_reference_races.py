@@ -89,3 +89,26 @@ def test_tagging_a_project_with_a_tag_being_deleted_is_a_422(
     )
     assert response.status_code == 422, response.text
     assert "tagIds" in response.text
+
+
+@pytest.mark.parametrize("deleted", ["project", "task"])
+def test_logging_time_on_work_being_deleted_is_a_422(
+    live_api: str,
+    database_url: str,
+    factory: Factory,
+    workspace: Workspace,
+    owner_key: Key,
+    deleted: str,
+) -> None:
+    # A single entry's references are looked up in one statement (locking WITH parts): a record
+    # deleted meanwhile must still make it wait, then report the field.
+    project_id = factory.project(workspace)
+    body = {"projectId": project_id, "date": "2026-03-02", "durationSeconds": 3600}
+    record_id = project_id
+    if deleted == "task":
+        record_id = body["taskId"] = factory.task(workspace, project_id)
+    response = post_during_deletion(
+        database_url, deleted, record_id, f"{live_api}/api/v1/time-entries", body, owner_key
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["errors"][0]["field"] == f"{deleted}Id"

@@ -5,7 +5,8 @@ Invariants:
 - every reference is looked up in the caller's workspace only: another workspace's project, task,
   subtask, member or tag is reported exactly like a missing one;
 - a batch costs one query per kind of reference (projects with their clients' rates, tasks,
-  subtasks, members, tags), `IN (...)` over the whole batch, whatever its size;
+  subtasks, members, tags), `IN (...)` over the whole batch, whatever its size; one entry without
+  tags costs one query in all on PostgreSQL (`_one_of_each`);
 - an entry is on an active project; its task is a task of that project; its subtask a subtask of
   that task (a subtask needs its task); its user a member of the workspace;
 - `non_billable` projects never have billable time; the billable default is the subtask's, else
@@ -24,7 +25,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from pydantic.alias_generators import to_camel
-from sqlalchemy import BindParameter, bindparam, select
+from sqlalchemy import BindParameter, bindparam, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.errors import Forbidden, ValidationFailed
@@ -107,7 +108,8 @@ class References:
 @dataclass(frozen=True, slots=True)
 class _ReferenceQueries:
     """The lookups of `load_references`, built once per dialect; each binds `workspace_id` and
-    `ids` (`kit.sql.one_of_value`)."""
+    its own ids parameter (`kit.sql.one_of_value`), named after the kind (`projects_ids`…), so
+    that several can run as one statement."""
 
     projects: AnySelect
     tasks: AnySelect
@@ -116,12 +118,19 @@ class _ReferenceQueries:
     tags: AnySelect
 
 
+_KINDS: Final = ("projects", "tasks", "subtasks", "members", "tags")
+
+
+def _ids_name(kind: str) -> str:
+    return f"{kind}_ids"
+
+
 @lru_cache(maxsize=4)
 def _reference_queries(dialect: str) -> _ReferenceQueries:
     workspace: BindParameter[str] = bindparam("workspace_id")
 
-    def ids(column: Any) -> Any:
-        return one_of(column, (), dialect, name="ids")
+    def ids(column: Any, kind: str) -> Any:
+        return one_of(column, (), dialect, name=_ids_name(kind))
 
     return _ReferenceQueries(
         projects=select(
@@ -135,21 +144,34 @@ def _reference_queries(dialect: str) -> _ReferenceQueries:
             Client.default_hourly_rate_minor,
         )
         .join(Client, Client.id == Project.client_id)
-        .where(Project.workspace_id == workspace, ids(Project.id))
+        .where(Project.workspace_id == workspace, ids(Project.id, "projects"))
         .with_for_update(read=True, key_share=True, of=Project),
         tasks=select(Task.id, Task.project_id, Task.billable)
-        .where(Task.workspace_id == workspace, ids(Task.id))
+        .where(Task.workspace_id == workspace, ids(Task.id, "tasks"))
         .with_for_update(read=True, key_share=True),
         subtasks=select(SubTask.id, SubTask.task_id, SubTask.billable)
-        .where(SubTask.workspace_id == workspace, ids(SubTask.id))
+        .where(SubTask.workspace_id == workspace, ids(SubTask.id, "subtasks"))
         .with_for_update(read=True, key_share=True),
         members=select(Membership.user_id, Membership.default_bill_rate_minor).where(
-            Membership.workspace_id == workspace, ids(Membership.user_id)
+            Membership.workspace_id == workspace, ids(Membership.user_id, "members")
         ),
         tags=select(Tag.id)
-        .where(Tag.workspace_id == workspace, ids(Tag.id))
+        .where(Tag.workspace_id == workspace, ids(Tag.id, "tags"))
         .with_for_update(read=True, key_share=True),
     )
+
+
+@lru_cache(maxsize=32)
+def _one_of_each(kinds: tuple[str, ...]) -> AnySelect:
+    """PostgreSQL: the lookups of `kinds`, each for at most one id, as one statement — each a
+    `WITH` part (locks included), joined to one row that has NULLs where a record is missing.
+    A single POST looks up its project and its member: one round trip instead of two."""
+    queries = _reference_queries("postgresql")
+    parts = [getattr(queries, kind).cte(kind) for kind in kinds]
+    joined: Any = select(literal_column("1").label("one")).subquery("one")
+    for part in parts:
+        joined = joined.outerjoin(part, true())
+    return select(*(column for part in parts for column in part.c)).select_from(joined)
 
 
 async def load_references(
@@ -162,7 +184,8 @@ async def load_references(
     user_ids: Collection[str] = (),
     tag_ids: Collection[str] = (),
 ) -> References:
-    """One query per kind that has ids to look up, filtered by workspace.
+    """One query per kind that has ids to look up, filtered by workspace — or, on PostgreSQL, one
+    query in all when no kind has more than one id (a single entry without tags).
 
     The records found are read FOR KEY SHARE (PostgreSQL; SQLite serialises writers anyway): none
     can be deleted before this transaction ends, so the inserts' foreign keys hold (no 500 on a
@@ -174,28 +197,41 @@ async def load_references(
     # built once: building them cost more than running them for a single POST (issue #5).
     connection = await session.connection()
     dialect = connection.dialect.name
-    queries = _reference_queries(dialect)
+    wanted = dict(zip(_KINDS, (project_ids, task_ids, subtask_ids, user_ids, tag_ids), strict=True))
+    kinds = tuple(kind for kind, ids in wanted.items() if ids)
+    values: dict[str, Any] = {"workspace_id": workspace_id}
+    for kind in kinds:
+        values[_ids_name(kind)] = one_of_value(set(wanted[kind]), dialect)
+    rows: dict[str, list[Any]]
+    if dialect == "postgresql" and len(kinds) > 1 and all(len(wanted[k]) == 1 for k in kinds):
+        rows = _split(kinds, (await connection.execute(_one_of_each(kinds), values)).one())
+    else:
+        queries = _reference_queries(dialect)
+        rows = {
+            kind: list((await connection.execute(getattr(queries, kind), values)).all())
+            for kind in kinds
+        }
+    return References(
+        projects={row[0]: ProjectRef(*row) for row in rows.get("projects", ())},
+        tasks={row[0]: TaskRef(*row) for row in rows.get("tasks", ())},
+        subtasks={row[0]: SubtaskRef(*row) for row in rows.get("subtasks", ())},
+        member_rates={row[0]: row[1] for row in rows.get("members", ())},
+        tags=frozenset(row[0] for row in rows.get("tags", ())),
+    )
 
-    async def lookup(query: AnySelect, wanted: Collection[str]) -> list[Any]:
-        values = {"workspace_id": workspace_id, "ids": one_of_value(set(wanted), dialect)}
-        return list((await connection.execute(query, values)).all())
 
-    projects: dict[str, ProjectRef] = {}
-    if project_ids:
-        projects = {row[0]: ProjectRef(*row) for row in await lookup(queries.projects, project_ids)}
-    tasks: dict[str, TaskRef] = {}
-    if task_ids:
-        tasks = {row[0]: TaskRef(*row) for row in await lookup(queries.tasks, task_ids)}
-    subtasks: dict[str, SubtaskRef] = {}
-    if subtask_ids:
-        subtasks = {row[0]: SubtaskRef(*row) for row in await lookup(queries.subtasks, subtask_ids)}
-    member_rates: dict[str, int | None] = {}
-    if user_ids:
-        member_rates = {row[0]: row[1] for row in await lookup(queries.members, user_ids)}
-    tags: frozenset[str] = frozenset()
-    if tag_ids:
-        tags = frozenset(row[0] for row in await lookup(queries.tags, tag_ids))
-    return References(projects, tasks, subtasks, member_rates, tags)
+def _split(kinds: tuple[str, ...], row: Any) -> dict[str, list[Any]]:
+    """`_one_of_each`'s row as each kind's rows: none where its part found nothing (its id,
+    never NULL in a record, is NULL)."""
+    queries = _reference_queries("postgresql")
+    rows: dict[str, list[Any]] = {}
+    start = 0
+    for kind in kinds:
+        width = len(getattr(queries, kind).selected_columns)
+        part = tuple(row[start : start + width])
+        rows[kind] = [part] if part[0] is not None else []
+        start += width
+    return rows
 
 
 # --- when --------------------------------------------------------------------------------------
