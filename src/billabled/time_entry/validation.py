@@ -5,8 +5,8 @@ Invariants:
 - every reference is looked up in the caller's workspace only: another workspace's project, task,
   subtask, member or tag is reported exactly like a missing one;
 - a batch costs one query per kind of reference (projects with their clients' rates, tasks,
-  subtasks, members, tags), `IN (...)` over the whole batch, whatever its size; one entry without
-  tags costs one query in all on PostgreSQL (`_one_of_each`);
+  subtasks, members, tags), `IN (...)` over the whole batch, whatever its size; one entry with at
+  most one tag costs one query in all on PostgreSQL (`_one_of_each`);
 - an entry is on an active project; its task is a task of that project; its subtask a subtask of
   that task (a subtask needs its task); its user a member of the workspace;
 - `non_billable` projects never have billable time; the billable default is the subtask's, else
@@ -185,7 +185,7 @@ async def load_references(
     tag_ids: Collection[str] = (),
 ) -> References:
     """One query per kind that has ids to look up, filtered by workspace — or, on PostgreSQL, one
-    query in all when no kind has more than one id (a single entry without tags).
+    query in all when no kind has more than one id (a single entry with at most one tag).
 
     The records found are read FOR KEY SHARE (PostgreSQL; SQLite serialises writers anyway): none
     can be deleted before this transaction ends, so the inserts' foreign keys hold (no 500 on a
