@@ -1,0 +1,72 @@
+"""Every list's query string (kit.query): a filter that does not validate is a 422 naming it, a
+paging parameter too, a key without the list's scope is a 403, and a filter naming another
+workspace's record finds nothing (lists have no path id to 404 on)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from billabled.auth.scopes import Scope
+from tests.factories import Factory, Key, Workspace
+
+LISTS = [
+    ("/api/v1/clients", "archived=perhaps", "archived", Scope.READ_CLIENTS),
+    ("/api/v1/projects", "billingType=barter", "billingType", Scope.READ_PROJECTS),
+    ("/api/v1/tasks", "status=bogus", "status", Scope.READ_TASKS),
+    ("/api/v1/subtasks", f"taskId={'x' * 65}", "taskId", Scope.READ_TASKS),
+    ("/api/v1/tags", "name=", "name", Scope.READ_TAGS),
+    ("/api/v1/schedule", "from=yesterday", "from", Scope.READ_SCHEDULE),
+    ("/api/v1/time-entries", "invoiced=maybe", "invoiced", Scope.READ_TIME),
+    ("/api/v1/users", "role=boss", "role", Scope.READ_USERS),
+]
+
+
+@pytest.mark.parametrize(("path", "query", "field", "scope"), LISTS)
+def test_a_bad_filter_or_page_size_is_422_naming_it(
+    client: TestClient, owner_key: Key, path: str, query: str, field: str, scope: Scope
+) -> None:
+    response = client.get(f"{path}?{query}&pageSize=0", headers=owner_key.headers)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "validation_failed"
+    assert sorted(e["field"] for e in error["errors"]) == sorted([field, "pageSize"])
+    assert {e["in"] for e in error["errors"]} == {"query"}
+
+
+@pytest.mark.parametrize(("path", "query", "field", "scope"), LISTS)
+def test_a_key_without_the_scope_is_403(
+    client: TestClient,
+    factory: Factory,
+    workspace: Workspace,
+    path: str,
+    query: str,
+    field: str,
+    scope: Scope,
+) -> None:
+    other = Scope.READ_CLIENTS if scope != Scope.READ_CLIENTS else Scope.READ_USERS
+    key = factory.key(workspace, scopes=frozenset({other}))
+    response = client.get(path, headers=key.headers)
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["requiredScope"] == scope.value
+
+
+def test_a_filter_naming_another_workspaces_project_finds_nothing(
+    client: TestClient, factory: Factory, owner_key: Key
+) -> None:
+    elsewhere = factory.workspace()
+    elsewhere_key = factory.key(elsewhere)
+    project_id = factory.project(elsewhere)
+    factory.task(elsewhere, project_id)
+    logged = client.post(
+        "/api/v1/time-entries",
+        json={"projectId": project_id, "date": "2026-03-02", "durationSeconds": 3600},
+        headers=elsewhere_key.headers,
+    )
+    assert logged.status_code == 201, logged.text
+    for path in ("/api/v1/tasks", "/api/v1/time-entries"):
+        query = f"{path}?projectId={project_id}"
+        assert client.get(query, headers=elsewhere_key.headers).json()["items"], path
+        response = client.get(query, headers=owner_key.headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["items"] == [], path
