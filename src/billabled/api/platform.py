@@ -44,6 +44,7 @@ from billabled.errors import (
 from billabled.idempotency import service as idempotency
 from billabled.kit.apikeys import derive_pepper
 from billabled.kit.jsonresponse import JsonResponse
+from billabled.kit.media import is_json_media_type
 from billabled.kit.time import utcnow
 from billabled.middleware import answer_unhandled
 from billabled.ratelimit import (
@@ -150,13 +151,6 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _is_json(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or media_type.endswith("+json")
-
-
 class ApiPlatformMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -221,7 +215,7 @@ class ApiPlatformMiddleware:
                         send_with_limits,
                     )
                     return
-                if body and not _is_json(headers.get("content-type")):
+                if body and not is_json_media_type(headers.get("content-type")):
                     await _respond(UnsupportedMediaType(), scope, receive, send_with_limits)
                     return
                 receive = _replaying(body, receive)

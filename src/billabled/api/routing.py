@@ -1,26 +1,225 @@
-"""The route class of every Integration API router."""
+"""The route class of every Integration API router.
+
+`ApiRoute` is FastAPI's `APIRoute` with two shortcuts on the request path, both measured under the
+benchmark (issue #5, docs/decisions.md §20):
+
+- it turns away a path that does not start with its template's literal part before FastAPI's own
+  matching, which costs ~0.7 µs for every route tried (the app tries its ~80 routes in order);
+- it calls its endpoint directly. Every API endpoint has the same shape: dependencies that take
+  only the request (the key's scope check, the request's session, the list's query model), at most
+  a few path parameters and at most one JSON body model. For that shape `DirectCall` does what
+  FastAPI's general handler does — in the same order, with the same validation and the same
+  errors — without re-examining the declaration on every request. An endpoint of any other shape
+  keeps FastAPI's handler (`test_every_api_route_is_called_directly` keeps ours on that path).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
+from fastapi import params
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
+
+from billabled.kit.media import is_json_media_type
+
+# What FastAPI's ModelField offers: a name, the alias the client uses, and validation that
+# answers (value, errors) with each error's location under `loc`.
+Field = Any
+Dependency = Callable[[Request], Awaitable[Any]]
+
+_MISSING: Final = object()
+
+
+@dataclass(frozen=True, slots=True)
+class DirectCall:
+    """How to call one endpoint: its request-only dependencies in declaration order, its path
+    parameters, its body model."""
+
+    endpoint: Callable[..., Awaitable[Any]]
+    dependencies: tuple[tuple[str | None, Dependency], ...]
+    request_name: str | None
+    path_fields: tuple[Field, ...]
+    body_field: Field | None
+
+    @classmethod
+    def of(cls, route: APIRoute) -> DirectCall | None:
+        """The direct call of `route`, or None when its endpoint has another shape."""
+        dependant = route.dependant
+        if (
+            route.response_field is not None
+            or not _only_request(dependant, allow_path_and_body=True)
+            or not inspect.iscoroutinefunction(dependant.call)
+            or len(dependant.body_params) > 1
+        ):
+            return None
+        dependencies: list[tuple[str | None, Dependency]] = []
+        for sub in dependant.dependencies:
+            if not (
+                _only_request(sub, allow_path_and_body=False)
+                and sub.dependencies == []
+                and inspect.iscoroutinefunction(sub.call)
+                and sub.request_param_name is not None
+            ):
+                return None
+            dependencies.append((sub.name, _bound_to_request(sub)))
+        body_field = dependant.body_params[0] if dependant.body_params else None
+        if body_field is not None and (
+            type(body_field.field_info) is not params.Body
+            or getattr(body_field.field_info, "embed", False)
+            or not body_field.field_info.is_required()
+        ):
+            return None
+        if any(_is_model(field) for field in dependant.path_params):
+            return None
+        assert dependant.call is not None
+        return cls(
+            endpoint=dependant.call,
+            dependencies=tuple(dependencies),
+            request_name=dependant.request_param_name,
+            path_fields=tuple(dependant.path_params),
+            body_field=body_field,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        # FastAPI's order: the body is read and parsed first (malformed JSON is a 422 before any
+        # dependency runs), then the dependencies, then the path and body are validated together.
+        body = await _json_body(request) if self.body_field is not None else _MISSING
+        values: dict[str, Any] = {}
+        for name, dependency in self.dependencies:
+            solved = await dependency(request)
+            if name is not None:
+                values[name] = solved
+        errors: list[Any] = []
+        if self.path_fields:
+            path_params = scope.get("path_params", {})
+            for field in self.path_fields:
+                value, field_errors = field.validate(
+                    path_params.get(field.alias), values, loc=("path", field.alias)
+                )
+                if field_errors:
+                    errors.extend(field_errors)
+                else:
+                    values[field.name] = value
+        if self.body_field is not None:
+            if body is _MISSING:
+                errors.append(
+                    {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
+                )
+            else:
+                value, field_errors = self.body_field.validate(body, values, loc=("body",))
+                if field_errors:
+                    errors.extend(field_errors)
+                else:
+                    values[self.body_field.name] = value
+        if errors:
+            raise RequestValidationError(errors, body=None if body is _MISSING else body)
+        if self.request_name is not None:
+            values[self.request_name] = request
+        response = await self.endpoint(**values)
+        if not isinstance(response, Response):
+            raise TypeError(f"{self.endpoint.__qualname__} must return a Response")
+        await response(scope, receive, send)
+
+
+def _only_request(dependant: Dependant, *, allow_path_and_body: bool) -> bool:
+    """True when `dependant` takes nothing FastAPI would have to build but the request (and, for
+    an endpoint, its path parameters and body)."""
+    return not (
+        dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or (not allow_path_and_body and (dependant.path_params or dependant.body_params))
+        or dependant.websocket_param_name
+        or dependant.http_connection_param_name
+        or dependant.response_param_name
+        or dependant.background_tasks_param_name
+        or dependant.security_scopes_param_name
+    )
+
+
+def _bound_to_request(sub: Dependant) -> Dependency:
+    call = sub.call
+    name = sub.request_param_name
+    assert call is not None
+    assert name is not None
+    if list(inspect.signature(call).parameters) == [name]:
+        return call
+
+    async def with_keyword(request: Request) -> Any:
+        return await call(**{name: request})
+
+    return with_keyword
+
+
+def _is_model(field: Field) -> bool:
+    annotation = field.field_info.annotation
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+async def _json_body(request: Request) -> Any:
+    """The body as FastAPI's handler reads it: `_MISSING` when empty, parsed JSON when the
+    content type says JSON, the bytes otherwise (which no body model accepts)."""
+    raw = await request.body()
+    if not raw:
+        return _MISSING
+    if not is_json_media_type(request.headers.get("content-type")):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": exc.msg},
+                }
+            ],
+            body=exc.doc,
+        ) from exc
+    except Exception as exc:  # e.g. bytes that are not UTF-8
+        raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
 
 
 class ApiRoute(APIRoute):
-    """An APIRoute that turns away a path which does not start with its template's literal part
-    before FastAPI's own matching, which costs ~0.7 µs for every route tried (scope bookkeeping,
-    then the regular expression): the app tries its ~80 routes in order on every request, so a
-    route near the end, or a 404, paid ~50 µs just to be found (issue #5)."""
+    """An APIRoute that matches by its literal prefix first and calls its endpoint directly."""
 
     def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         self.literal_prefix = self.path.split("{", 1)[0]
+        self.direct_call = DirectCall.of(self)
+        if self.direct_call is not None:
+            # Starlette's Route.handle sends the request to `self.app`. Exceptions go on to the
+            # app's ExceptionMiddleware, which renders them with the same handlers FastAPI's
+            # per-route wrapper would have used.
+            self.app = self.direct_call
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         # Behind a root_path (a proxy's prefix) FastAPI's own matching decides alone.
         if not scope.get("root_path") and not scope["path"].startswith(self.literal_prefix):
             return Match.NONE, {}
         return super().matches(scope)
+
+
+def directly_called(routes: Sequence[Any]) -> list[str]:
+    """The API routes (as `METHOD path`) that call their endpoint directly."""
+    return [
+        f"{','.join(sorted(route.methods or ()))} {route.path}"
+        for route in routes
+        if isinstance(route, ApiRoute) and route.direct_call is not None
+    ]

@@ -1,0 +1,109 @@
+"""How an API endpoint is called (api/routing.DirectCall): every API route takes the direct path,
+and on it a request's body, path and dependencies are handled as FastAPI's own handler did —
+the same order, the same statuses, the same error envelopes."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from billabled.api.routing import ApiRoute, directly_called
+from billabled.auth.scopes import Scope
+from tests.factories import Factory, Key, Workspace
+
+CLIENTS = "/api/v1/clients"
+
+
+def test_every_api_route_is_called_directly(api_app: FastAPI) -> None:
+    api_routes = [route for route in api_app.routes if isinstance(route, ApiRoute)]
+    assert len(api_routes) > 70
+    assert len(directly_called(api_app.routes)) == len(api_routes)
+
+
+def _post(
+    client: TestClient, key: Key, body: bytes, content_type: str = "application/json"
+) -> httpx.Response:
+    return client.post(CLIENTS, content=body, headers={**key.headers, "content-type": content_type})
+
+
+def test_malformed_json_is_a_400_malformed_json(client: TestClient, owner_key: Key) -> None:
+    response = _post(client, owner_key, b'{"name": "Acme", ')
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "malformed_json"
+
+
+def test_a_body_that_is_not_utf8_is_a_400(client: TestClient, owner_key: Key) -> None:
+    response = _post(client, owner_key, b'{"name": "\xff\xfe"}')
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "bad_request"
+
+
+def test_an_empty_body_is_a_422_naming_the_body(client: TestClient, owner_key: Key) -> None:
+    response = _post(client, owner_key, b"")
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["errors"] == [
+        {"field": None, "in": "body", "message": "Field required", "type": "missing"}
+    ]
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"Acme"', b"null", b"42"])
+def test_a_body_that_is_not_an_object_is_a_422(
+    client: TestClient, owner_key: Key, body: bytes
+) -> None:
+    response = _post(client, owner_key, body)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["error"]["errors"]
+    assert error["in"] == "body"
+    assert error["type"] == "model_attributes_type"
+
+
+def test_a_json_media_type_with_a_suffix_and_parameters_is_json(
+    client: TestClient, owner_key: Key
+) -> None:
+    response = _post(
+        client, owner_key, b'{"name": "Acme"}', "Application/Vnd.Acme+JSON; charset=utf-8"
+    )
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "text/x+json", "application/jsonx"])
+def test_a_body_of_another_media_type_is_415(
+    client: TestClient, owner_key: Key, content_type: str
+) -> None:
+    response = _post(client, owner_key, b'{"name": "Acme"}', content_type)
+    assert response.status_code == 415, response.text
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_the_scope_is_checked_before_the_body_is_validated(
+    client: TestClient, factory: Factory, workspace: Workspace
+) -> None:
+    key = factory.key(workspace, scopes=frozenset({Scope.READ_CLIENTS}))
+    response = _post(client, key, b'{"name": ""}')
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["requiredScope"] == Scope.WRITE_CLIENTS.value
+
+
+def test_a_path_id_and_a_body_that_fail_are_one_422_naming_both(
+    client: TestClient, owner_key: Key
+) -> None:
+    response = client.patch(f"{CLIENTS}/{'c' * 65}", json={"name": ""}, headers=owner_key.headers)
+    assert response.status_code == 422, response.text
+    errors = response.json()["error"]["errors"]
+    assert sorted((e["in"], e["field"]) for e in errors) == [
+        ("body", "name"),
+        ("path", "client_id"),
+    ]
+
+
+def test_another_workspaces_id_in_the_path_is_404(
+    client: TestClient, factory: Factory, owner_key: Key
+) -> None:
+    elsewhere = factory.workspace()
+    created = client.post(CLIENTS, json={"name": "Theirs"}, headers=factory.key(elsewhere).headers)
+    assert created.status_code == 201, created.text
+    response = client.get(f"{CLIENTS}/{created.json()['id']}", headers=owner_key.headers)
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "not_found"
