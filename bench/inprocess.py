@@ -8,8 +8,9 @@ instruction counts, which hold on a noisy machine where timings don't:
 
 The app starts through its lifespan (so our app's garbage-collector settings apply), takes
 `--warmup` requests, then `--requests` more from `--concurrency` tasks at a time, and prints the
-wall and CPU time per request. A status other than 200 (201 for `post`) stops the run. `post`
-logs time as scenario 3 does (a distinct body per request): it adds entries to the dataset.
+wall and CPU time per request. A status other than 200 (201 for `post` and `bulk`) stops the run.
+`post` logs time as scenario 3 does (a distinct body per request), `bulk` as scenario 6 does (500
+entries a request): both add entries to the dataset.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ WHAT = {
         "memberApiKey",
     ),
     "post": ("/api/v1/time-entries", "apiKey"),
+    "bulk": ("/api/v1/time-entries/bulk", "apiKey"),
 }
+BULK_ITEMS = 500
 
 Asgi = Callable[..., Any]
 
@@ -64,18 +67,24 @@ def _scope(path_and_query: str, key: str, method: str) -> dict[str, Any]:
     }
 
 
-def _entry_body(counter: int, project_id: str) -> bytes:
-    """Scenario 3's body (bench/lua/post_entry.lua): the date walks back from 2026-01-01."""
+def _entry(counter: int, project_id: str) -> dict[str, Any]:
+    """Scenario 3's entry (bench/lua/post_entry.lua): the date walks back from 2026-01-01."""
     day = date(2026, 1, 1) - timedelta(days=counter % 365)
-    duration = 900 + (counter % 28) * 300
-    return json.dumps(
-        {
-            "projectId": project_id,
-            "date": day.isoformat(),
-            "durationSeconds": duration,
-            "description": f"inprocess n{counter}",
-        }
-    ).encode()
+    return {
+        "projectId": project_id,
+        "date": day.isoformat(),
+        "durationSeconds": 900 + (counter % 28) * 300,
+        "description": f"inprocess n{counter}",
+    }
+
+
+def _body(what: str, counter: int, project_id: str) -> bytes:
+    """Scenario 3's body, or scenario 6's: 500 such entries (bench/lua/post_bulk.lua)."""
+    if what == "bulk":
+        first = counter * BULK_ITEMS
+        items = [_entry(first + n, project_id) for n in range(BULK_ITEMS)]
+        return json.dumps({"items": items}).encode()
+    return json.dumps(_entry(counter, project_id)).encode()
 
 
 async def _request(app: Asgi, scope: dict[str, Any], body: bytes = b"") -> int:
@@ -116,7 +125,7 @@ async def _run(app: Asgi, scope: dict[str, Any], args: argparse.Namespace, proje
     posting = scope["method"] == "POST"
 
     async def one() -> int:
-        body = _entry_body(next(counter), project_id) if posting else b""
+        body = _body(args.what, next(counter), project_id) if posting else b""
         return await _request(app, scope, body)
 
     size = 0
@@ -149,7 +158,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=200)
     args = parser.parse_args()
-    if args.app == "ceiling" and args.what == "post":
+    if args.app == "ceiling" and args.what in ("post", "bulk"):
         parser.error("the ceiling answers GETs only")
     manifest = json.loads(args.manifest.read_text())
     os.environ.update(
@@ -163,7 +172,7 @@ def main() -> None:
 
     app: Asgi = served.ours() if args.app == "ours" else served.ceiling()
     template, key_name = WHAT[args.what]
-    method = "POST" if args.what == "post" else "GET"
+    method = "POST" if args.what in ("post", "bulk") else "GET"
     scope = _scope(template.format(**manifest), manifest[key_name], method)
     import uvloop
 
