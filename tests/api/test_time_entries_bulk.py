@@ -206,6 +206,44 @@ def test_every_failing_item_is_listed_with_all_its_errors(
     assert count(factory, workspace) == 0
 
 
+def test_items_naming_the_same_work_are_each_judged_in_full(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, project_id: str
+) -> None:
+    # Items naming the same work item, tags and billable flag share one decision on them
+    # (time_entry.service._resolve); each item still gets its own errors, flag and rate.
+    tagged = {"tagIds": ["tag_missing"]}
+    items = [
+        item(project_id, 0, **tagged),
+        item(project_id, 1, start="2026-03-02T09:00:00Z", **tagged),  # both shapes too
+        item(project_id, 2, **tagged),
+    ]
+    response = client.post(BULK, json={"items": items}, headers=owner_key.headers)
+    failing = {
+        e["index"]: [(x["field"], x["type"]) for x in e["errors"]]
+        for e in response.json()["error"]["errors"]
+    }
+    assert failing == {
+        0: [("tagIds", "not_found")],
+        1: [
+            ("start", "conflicting_fields"),
+            ("date", "conflicting_fields"),
+            ("durationSeconds", "conflicting_fields"),
+            ("tagIds", "not_found"),
+        ],
+        2: [("tagIds", "not_found")],
+    }
+    items = [item(project_id, 0), item(project_id, 1, billable=False), item(project_id, 2)]
+    response = client.post(BULK, json={"items": items}, headers=owner_key.headers)
+    assert response.status_code == 201, response.text
+    created = response.json()["items"]
+    assert [(c["billable"], c["rateMinor"]) for c in created] == [
+        (True, 10_000),
+        (False, None),
+        (True, 10_000),
+    ]
+    assert [c["amountMinor"] for c in created] == [167, None, 500]  # 1 and 3 minutes at 100/h
+
+
 def test_members_log_only_their_own_time_in_bulk(
     client: TestClient, factory: Factory, workspace: Workspace, project_id: str
 ) -> None:

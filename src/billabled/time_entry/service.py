@@ -52,6 +52,7 @@ from billabled.time_entry.validation import (
     FORBIDDEN_USER_MESSAGE,
     FieldError,
     ForbiddenUser,
+    RateSnapshot,
     References,
     Timing,
     WorkItem,
@@ -231,51 +232,76 @@ def _refuse_other_users(
         raise ForbiddenUser(FORBIDDEN_USER_MESSAGE, **details)
 
 
+@dataclass(frozen=True, slots=True)
+class _WorkDecision:
+    """What the work item, tags and billable flag of a create body settle: its errors, or the
+    billable flag and rate snapshot to store. Items of a batch that name the same ones share it."""
+
+    problems: list[FieldError]
+    billable: bool
+    snapshot: RateSnapshot | None
+
+
+# (user, project, task, subtask, billable as sent, tag ids): all a `_WorkDecision` depends on.
+_WorkKey = tuple[str, str, str | None, str | None, bool | None, tuple[str, ...]]
+
+
+def _decide_work(key: _WorkKey, refs: References) -> _WorkDecision:
+    user_id, project_id, task_id, subtask_id, billable_sent, tag_ids = key
+    item = WorkItem(user_id, project_id, task_id, subtask_id)
+    problems = check_work_item(item, refs, check_project_state=True, check_user=True)
+    problems += check_tags(tag_ids, refs)
+    billable = False
+    if project_id in refs.projects:
+        billable = billable_sent if billable_sent is not None else default_billable(item, refs)
+        problems += check_billable(billable, item, refs)
+    snapshot = None if problems else rate_snapshot(billable, item, refs)
+    return _WorkDecision(problems, billable, snapshot)
+
+
 def _resolve(
     body: TimeEntryCreate,
     principal: Principal,
     refs: References,
+    decisions: dict[_WorkKey, _WorkDecision],
     *,
     entry_id: str,
     now: datetime,
 ) -> NewEntry | list[FieldError]:
-    """The row to insert for one create body, or its field errors."""
-    problems: list[FieldError] = []
+    """The row to insert for one create body, or its field errors (its timing's first). The
+    decisions on its work item are taken from `decisions`, or taken and kept there: a bulk
+    import names a few projects for hundreds of entries."""
     timing = timing_of(body.start, body.end, body.date, body.duration_seconds, principal.time_zone)
+    tag_ids = tuple(dict.fromkeys(body.tag_ids))  # a tag given twice is one tag
+    user_id = body.user_id or principal.user_id
+    key = (user_id, body.project_id, body.task_id, body.subtask_id, body.billable, tag_ids)
+    decision = decisions.get(key)
+    if decision is None:
+        decision = decisions[key] = _decide_work(key, refs)
     if isinstance(timing, list):
-        problems += timing
-    item = WorkItem(
-        body.user_id or principal.user_id, body.project_id, body.task_id, body.subtask_id
-    )
-    problems += check_work_item(item, refs, check_project_state=True, check_user=True)
-    tag_ids = list(dict.fromkeys(body.tag_ids))  # a tag given twice is one tag
-    problems += check_tags(tag_ids, refs)
-    billable = False
-    if item.project_id in refs.projects:
-        billable = body.billable if body.billable is not None else default_billable(item, refs)
-        problems += check_billable(billable, item, refs)
-    if problems or isinstance(timing, list):
-        return problems
-    snapshot = rate_snapshot(billable, item, refs)
+        return [*timing, *decision.problems]
+    if decision.problems:
+        return list(decision.problems)
+    assert decision.snapshot is not None
     return NewEntry(
         id=entry_id,
         workspace_id=principal.workspace_id,
-        user_id=item.user_id,
-        client_id=refs.projects[item.project_id].client_id,
-        project_id=item.project_id,
-        task_id=item.task_id,
-        subtask_id=item.subtask_id,
+        user_id=user_id,
+        client_id=refs.projects[body.project_id].client_id,
+        project_id=body.project_id,
+        task_id=body.task_id,
+        subtask_id=body.subtask_id,
         start_at=timing.start_at,
         end_at=timing.end_at,
         work_date=timing.work_date,
         duration_seconds=timing.duration_seconds,
         description=body.description,
-        billable=billable,
-        rate_minor=snapshot.rate_minor,
-        currency=snapshot.currency,
+        billable=decision.billable,
+        rate_minor=decision.snapshot.rate_minor,
+        currency=decision.snapshot.currency,
         created_at=now,
         updated_at=now,
-        tag_ids=tag_ids,
+        tag_ids=list(tag_ids),
     )
 
 
@@ -297,8 +323,9 @@ async def _prepare(
     now = utcnow()
     entries: list[NewEntry] = []
     errors: dict[int, list[FieldError]] = {}
+    decisions: dict[_WorkKey, _WorkDecision] = {}
     for index in sorted(bodies):
-        resolved = _resolve(bodies[index], principal, refs, entry_id=next(ids), now=now)
+        resolved = _resolve(bodies[index], principal, refs, decisions, entry_id=next(ids), now=now)
         if isinstance(resolved, list):
             errors[index] = resolved
         else:
