@@ -66,8 +66,9 @@ async def insert_columns(
     One statement whatever the number of rows. PostgreSQL binds each column as one array (a JSONB
     column as one JSON document) and runs `INSERT … SELECT unnest($1), unnest($2), …`: for a
     bulk of 500 time entries that took a third less time than executemany, which sends and
-    processes every row's parameters on their own (issue #5). A single row is a plain INSERT (cheaper than `unnest` for one: single POSTs went
-    from ~300 to ~370 per second). SQLite, in-process, runs executemany.
+    processes every row's parameters on their own (issue #5). A single row is a plain INSERT
+    (cheaper than `unnest` for one: single POSTs went from ~300 to ~370 per second). SQLite,
+    in-process, runs executemany.
     """
     await insert_columns_together(connection, [(table, columns)])
 
