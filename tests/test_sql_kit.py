@@ -1,10 +1,11 @@
 """`kit.sql.insert_columns_together` against the test database (SQLite, or PostgreSQL in CI's
-second pass, where several tables go in one statement and columns with one value for every row
-are bound once)."""
+second pass, where several tables go in one statement, columns with one value for every row are
+bound once, and a JSON column is bound as one document)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from billabled.db import async_url
 from billabled.kit.sql import insert_columns_together
+from billabled.models.base import JSONDocument
 
 METADATA = MetaData()
 PARENT = Table("kit_parent", METADATA, Column("id", String(8), primary_key=True))
@@ -24,6 +26,13 @@ CHILD = Table(
     Column("parent_id", String(8), ForeignKey("kit_parent.id"), nullable=False),
     Column("label", String(20), nullable=True),
     Column("amount", Integer, nullable=False),
+)
+DOCUMENT = Table(
+    "kit_document",
+    METADATA,
+    Column("n", Integer, nullable=False),
+    Column("body", JSONDocument, nullable=True),
+    Column("copy", JSONDocument, nullable=True),
 )
 
 
@@ -100,3 +109,52 @@ def test_a_table_without_rows_is_skipped(url: str) -> None:
         ],
     )
     assert rows == []
+
+
+def insert_and_read_documents(url: str, columns: dict[str, list[Any]]) -> list[Any]:
+    async def work() -> list[Any]:
+        engine = create_async_engine(async_url(url))
+        try:
+            async with engine.begin() as connection:
+                await insert_columns_together(connection, [(DOCUMENT, columns)])
+            async with engine.connect() as connection:
+                query = select(DOCUMENT.c.n, DOCUMENT.c.body, DOCUMENT.c.copy).order_by("n")
+                rows = (await connection.execute(query)).all()
+        finally:
+            await engine.dispose()
+        return [tuple(row) for row in rows]
+
+    return asyncio.run(work())
+
+
+def test_json_documents_arrive_row_by_row_and_one_list_fills_two_columns(url: str) -> None:
+    bodies: list[Any] = [
+        {"n": n, "tags": ["a", n], "nested": {"ok": n % 2 == 0}} for n in range(300)
+    ]
+    bodies[7] = []  # JSON values of every kind, in their rows
+    bodies[8] = "text"
+    bodies[9] = 1.5
+    rows = insert_and_read_documents(url, {"n": list(range(300)), "body": bodies, "copy": bodies})
+    assert rows == [(n, body, body) for n, body in enumerate(bodies)]
+
+
+def test_json_values_equal_in_python_are_not_taken_for_one_value(url: str) -> None:
+    # Python's == takes True for 1 and 1.0 for 1; JSON does not. Had they been taken for a value
+    # shared by every row, the first row's would have been stored in all of them.
+    rows = insert_and_read_documents(
+        url,
+        {"n": [0, 1, 2], "body": [{"x": 1}, {"x": True}, {"x": 1.0}], "copy": [[1], [True], [1.0]]},
+    )
+    # compared as JSON text: == on the decoded values could not tell them apart either
+    assert [json.dumps([body, copy]) for _, body, copy in rows] == [
+        '[{"x": 1}, [1]]',
+        '[{"x": true}, [true]]',
+        '[{"x": 1.0}, [1.0]]',
+    ]
+
+
+def test_a_json_column_with_nulls_keeps_them(url: str) -> None:
+    rows = insert_and_read_documents(
+        url, {"n": [0, 1, 2], "body": [None, {"a": 1}, None], "copy": [None, None, None]}
+    )
+    assert rows == [(0, None, None), (1, {"a": 1}, None), (2, None, None)]

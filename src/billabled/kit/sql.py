@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Dialect,
     Insert,
@@ -105,7 +106,7 @@ async def insert_columns_together(
     documents: dict[int, str] = {}  # id() of a JSON column's list -> the bind holding it
     for table, names, columns in present:
         single = len(columns[names[0]]) == 1
-        same = () if single else _same_in_every_row(names, columns)
+        same = () if single else _same_in_every_row(table, names, columns)
         binds: list[tuple[str, str | None]] = []
         for name in names:
             column = columns[name]
@@ -132,15 +133,22 @@ def _is_jsonb(table: Table, name: str, dialect: Dialect) -> bool:
 
 
 def _same_in_every_row(
-    names: tuple[str, ...], columns: Mapping[str, Sequence[Any]]
+    table: Table, names: tuple[str, ...], columns: Mapping[str, Sequence[Any]]
 ) -> tuple[str, ...]:
     """The columns whose value is the same in every row (a batch's workspace, creation time,
     action…): bound once as a scalar instead of an array, which spares the driver encoding it
     once per row. At least one column stays an array, or `SELECT` would yield a single row."""
-    same = tuple(
-        name for name in names if columns[name].count(columns[name][0]) == len(columns[name])
-    )
+    same = tuple(name for name in names if _one_value(table, name, columns[name]))
     return same if len(same) < len(names) else same[1:]
+
+
+def _one_value(table: Table, name: str, values: Sequence[Any]) -> bool:
+    first = values[0]
+    if isinstance(table.c[name].type, JSON):
+        # Python's == takes True for 1 and 1.0 for 1, which JSON tells apart: only the very
+        # same object (the None of every row, say) is one value.
+        return all(value is first for value in values)
+    return values.count(first) == len(values)
 
 
 def _bind_name(table: Table, column: str) -> str:
