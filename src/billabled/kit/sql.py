@@ -103,7 +103,8 @@ async def insert_columns_together(
         return
     shape = []
     values: dict[str, Any] = {}
-    documents: dict[int, str] = {}  # id() of a JSON column's list -> the bind holding it
+    # id() of a JSON column's list -> the list (held, so that its id is not reused) and its bind
+    documents: dict[int, tuple[Sequence[Any], str]] = {}
     for table, names, columns in present:
         single = len(columns[names[0]]) == 1
         same = () if single else _same_in_every_row(table, names, columns)
@@ -118,7 +119,7 @@ async def insert_columns_together(
                 # then checks and encodes one value, not one per row, and the same list given
                 # for two columns (an event's data and its audit record's `after`) is sent and
                 # parsed once.
-                document = documents.setdefault(id(column), bind)
+                document = documents.setdefault(id(column), (column, bind))[1]
                 values[document] = list(column)
                 binds.append((name, document))
             else:
