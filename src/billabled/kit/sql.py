@@ -119,9 +119,11 @@ async def insert_columns_together(
                 # then checks and encodes one value, not one per row, and the same list given
                 # for two columns (an event's data and its audit record's `after`) is sent and
                 # parsed once.
-                document = documents.setdefault(id(column), (column, bind))[1]
-                values[document] = list(column)
-                binds.append((name, document))
+                held = documents.get(id(column))
+                if held is None:
+                    documents[id(column)] = (column, bind)
+                    values[bind] = list(column)
+                binds.append((name, bind if held is None else held[1]))
             else:
                 values[bind] = list(column)
                 binds.append((name, None))
