@@ -18,10 +18,14 @@ def test_healthz_answers_ok(client: TestClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_readyz_answers_ready_when_the_database_is_reachable(client: TestClient) -> None:
+def test_readyz_answers_ready_when_the_database_is_reachable(
+    client: TestClient, settings: Settings
+) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready"}
+    # Where requests are counted: in Redis when it is configured (and reachable), else per process.
+    rate_limits = "shared" if settings.redis_url else "per-process"
+    assert response.json() == {"status": "ready", "rateLimits": rate_limits}
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:

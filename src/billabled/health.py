@@ -17,9 +17,13 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> dict[str, str]:
-    """The process can reach its database; 503 when it cannot."""
+    """The process can reach its database; 503 when it cannot. `rateLimits` says where requests
+    are counted: `shared` (Redis) or `per-process` (no Redis configured, or Redis unreachable:
+    the API still answers, each process enforcing the limits alone)."""
     try:
         await request.app.state.database.ping()
     except Exception as exc:
         raise ServiceUnavailable("The database is not reachable.") from exc
-    return {"status": "ready"}
+    limiter = request.app.state.platform.limiter
+    shared = limiter.is_shared and await limiter.check()
+    return {"status": "ready", "rateLimits": "shared" if shared else "per-process"}

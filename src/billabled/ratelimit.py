@@ -5,6 +5,10 @@ key are limited per client IP in a separate bucket, so they never spend a key's 
 
 Every decision is one atomic increment in the storage (a Lua INCR+EXPIRE on Redis); the window's
 reset time is read once per window and remembered, so the hot path is a single round trip.
+
+When Redis cannot be reached, requests are counted in this process instead of failing (each
+instance then enforces the plan's limit on its own), a warning is logged, and Redis is tried
+again every `SHARED_RETRY_SECONDS` by one request at a time (docs/decisions.md §22).
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
+import structlog
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, Storage
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 from redis.asyncio import ConnectionPool
 
@@ -29,6 +35,10 @@ PLAN_LIMITS_PER_MINUTE: Final[dict[str, int]] = {
 }
 WINDOW_SECONDS: Final = 60
 _RESET_CACHE_MAX: Final = 100_000
+# While Redis is unreachable, how long requests are counted locally before one tries it again.
+SHARED_RETRY_SECONDS: Final = 5.0
+
+log = structlog.get_logger("billabled.ratelimit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,40 +92,16 @@ def limit_for_plan(plan: str) -> int:
     return PLAN_LIMITS_PER_MINUTE.get(plan, PLAN_LIMITS_PER_MINUTE[Plan.FREE])
 
 
-class RateLimiter:
-    def __init__(self, storage: Storage, redis_pool: ConnectionPool | None = None) -> None:
+class _WindowCounter:
+    """Fixed windows in one storage, each window's end remembered after its first sighting."""
+
+    def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        self._redis_pool = redis_pool
         # (storage key, window number) -> reset time, so only a window's first sighting reads it.
         self._resets: dict[str, float] = {}
 
-    @classmethod
-    def from_url(cls, redis_url: str | None) -> RateLimiter:
-        if not redis_url:
-            return cls(MemoryStorage())
-        # Our own pool, so the connections are closed when the app stops.
-        pool = ConnectionPool.from_url(redis_url.removeprefix("async+"))
-        uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
-        storage = storage_from_string(
-            uri,
-            implementation="redispy",
-            connection_pool=pool,  # type: ignore[arg-type]  # passed through to redis-py
-        )
-        assert isinstance(storage, Storage)  # async+ URIs give the asyncio storages
-        return cls(storage, pool)
-
-    async def close(self) -> None:
-        if self._redis_pool is not None:
-            await self._redis_pool.disconnect()
-
-    @property
-    def is_shared(self) -> bool:
-        """True when counting is a network round trip (Redis), worth overlapping with other I/O."""
-        return self._redis_pool is not None
-
-    async def count(self, bucket: str) -> WindowCount:
-        """Count one request against `bucket`'s current window (one atomic increment)."""
-        key = _WINDOW.key_for(bucket)
+    async def count(self, key: str) -> WindowCount:
+        """Count one request against `key`'s current window (one atomic increment)."""
         count = await self.storage.incr(key, _WINDOW.get_expiry())
         now = time.time()
         reset_at = self._resets.get(key)
@@ -128,14 +114,82 @@ class RateLimiter:
             self._remember(key, reset_at)
         return WindowCount(count, reset_at)
 
-    async def hit(self, bucket: str, limit: int, policy: str) -> RateLimitDecision:
-        return decide(await self.count(bucket), limit, policy)
-
     def _remember(self, key: str, reset_at: float) -> None:
         if len(self._resets) >= _RESET_CACHE_MAX:
             now = time.time()
             self._resets = {k: v for k, v in self._resets.items() if v > now}
         self._resets[key] = reset_at
+
+
+class RateLimiter:
+    def __init__(self, storage: Storage, redis_pool: ConnectionPool | None = None) -> None:
+        self._counter = _WindowCounter(storage)
+        self._redis_pool = redis_pool
+        # Shared storage only: where requests are counted while it cannot be reached.
+        self._local = _WindowCounter(MemoryStorage()) if redis_pool is not None else None
+        # time.monotonic() before which requests are counted locally (0: the shared one is up).
+        self._local_until = 0.0
+
+    @classmethod
+    def from_url(cls, redis_url: str | None) -> RateLimiter:
+        if not redis_url:
+            return cls(MemoryStorage())
+        # Our own pool, so the connections are closed when the app stops.
+        pool = ConnectionPool.from_url(redis_url.removeprefix("async+"))
+        uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
+        storage = storage_from_string(
+            uri,
+            implementation="redispy",
+            connection_pool=pool,  # type: ignore[arg-type]  # passed through to redis-py
+            # Redis's own errors arrive as limits' StorageError, whatever the client raises.
+            wrap_exceptions=True,
+        )
+        assert isinstance(storage, Storage)  # async+ URIs give the asyncio storages
+        return cls(storage, pool)
+
+    @property
+    def storage(self) -> Storage:
+        return self._counter.storage
+
+    async def close(self) -> None:
+        if self._redis_pool is not None:
+            await self._redis_pool.disconnect()
+
+    @property
+    def is_shared(self) -> bool:
+        """True when counting is a network round trip (Redis), worth overlapping with other I/O."""
+        return self._redis_pool is not None
+
+    async def count(self, bucket: str) -> WindowCount:
+        """Count one request against `bucket`'s current window."""
+        key = _WINDOW.key_for(bucket)
+        if self._local is None:
+            return await self._counter.count(key)
+        if self._local_until:
+            now = time.monotonic()
+            if now < self._local_until:
+                return await self._local.count(key)
+            # This request tries Redis again; the others go on counting locally meanwhile.
+            self._local_until = now + SHARED_RETRY_SECONDS
+        try:
+            window = await self._counter.count(key)
+        except StorageError as exc:
+            if not self._local_until:
+                log.warning(
+                    "rate_limit_storage_unreachable",
+                    error=f"{type(exc.storage_error).__name__}: {exc.storage_error}",
+                    counting="per process",
+                    retry_in_seconds=SHARED_RETRY_SECONDS,
+                )
+            self._local_until = time.monotonic() + SHARED_RETRY_SECONDS
+            return await self._local.count(key)
+        if self._local_until:
+            self._local_until = 0.0
+            log.warning("rate_limit_storage_reachable_again", counting="shared")
+        return window
+
+    async def hit(self, bucket: str, limit: int, policy: str) -> RateLimitDecision:
+        return decide(await self.count(bucket), limit, policy)
 
     async def check(self) -> bool:
         return await self.storage.check()

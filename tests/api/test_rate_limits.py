@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import threading
@@ -9,6 +11,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -17,9 +21,10 @@ from fastapi.testclient import TestClient
 from billabled.app import create_app
 from billabled.config import Settings
 from billabled.models.workspace import Plan
+from billabled.ratelimit import SHARED_RETRY_SECONDS
 from tests.conftest import TEST_SECRET_KEY
-from tests.factories import Factory
-from tests.support import BILLABLED, free_port, redis_test_url
+from tests.factories import Factory, Key
+from tests.support import BILLABLED, TcpForwarder, free_port, redis_test_url
 
 
 def test_headers_count_down_and_the_first_request_over_the_limit_is_429(
@@ -98,7 +103,9 @@ def test_requests_without_a_valid_key_are_limited_per_ip_not_per_key(
     assert good.headers["x-ratelimit-remaining"] == "119"
 
 
-def _serve(settings: Settings, port: int, redis_url: str) -> subprocess.Popen[bytes]:
+def _serve(
+    settings: Settings, port: int, redis_url: str, log: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "BILLABLED_DATA_DIR": str(settings.data_dir),
@@ -111,7 +118,7 @@ def _serve(settings: Settings, port: int, redis_url: str) -> subprocess.Popen[by
         [BILLABLED, "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log if log is not None else subprocess.DEVNULL,
     )
 
 
@@ -173,3 +180,77 @@ def test_memory_storage_is_used_without_redis(tmp_path: Path) -> None:
 
     limiter = RateLimiter.from_url(None)
     assert type(limiter.storage).__name__ == "MemoryStorage"
+
+
+def _events(log: Path) -> list[str]:
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return [line["event"] for line in lines]
+
+
+@contextlib.contextmanager
+def _served_on(settings: Settings, redis_url: str, key: Key, log: Path) -> Iterator[httpx.Client]:
+    """`billabled serve` counting in `redis_url`, its log in `log`, and a client with `key`."""
+    port = free_port()
+    with log.open("wb") as log_file:
+        server = _serve(settings, port, redis_url, log_file)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_up(base)
+        with httpx.Client(base_url=base, headers=key.headers, timeout=30) as http:
+            yield http
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def _remaining(response: httpx.Response) -> int:
+    assert response.status_code == 200, response.text
+    return int(response.headers["x-ratelimit-remaining"])
+
+
+def test_the_api_keeps_answering_with_per_process_limits_while_redis_is_unreachable(
+    settings: Settings, factory: Factory, tmp_path: Path
+) -> None:
+    key = factory.key(factory.workspace(plan=Plan.FREE))
+    nothing_listens = f"redis://127.0.0.1:{free_port()}/0"
+    log = tmp_path / "serve.log"
+    with _served_on(settings, nothing_listens, key, log) as http:
+        remaining = [_remaining(http.get("/api/v1/me")) for _ in range(120)]
+        over = http.get("/api/v1/me")
+        ready = http.get("/readyz")
+    assert remaining == list(range(119, -1, -1))  # counted, in this process
+    assert over.status_code == 429
+    assert over.json()["error"]["code"] == "rate_limited"
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "rateLimits": "per-process"}
+    assert _events(log).count("rate_limit_storage_unreachable") == 1
+
+
+@pytest.mark.skipif(
+    redis_test_url() is None, reason="needs BILLABLED_TEST_REDIS_URL (CI's second pass)"
+)
+def test_limits_are_shared_again_once_redis_is_back(
+    settings: Settings, factory: Factory, tmp_path: Path
+) -> None:
+    redis = urlsplit(redis_test_url() or "")
+    assert redis.hostname is not None
+    assert redis.port is not None
+    forwarder_port = free_port()
+    through_forwarder = f"redis://127.0.0.1:{forwarder_port}{redis.path}"
+    key = factory.key(factory.workspace(plan=Plan.FREE))
+    log = tmp_path / "serve.log"
+    with _served_on(settings, through_forwarder, key, log) as http:
+        while_down = [_remaining(http.get("/api/v1/me")) for _ in range(3)]
+        ready_while_down = http.get("/readyz").json()
+        with TcpForwarder(forwarder_port, (redis.hostname, redis.port)):
+            ready_when_back = http.get("/readyz").json()
+            time.sleep(SHARED_RETRY_SECONDS + 0.5)
+            when_back = [_remaining(http.get("/api/v1/me")) for _ in range(2)]
+    assert while_down == [119, 118, 117]
+    assert ready_while_down["rateLimits"] == "per-process"
+    assert ready_when_back["rateLimits"] == "shared"
+    # Redis never saw this key's requests while it was away: the shared count starts afresh.
+    assert when_back == [119, 118]
+    events = _events(log)
+    assert events.count("rate_limit_storage_unreachable") == 1
+    assert events.count("rate_limit_storage_reachable_again") == 1
