@@ -156,3 +156,30 @@ class TcpForwarder:
                 sink.sendall(chunk)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
+
+
+class SilentTcpServer:
+    """Accepts connections on 127.0.0.1:`port` and never answers: a service that hangs."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._listener = socket.socket()
+        self._accepted: list[socket.socket] = []
+
+    def __enter__(self) -> SilentTcpServer:
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", self.port))
+        self._listener.listen()
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sock in [*self._accepted, self._listener]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self._accepted.append(self._listener.accept()[0])

@@ -6,13 +6,15 @@ key are limited per client IP in a separate bucket, so they never spend a key's 
 Every decision is one atomic increment in the storage (a Lua INCR+EXPIRE on Redis); the window's
 reset time is read once per window and remembered, so the hot path is a single round trip.
 
-When Redis cannot be reached, requests are counted in this process instead of failing (each
-instance then enforces the plan's limit on its own), a warning is logged, and Redis is tried
-again every `SHARED_RETRY_SECONDS` by one request at a time (docs/decisions.md §22).
+When Redis cannot be reached (or answers nothing within `REDIS_TIMEOUT_SECONDS`), requests are
+counted in this process instead of failing (each instance then enforces the plan's limit on its
+own), a warning is logged, and Redis is pinged in the background every `SHARED_RETRY_SECONDS`
+until it answers: no request waits on a Redis known to be away (docs/decisions.md §22).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -35,8 +37,12 @@ PLAN_LIMITS_PER_MINUTE: Final[dict[str, int]] = {
 }
 WINDOW_SECONDS: Final = 60
 _RESET_CACHE_MAX: Final = 100_000
-# While Redis is unreachable, how long requests are counted locally before one tries it again.
+# While Redis is unreachable, how often it is pinged (in the background) to see if it is back.
 SHARED_RETRY_SECONDS: Final = 5.0
+# redis-py waits 5 s by default to connect and for each answer; a counter answers in well under
+# a millisecond, and a request should not hang on a Redis that went silent. A `socket_timeout` or
+# `socket_connect_timeout` in the URL's query string wins over these.
+REDIS_TIMEOUT_SECONDS: Final = 1.0
 
 log = structlog.get_logger("billabled.ratelimit")
 
@@ -127,15 +133,20 @@ class RateLimiter:
         self._redis_pool = redis_pool
         # Shared storage only: where requests are counted while it cannot be reached.
         self._local = _WindowCounter(MemoryStorage()) if redis_pool is not None else None
-        # time.monotonic() before which requests are counted locally (0: the shared one is up).
+        # time.monotonic() after which Redis is pinged again (0: Redis is up, counting there).
         self._local_until = 0.0
+        self._probe: asyncio.Task[None] | None = None
 
     @classmethod
     def from_url(cls, redis_url: str | None) -> RateLimiter:
         if not redis_url:
             return cls(MemoryStorage())
         # Our own pool, so the connections are closed when the app stops.
-        pool = ConnectionPool.from_url(redis_url.removeprefix("async+"))
+        pool = ConnectionPool.from_url(
+            redis_url.removeprefix("async+"),
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
         uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
         storage = storage_from_string(
             uri,
@@ -152,6 +163,9 @@ class RateLimiter:
         return self._counter.storage
 
     async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            await asyncio.gather(self._probe, return_exceptions=True)
         if self._redis_pool is not None:
             await self._redis_pool.disconnect()
 
@@ -166,27 +180,32 @@ class RateLimiter:
         if self._local is None:
             return await self._counter.count(key)
         if self._local_until:
-            now = time.monotonic()
-            if now < self._local_until:
-                return await self._local.count(key)
-            # This request tries Redis again; the others go on counting locally meanwhile.
-            self._local_until = now + SHARED_RETRY_SECONDS
+            if self._probe is None and time.monotonic() >= self._local_until:
+                self._probe = asyncio.ensure_future(self._ping_shared())
+            return await self._local.count(key)
         try:
-            window = await self._counter.count(key)
+            return await self._counter.count(key)
         except StorageError as exc:
             if not self._local_until:
                 log.warning(
                     "rate_limit_storage_unreachable",
                     error=f"{type(exc.storage_error).__name__}: {exc.storage_error}",
                     counting="per process",
-                    retry_in_seconds=SHARED_RETRY_SECONDS,
+                    retry_every_seconds=SHARED_RETRY_SECONDS,
                 )
-            self._local_until = time.monotonic() + SHARED_RETRY_SECONDS
+                self._local_until = time.monotonic() + SHARED_RETRY_SECONDS
             return await self._local.count(key)
-        if self._local_until:
-            self._local_until = 0.0
-            log.warning("rate_limit_storage_reachable_again", counting="shared")
-        return window
+
+    async def _ping_shared(self) -> None:
+        """While requests are counted locally: is Redis back? Then count there again."""
+        try:
+            if await self.storage.check():
+                self._local_until = 0.0
+                log.warning("rate_limit_storage_reachable_again", counting="shared")
+            else:
+                self._local_until = time.monotonic() + SHARED_RETRY_SECONDS
+        finally:
+            self._probe = None
 
     async def hit(self, bucket: str, limit: int, policy: str) -> RateLimitDecision:
         return decide(await self.count(bucket), limit, policy)

@@ -24,7 +24,13 @@ from billabled.models.workspace import Plan
 from billabled.ratelimit import SHARED_RETRY_SECONDS
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import Factory, Key
-from tests.support import BILLABLED, TcpForwarder, free_port, redis_test_url
+from tests.support import (
+    BILLABLED,
+    SilentTcpServer,
+    TcpForwarder,
+    free_port,
+    redis_test_url,
+)
 
 
 def test_headers_count_down_and_the_first_request_over_the_limit_is_429(
@@ -245,12 +251,39 @@ def test_limits_are_shared_again_once_redis_is_back(
         with TcpForwarder(forwarder_port, (redis.hostname, redis.port)):
             ready_when_back = http.get("/readyz").json()
             time.sleep(SHARED_RETRY_SECONDS + 0.5)
-            when_back = [_remaining(http.get("/api/v1/me")) for _ in range(2)]
+            # The first request after the retry time sets off a ping in the background and is
+            # counted locally; once Redis has answered the ping, requests are counted there.
+            when_back = [_remaining(http.get("/api/v1/me"))]
+            deadline = time.monotonic() + 10
+            while when_back[-1] != 119 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                when_back.append(_remaining(http.get("/api/v1/me")))
+            after_that = _remaining(http.get("/api/v1/me"))
     assert while_down == [119, 118, 117]
     assert ready_while_down["rateLimits"] == "per-process"
     assert ready_when_back["rateLimits"] == "shared"
+    assert when_back[0] == 116
     # Redis never saw this key's requests while it was away: the shared count starts afresh.
-    assert when_back == [119, 118]
+    assert when_back[-1] == 119
+    assert after_that == 118
     events = _events(log)
     assert events.count("rate_limit_storage_unreachable") == 1
     assert events.count("rate_limit_storage_reachable_again") == 1
+
+
+def test_a_redis_that_hangs_holds_up_a_request_for_a_second_at_most(
+    settings: Settings, factory: Factory, tmp_path: Path
+) -> None:
+    key = factory.key(factory.workspace(plan=Plan.FREE))
+    with SilentTcpServer(free_port()) as silent:
+        hangs = f"redis://127.0.0.1:{silent.port}/0"
+        with _served_on(settings, hangs, key, tmp_path / "serve.log") as http:
+            started = time.monotonic()
+            first = http.get("/api/v1/me")
+            waited = time.monotonic() - started
+            then = [_remaining(http.get("/api/v1/me")) for _ in range(2)]
+    # redis-py alone waits 5 s for an answer; ours gives up after REDIS_TIMEOUT_SECONDS (1 s)
+    # and counts in the process from then on, without trying Redis on the request path.
+    assert _remaining(first) == 119
+    assert waited < 3
+    assert then == [118, 117]
