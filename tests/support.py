@@ -120,23 +120,35 @@ class TcpForwarder:
         self.port = port
         self.target = target
         self._sockets: list[socket.socket] = []
-        self._listener: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
 
     def __enter__(self) -> TcpForwarder:
         listener = socket.socket()
+        self._keep(listener)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
         listener.listen()
-        self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        for sock in [*self._sockets, self._listener]:
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
+        with self._lock:
+            self._stopped = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _keep(self, sock: socket.socket) -> bool:
+        """Track `sock` to close it on exit; False (and closed) if the forwarder has stopped."""
+        with self._lock:
+            if not self._stopped:
+                self._sockets.append(sock)
+                return True
+        sock.close()
+        return False
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -144,8 +156,18 @@ class TcpForwarder:
                 client, _ = listener.accept()
             except OSError:
                 return  # stopped
-            upstream = socket.create_connection(self.target)
-            self._sockets += [client, upstream]
+            if not self._keep(client):
+                return
+            self._serve(client)
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            client.close()  # the target is away too: so is this connection
+            return
+        upstream.settimeout(None)
+        if self._keep(upstream):
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
@@ -158,28 +180,11 @@ class TcpForwarder:
             sink.shutdown(socket.SHUT_WR)
 
 
-class SilentTcpServer:
+class SilentTcpServer(TcpForwarder):
     """Accepts connections on 127.0.0.1:`port` and never answers: a service that hangs."""
 
     def __init__(self, port: int) -> None:
-        self.port = port
-        self._listener = socket.socket()
-        self._accepted: list[socket.socket] = []
+        super().__init__(port, ("", 0))
 
-    def __enter__(self) -> SilentTcpServer:
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", self.port))
-        self._listener.listen()
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for sock in [*self._accepted, self._listener]:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-    def _accept(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                self._accepted.append(self._listener.accept()[0])
+    def _serve(self, client: socket.socket) -> None:
+        pass  # held open (and closed on exit), never read, never answered

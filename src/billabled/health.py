@@ -18,12 +18,11 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(request: Request) -> dict[str, str]:
     """The process can reach its database; 503 when it cannot. `rateLimits` says where requests
-    are counted: `shared` (Redis) or `per-process` (no Redis configured, or Redis unreachable:
-    the API still answers, each process enforcing the limits alone)."""
+    are counted now: `shared` (Redis) or `per-process` (no Redis configured, or Redis found
+    unreachable: the API still answers, each process enforcing the limits alone). It does not
+    call Redis itself, so a Redis that hangs cannot make every instance unready at once."""
     try:
         await request.app.state.database.ping()
     except Exception as exc:
         raise ServiceUnavailable("The database is not reachable.") from exc
-    limiter = request.app.state.platform.limiter
-    shared = limiter.is_shared and await limiter.check()
-    return {"status": "ready", "rateLimits": "shared" if shared else "per-process"}
+    return {"status": "ready", "rateLimits": request.app.state.platform.limiter.counting}

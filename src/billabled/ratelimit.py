@@ -8,13 +8,15 @@ reset time is read once per window and remembered, so the hot path is a single r
 
 When Redis cannot be reached (or answers nothing within `REDIS_TIMEOUT_SECONDS`), requests are
 counted in this process instead of failing (each instance then enforces the plan's limit on its
-own), a warning is logged, and Redis is pinged in the background every `SHARED_RETRY_SECONDS`
-until it answers: no request waits on a Redis known to be away (docs/decisions.md §22).
+own) and a warning is logged. No request waits on a Redis known to be away: the first request
+`SHARED_RETRY_SECONDS` after the last failure sets off a trial increment in the background, and
+counting goes back to Redis once one succeeds (docs/decisions.md §22).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import time
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, Storage
 from limits.errors import StorageError
 from limits.storage import storage_from_string
-from redis.asyncio import ConnectionPool
+from redis.asyncio import BlockingConnectionPool, ConnectionPool
 
 from billabled.models.workspace import Plan
 
@@ -37,12 +39,15 @@ PLAN_LIMITS_PER_MINUTE: Final[dict[str, int]] = {
 }
 WINDOW_SECONDS: Final = 60
 _RESET_CACHE_MAX: Final = 100_000
-# While Redis is unreachable, how often it is pinged (in the background) to see if it is back.
+# While Redis is unreachable, how long after a failure it is tried again (in the background).
 SHARED_RETRY_SECONDS: Final = 5.0
 # redis-py waits 5 s by default to connect and for each answer; a counter answers in well under
 # a millisecond, and a request should not hang on a Redis that went silent. A `socket_timeout` or
-# `socket_connect_timeout` in the URL's query string wins over these.
+# `socket_connect_timeout` in the URL's query string wins over these. The same bound applies to
+# waiting for one of the pool's connections when all are in use.
 REDIS_TIMEOUT_SECONDS: Final = 1.0
+REDIS_CONNECTIONS: Final = 100  # per process
+_PROBE_BUCKET: Final = "probe"
 
 log = structlog.get_logger("billabled.ratelimit")
 
@@ -133,17 +138,22 @@ class RateLimiter:
         self._redis_pool = redis_pool
         # Shared storage only: where requests are counted while it cannot be reached.
         self._local = _WindowCounter(MemoryStorage()) if redis_pool is not None else None
-        # time.monotonic() after which Redis is pinged again (0: Redis is up, counting there).
+        # time.monotonic() after which Redis is tried again (0: Redis is up, counting there).
         self._local_until = 0.0
         self._probe: asyncio.Task[None] | None = None
+        self._closed = False
 
     @classmethod
     def from_url(cls, redis_url: str | None) -> RateLimiter:
         if not redis_url:
             return cls(MemoryStorage())
-        # Our own pool, so the connections are closed when the app stops.
-        pool = ConnectionPool.from_url(
+        # Our own pool, so the connections are closed when the app stops. A burst of requests
+        # waits for a free connection rather than failing (redis-py's plain pool raises
+        # MaxConnectionsError past its 100th, which would read as an outage).
+        pool = BlockingConnectionPool.from_url(
             redis_url.removeprefix("async+"),
+            max_connections=REDIS_CONNECTIONS,
+            timeout=REDIS_TIMEOUT_SECONDS,
             socket_timeout=REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         )
@@ -162,7 +172,14 @@ class RateLimiter:
     def storage(self) -> Storage:
         return self._counter.storage
 
+    @property
+    def counting(self) -> str:
+        """Where requests are counted now: `shared` (in Redis) or `per-process` (no Redis
+        configured, or Redis unreachable)."""
+        return "shared" if self._local is not None and not self._local_until else "per-process"
+
     async def close(self) -> None:
+        self._closed = True
         if self._probe is not None:
             self._probe.cancel()
             await asyncio.gather(self._probe, return_exceptions=True)
@@ -180,8 +197,11 @@ class RateLimiter:
         if self._local is None:
             return await self._counter.count(key)
         if self._local_until:
-            if self._probe is None and time.monotonic() >= self._local_until:
-                self._probe = asyncio.ensure_future(self._ping_shared())
+            if self._probe is None and not self._closed and time.monotonic() >= self._local_until:
+                # In a context of its own: the trial is not part of this request (nor its logs).
+                self._probe = asyncio.get_running_loop().create_task(
+                    self._try_shared(), context=contextvars.Context()
+                )
             return await self._local.count(key)
         try:
             return await self._counter.count(key)
@@ -190,20 +210,22 @@ class RateLimiter:
                 log.warning(
                     "rate_limit_storage_unreachable",
                     error=f"{type(exc.storage_error).__name__}: {exc.storage_error}",
-                    counting="per process",
-                    retry_every_seconds=SHARED_RETRY_SECONDS,
+                    counting="per-process",
+                    retry_after_seconds=SHARED_RETRY_SECONDS,
                 )
                 self._local_until = time.monotonic() + SHARED_RETRY_SECONDS
             return await self._local.count(key)
 
-    async def _ping_shared(self) -> None:
-        """While requests are counted locally: is Redis back? Then count there again."""
+    async def _try_shared(self) -> None:
+        """While requests are counted locally: can Redis count again? An increment, not a PING,
+        so a Redis that answers but cannot write (read-only, out of memory) stays given up on."""
         try:
-            if await self.storage.check():
-                self._local_until = 0.0
-                log.warning("rate_limit_storage_reachable_again", counting="shared")
-            else:
-                self._local_until = time.monotonic() + SHARED_RETRY_SECONDS
+            await self._counter.count(_WINDOW.key_for(_PROBE_BUCKET))
+        except StorageError:
+            self._local_until = time.monotonic() + SHARED_RETRY_SECONDS
+        else:
+            self._local_until = 0.0
+            log.warning("rate_limit_storage_reachable_again", counting="shared")
         finally:
             self._probe = None
 
