@@ -2,11 +2,12 @@
 
     .venv/bin/python -m bench.scenarios --manifest bench/results/dataset-postgresql.json \
         [--quick] [--duration S] [--connections 16] [--threads 1] [--explain] [--only 1,4]
-        [--workers 1]
+        [--workers 1] [--redis-url redis://127.0.0.1:6379/14]
 
 Starts our server (`billabled.app:create_app` through `bench.served`, which lifts the plan's rate
 limit in every worker) and the ceiling (`bench.ceiling`) on loopback ports with the same uvicorn
-settings (one worker unless `--workers`, no access log), waits for /healthz, checks that both
+settings (one worker unless `--workers`, no access log; our rate limits in memory, or in Redis
+with `--redis-url` as production runs them beyond one process), waits for /healthz, checks that both
 answer the same bytes, then runs `wrk --latency` (its own process) against each, alternating ours
 and the ceiling's:
 
@@ -84,7 +85,7 @@ def _free_port() -> int:
 
 
 def _server_env(manifest: dict[str, Any], data_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != "BILLABLED_REDIS_URL"}
     env.update(
         BILLABLED_DATABASE_URL=manifest["databaseUrl"],
         BILLABLED_SECRET_KEY=manifest["secretKey"],
@@ -576,6 +577,9 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="uvicorn worker processes, ours and the ceiling's"
     )
+    parser.add_argument(
+        "--redis-url", help="count our rate limits in this Redis (default: in process memory)"
+    )
     args = parser.parse_args()
 
     manifest = orjson.loads(args.manifest.read_bytes())
@@ -592,6 +596,7 @@ def main() -> None:
     info = machine()
     info["database"] = database_version
     info["workers"] = args.workers
+    info["rateLimits"] = "redis" if args.redis_url else "memory"
     print(f"machine: nproc={info['nproc']} cpu={info['cpu']!r} kernel={info['kernel']}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
     print(f"database: {backend} {info['database']}; {setup.total_entries:,} entries in the "
@@ -611,8 +616,9 @@ def main() -> None:
     data_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"billabled-bench-{os.getpid()}"
     data_dir.mkdir(exist_ok=True)
     env = _server_env(manifest, data_dir)
+    ours_env = {**env, "BILLABLED_REDIS_URL": args.redis_url} if args.redis_url else env
     with (
-        serving("bench.served:ours", env, data_dir / "ours.log", args.workers) as ours,
+        serving("bench.served:ours", ours_env, data_dir / "ours.log", args.workers) as ours,
         serving("bench.served:ceiling", env, data_dir / "ceiling.log", args.workers) as ceiling,
     ):
         print("\nself-check (ceiling vs ours):")
@@ -654,7 +660,7 @@ def main() -> None:
         return sorted(results, key=lambda r: r.requests_per_s)[len(results) // 2]
 
     print(f"\n{backend}: {seconds} s x {rounds} per figure, {args.connections} connections, "
-          f"wrk -t{args.threads} (median run)")  # fmt: skip
+          f"wrk -t{args.threads} (median run); our rate limits: {info['rateLimits']}")  # fmt: skip
     header = f"{'scenario':<34} {'ours r/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
     print(
         header
