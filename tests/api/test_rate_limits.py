@@ -326,3 +326,79 @@ def test_a_burst_beyond_redis_pys_default_pool_is_still_counted_in_redis() -> No
     # the limiter took that for an outage.
     assert counts == list(range(1, in_flight + 1))
     assert counting == "shared"
+
+
+def _redis_clients_named(name: str) -> int:
+    """How many connections Redis holds open under the client name `name`."""
+    import redis
+
+    url = redis_test_url()
+    assert url is not None
+    with redis.Redis.from_url(url) as admin:
+        clients: list[dict[str, str]] = admin.client_list()
+    return sum(1 for client in clients if client.get("name") == name)
+
+
+@pytest.mark.skipif(
+    redis_test_url() is None, reason="needs BILLABLED_TEST_REDIS_URL (CI's second pass)"
+)
+def test_counts_asked_for_together_reach_redis_together() -> None:
+    from billabled.ratelimit import RateLimiter
+
+    name = f"billabled-test-{uuid.uuid4().hex[:12]}"
+    url = redis_test_url()
+    assert url is not None
+    buckets = [f"key:together-{uuid.uuid4().hex}" for _ in range(4)]
+
+    async def burst() -> tuple[list[int], int, str]:
+        limiter = RateLimiter.from_url(f"{url}?client_name={name}")
+        try:
+            windows = await asyncio.gather(
+                *(limiter.count(bucket) for bucket in buckets for _ in range(50))
+            )
+            return (
+                [window.count for window in windows],
+                _redis_clients_named(name),
+                limiter.counting,
+            )
+        finally:
+            await limiter.close()
+
+    counts, connections, counting = asyncio.run(burst())
+    # Each bucket counted 1..50 in Redis, all 200 increments over one connection: one pipeline
+    # (one connection for each in flight, i.e. 200, when every count was its own command).
+    assert sorted(counts) == sorted(list(range(1, 51)) * 4)
+    assert connections == 1
+    assert counting == "shared"
+
+
+@pytest.mark.skipif(
+    redis_test_url() is None, reason="needs BILLABLED_TEST_REDIS_URL (CI's second pass)"
+)
+def test_a_count_redis_refuses_does_not_void_the_others_sent_with_it() -> None:
+    import redis
+
+    from billabled.ratelimit import RateLimiter
+
+    url = redis_test_url()
+    assert url is not None
+    broken, sound = (f"key:{kind}-{uuid.uuid4().hex}" for kind in ("broken", "sound"))
+    with redis.Redis.from_url(url) as admin:
+        # Not a number: Redis answers INCRBY on this key with an error.
+        admin.set(f"LIMITS:billabled/{broken}/1/1/minute", "not-a-count", ex=60)
+
+    async def together() -> tuple[int, int, str]:
+        limiter = RateLimiter.from_url(url)
+        try:
+            first, second = await asyncio.gather(limiter.count(broken), limiter.count(sound))
+            return first.count, second.count, limiter.counting
+        finally:
+            await limiter.close()
+
+    broken_count, sound_count, counting = asyncio.run(together())
+    with redis.Redis.from_url(url) as admin:
+        stored = admin.get(f"LIMITS:billabled/{sound}/1/1/minute")
+    assert sound_count == 1
+    assert stored == b"1"  # counted in Redis, in the same pipeline as the refused one
+    assert broken_count == 1  # counted in this process instead
+    assert counting == "per-process"  # and the limiter no longer trusts Redis, for a while
