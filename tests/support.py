@@ -188,3 +188,40 @@ class SilentTcpServer(TcpForwarder):
 
     def _serve(self, client: socket.socket) -> None:
         pass  # held open (and closed on exit), never read, never answered
+
+
+class OkOnlyRedis(TcpForwarder):
+    """Speaks Redis's protocol on 127.0.0.1:`port` but answers every command `+OK`: a Redis (or
+    a proxy before one) whose answers are not what the client asked for."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port, ("", 0))
+
+    def _serve(self, client: socket.socket) -> None:
+        threading.Thread(target=self._answer, args=(client,), daemon=True).start()
+
+    @staticmethod
+    def _answer(client: socket.socket) -> None:
+        buffer = b""
+        with contextlib.suppress(OSError):
+            while chunk := client.recv(65536):
+                buffer += chunk
+                while (command_end := _end_of_resp_command(buffer)) is not None:
+                    buffer = buffer[command_end:]
+                    client.sendall(b"+OK\r\n")
+
+
+def _end_of_resp_command(buffer: bytes) -> int | None:
+    """Where the first whole command (`*<n>` then n `$<length>` strings) in `buffer` ends."""
+    line_end = buffer.find(b"\r\n")
+    if not buffer.startswith(b"*") or line_end < 0:
+        return None
+    position = line_end + 2
+    for _ in range(int(buffer[1:line_end])):
+        line_end = buffer.find(b"\r\n", position)
+        if line_end < 0:
+            return None
+        position = line_end + 2 + int(buffer[position + 1 : line_end]) + 2
+        if position > len(buffer):
+            return None
+    return position

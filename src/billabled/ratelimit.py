@@ -147,12 +147,16 @@ class RedisCounts:
         self._redis = Redis(connection_pool=pool)
         self._pending: list[_Pending] = []
         self._sending: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     async def incr(self, key: str, expiry: int) -> int:
+        if self._closed:
+            raise StorageError(ConnectionError("the rate limiter is closed"))
         loop = asyncio.get_running_loop()
         if not self._pending:
             # After every task that is ready in this turn has run its step: theirs join the batch.
-            loop.call_soon(self._send)
+            # In a context of its own: the batch belongs to no one request (nor its logs).
+            loop.call_soon(self._send, context=contextvars.Context())
         future: asyncio.Future[int] = loop.create_future()
         self._pending.append((f"{_REDIS_KEY_PREFIX}:{key}", expiry, future))
         return await future
@@ -165,35 +169,42 @@ class RedisCounts:
         return max(int(ttl), 0) + time.time()
 
     async def close(self) -> None:
+        self._closed = True
+        self._send()  # what is queued still goes, before the connections close
         await asyncio.gather(*self._sending, return_exceptions=True)
         await self._pool.disconnect()
 
     def _send(self) -> None:
+        if not self._pending:
+            return
         batch, self._pending = self._pending, []
         task = asyncio.get_running_loop().create_task(self._execute(batch))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
     async def _execute(self, batch: list[_Pending]) -> None:
-        results: list[Any]
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for key, expiry, _ in batch:
                     pipe.eval(_INCR_EXPIRE, 1, key, expiry, 1)
-                results = await pipe.execute(raise_on_error=False)
-        except (RedisError, OSError) as exc:  # the connection: every count in the batch failed
-            results = [exc] * len(batch)
-        except BaseException:
+                # A command Redis refuses fails its own count only.
+                results: list[Any] = await pipe.execute(raise_on_error=False)
+            for (_, _, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue  # its request went away
+                if isinstance(result, Exception):
+                    future.set_exception(StorageError(result))
+                else:
+                    future.set_result(int(result))
+        except BaseException as exc:
+            # The connection, an answer that is not a count, this task cancelled: no request is
+            # left waiting, and each counts in its process instead (§22).
+            error = exc if isinstance(exc, Exception) else ConnectionError(f"not sent: {exc!r}")
             for _, _, future in batch:
-                future.cancel()
-            raise
-        for (_, _, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue  # its request went away
-            if isinstance(result, Exception):
-                future.set_exception(StorageError(result))
-            else:
-                future.set_result(int(result))
+                if not future.done():
+                    future.set_exception(StorageError(error))
+            if not isinstance(exc, Exception):
+                raise
 
 
 class _WindowCounter:

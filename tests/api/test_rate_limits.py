@@ -27,6 +27,7 @@ from tests.conftest import TEST_SECRET_KEY
 from tests.factories import Factory, Key
 from tests.support import (
     BILLABLED,
+    OkOnlyRedis,
     SilentTcpServer,
     TcpForwarder,
     free_port,
@@ -402,3 +403,45 @@ def test_a_count_redis_refuses_does_not_void_the_others_sent_with_it() -> None:
     assert stored == b"1"  # counted in Redis, in the same pipeline as the refused one
     assert broken_count == 1  # counted in this process instead
     assert counting == "per-process"  # and the limiter no longer trusts Redis, for a while
+
+
+def test_an_answer_from_redis_that_is_not_a_count_leaves_no_request_waiting() -> None:
+    from billabled.ratelimit import RateLimiter
+
+    port = free_port()
+
+    async def together() -> tuple[list[int], str]:
+        limiter = RateLimiter.from_url(f"redis://127.0.0.1:{port}/0")
+        try:
+            windows = await asyncio.wait_for(
+                asyncio.gather(limiter.count("key:first"), limiter.count("key:second")), 5
+            )
+            return [window.count for window in windows], limiter.counting
+        finally:
+            await limiter.close()
+
+    with OkOnlyRedis(port):
+        counts, counting = asyncio.run(together())
+    assert counts == [1, 1]  # counted in this process instead
+    assert counting == "per-process"
+
+
+@pytest.mark.skipif(
+    redis_test_url() is None, reason="needs BILLABLED_TEST_REDIS_URL (CI's second pass)"
+)
+def test_closing_the_limiter_sends_the_counts_still_queued_and_waits_for_them() -> None:
+    from billabled.ratelimit import RateLimiter
+
+    bucket = f"key:closing-{uuid.uuid4().hex}"
+
+    async def close_while_queued() -> tuple[bool, int]:
+        limiter = RateLimiter.from_url(redis_test_url())
+        counting = asyncio.ensure_future(limiter.count(bucket))
+        await asyncio.sleep(0)  # the count is queued for this turn's batch, not sent yet
+        await limiter.close()
+        finished = counting.done()
+        return finished, (await counting).count
+
+    finished, count = asyncio.run(close_while_queued())
+    assert finished  # not sent after the pool had closed, on a connection nobody closes
+    assert count == 1
