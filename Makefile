@@ -36,14 +36,17 @@ format: $(INSTALLED)
 	$(BIN)/ruff check --fix src tests bench
 
 ## Quick benchmarks (a few minutes): a 1/20-scale dataset and every scenario, on SQLite and on
-## PostgreSQL (BENCH_POSTGRES_URL). Full scale: see docs/benchmarks.md.
+## PostgreSQL (BENCH_POSTGRES_URL), then `GET /me` with the rate limits in Redis (BENCH_REDIS_URL),
+## as production counts them beyond one process. Full scale: see docs/benchmarks.md.
 BENCH_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/billabled_bench_quick
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/14
 bench: $(INSTALLED)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.dataset --quick --database-url sqlite:////tmp/billabled-bench/quick-bench.db --manifest bench/results/quick-sqlite.json
 	$(BIN)/python -m bench.scenarios --quick --manifest bench/results/quick-sqlite.json
 	$(BIN)/python -m bench.dataset --quick --database-url $(BENCH_POSTGRES_URL) --manifest bench/results/quick-postgresql.json
 	$(BIN)/python -m bench.scenarios --quick --manifest bench/results/quick-postgresql.json
+	$(BIN)/python -m bench.scenarios --quick --manifest bench/results/quick-postgresql.json --only 4 --redis-url $(BENCH_REDIS_URL)
 
 ## Re-pin dependencies after changing pyproject.toml.
 lock: $(INSTALLED)

@@ -556,6 +556,18 @@ def _fmt(result: WrkResult | None) -> str:
     return f"{result.requests_per_s:9.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f}"
 
 
+def _require_redis(url: str) -> None:
+    """Exit unless Redis answers at `url`: without it our server would count its rate limits in
+    memory (docs/decisions.md §22) and the results would say Redis."""
+    import redis
+
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) as client:
+            client.ping()
+    except (redis.RedisError, OSError) as exc:
+        sys.exit(f"--redis-url: Redis does not answer at {url} ({exc})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", required=True, type=Path)
@@ -582,6 +594,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    if args.redis_url:
+        _require_redis(args.redis_url)
     manifest = orjson.loads(args.manifest.read_bytes())
     seconds = args.duration or (5 if args.quick else 15)
     rounds = args.rounds or (1 if args.quick else 2)
