@@ -86,7 +86,6 @@ async def rate_limit_us(calls: int, redis_url: str | None, in_flight: int) -> fl
     """CPU µs per count, decision and headers, `in_flight` requests counting at a time (as a
     server under `wrk -c16` has them; in Redis, counts made together travel together)."""
     limiter = RateLimiter.from_url(redis_url)
-
     each = calls // in_flight
 
     async def requests() -> None:
