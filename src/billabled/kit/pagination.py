@@ -382,10 +382,15 @@ async def paginate(
     connection = await session.connection()
     if not include_deleted:
         values[PAGE_OFFSET], values[PAGE_LIMIT] = offset, size + 1
-        rows = records(await connection.execute(statements.page, values))
-        merged: list[tuple[Any, str, Any]] = [
-            (value_of(row), _id_of(row, id_column), row) for row in rows
-        ]
+        rows: list[Any] = records(await connection.execute(statements.page, values))
+        has_more = len(rows) > size
+        rows = rows[:size]
+        # Only the last row's sort value and id are needed, for the cursor.
+        next_cursor = (
+            encode_cursor(sort.text, value_of(rows[-1]), _id_of(rows[-1], id_column))
+            if has_more
+            else None
+        )
     else:
         assert tombstones is not None
         dead_query = tombstones.build_query()
@@ -413,10 +418,10 @@ async def paginate(
         ]
         merged = list(heapq.merge(live_items, dead_items, key=lambda item: (item[0], item[1])))
         merged = merged[offset : offset + size + 1]
-
-    has_more = len(merged) > size
-    merged = merged[:size]
-    next_cursor = encode_cursor(sort.text, merged[-1][0], merged[-1][1]) if has_more else None
+        has_more = len(merged) > size
+        merged = merged[:size]
+        next_cursor = encode_cursor(sort.text, merged[-1][0], merged[-1][1]) if has_more else None
+        rows = [item[2] for item in merged]
 
     total: int | None = None
     if cursor is None:
@@ -428,7 +433,7 @@ async def paginate(
                 dead_count = dead_count.where(tombstones.deleted_at_column >= params.updated_since)
             total += await _count(session, dead_count)
     return PageResult(
-        rows=[item[2] for item in merged],
+        rows=rows,
         total_count=total,
         page=None if cursor else params.page,
         page_size=size,
