@@ -294,7 +294,7 @@ class Ceiling:
             if rows:
                 dialect = connection.dialect.name
                 tags_query = entry_tags_statement(dialect)
-                ids = {"entry_ids": one_of_value(list(tags), dialect)}
+                ids = {"entry_ids": one_of_value(list(tags))}
                 for entry_id, tag_id in await connection.execute(tags_query, ids):
                     tags[entry_id].append(tag_id)
         body = {

@@ -206,6 +206,42 @@ def test_every_failing_item_is_listed_with_all_its_errors(
     assert count(factory, workspace) == 0
 
 
+def test_ids_are_looked_up_exactly_whatever_their_characters(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, project_id: str
+) -> None:
+    # A batch's ids travel to the database as one JSON array (kit.sql.one_of): an id holding
+    # a separator, a quote, a brace or a backslash matches nothing, and never two real records.
+    second = factory.project(workspace)
+    first_tag, second_tag = factory.tag(workspace, "a"), factory.tag(workspace, "b")
+    odd = [f"{project_id},{second}", f"{{{project_id}}}", f'"{project_id}', f"{project_id}\\"]
+    items = [item(project_id, 0, tagIds=[first_tag, second_tag])]
+    items += [item(odd_id, 1 + i) for i, odd_id in enumerate(odd)]
+    items.append(item(second, 5, tagIds=[f"{first_tag},{second_tag}", f'{first_tag}"']))
+    response = client.post(BULK, json={"items": items}, headers=owner_key.headers)
+    assert response.status_code == 422, response.text
+    failing = {
+        e["index"]: [(x["field"], x["type"]) for x in e["errors"]]
+        for e in response.json()["error"]["errors"]
+    }
+    assert failing == {
+        1: [("projectId", "not_found")],
+        2: [("projectId", "not_found")],
+        3: [("projectId", "not_found")],
+        4: [("projectId", "not_found")],
+        5: [("tagIds", "not_found")],
+    }
+    del items[1:]
+    response = client.post(BULK, json={"items": items}, headers=owner_key.headers)
+    assert response.status_code == 201, response.text
+    created = response.json()["items"][0]
+    listed = client.get(BASE, params={"projectId": project_id}, headers=owner_key.headers).json()[
+        "items"
+    ]
+    assert [(e["id"], sorted(e["tagIds"])) for e in listed] == [
+        (created["id"], sorted([first_tag, second_tag]))
+    ]
+
+
 def test_items_naming_the_same_work_are_each_judged_in_full(
     client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, project_id: str
 ) -> None:

@@ -14,8 +14,10 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
+    Text,
     any_,
     bindparam,
+    cast,
     column,
     func,
     insert,
@@ -37,24 +39,27 @@ def one_of(
 
     A plain `IN (...)` renders one placeholder per value on every execution, and gives each list
     length its own prepared statement; for the 200 ids of a page that cost more than the query
-    (bench/scenarios.py, issue #5). PostgreSQL takes an array (`= ANY($1)`), SQLite a JSON array
-    read by `json_each`. With `name`, the parameter is named, for a statement built once and run
-    with `{name: one_of_value(values, dialect)}`.
+    (bench/scenarios.py, issue #5). The values travel as one JSON array, read by the database:
+    `json_each` on SQLite, `json_array_elements_text` on PostgreSQL (as `= ANY(ARRAY(…))`, which
+    keeps the index scan). Not a PostgreSQL array: asyncpg encodes an array element by element,
+    ~1 µs each on the bench host, so a page's 200 ids cost ~200 µs of CPU to bind, three times a
+    whole `SELECT 1` (issue #5, docs/benchmarks.md eighth round); one text costs what any bound
+    string costs, and any string survives JSON exactly. With `name`, the parameter is named, for
+    a statement built once and run with `{name: one_of_value(values)}`.
     """
-    value = one_of_value(values, dialect)
+    listed: Select[Any]
     if dialect == "postgresql":
-        array = bindparam(name, value, type_=ARRAY(target.type))
-        return target == any_(array)
-    listed: Select[Any] = select(column("value")).select_from(
-        func.json_each(bindparam(name, value))
+        document = cast(bindparam(name, one_of_value(values), type_=Text), JSON)
+        listed = select(func.json_array_elements_text(document))
+        return target == any_(func.array(listed.scalar_subquery()))
+    listed = select(column("value")).select_from(
+        func.json_each(bindparam(name, one_of_value(values)))
     )
     return target.in_(listed.scalar_subquery())
 
 
-def one_of_value(values: Collection[str], dialect: str) -> Any:
-    """The bound value of `one_of`'s parameter for `values`."""
-    if dialect == "postgresql":
-        return list(values)
+def one_of_value(values: Collection[str]) -> str:
+    """The bound value of `one_of`'s parameter for `values`: a JSON array."""
     return orjson.dumps(list(values)).decode()
 
 

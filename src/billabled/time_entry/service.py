@@ -121,7 +121,7 @@ async def tag_ids_by_entry(session: AsyncSession, entry_ids: Sequence[str]) -> d
         connection = await session.connection()
         dialect = connection.dialect.name
         rows = await connection.execute(
-            entry_tags_statement(dialect), {"entry_ids": one_of_value(entry_ids, dialect)}
+            entry_tags_statement(dialect), {"entry_ids": one_of_value(entry_ids)}
         )
         for entry_id, tag_id in rows:
             tags[entry_id].append(tag_id)

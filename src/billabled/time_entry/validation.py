@@ -201,7 +201,7 @@ async def load_references(
     kinds = tuple(kind for kind, ids in wanted.items() if ids)
     values: dict[str, Any] = {"workspace_id": workspace_id}
     for kind in kinds:
-        values[_ids_name(kind)] = one_of_value(set(wanted[kind]), dialect)
+        values[_ids_name(kind)] = one_of_value(set(wanted[kind]))
     rows: dict[str, list[Any]]
     if dialect == "postgresql" and len(kinds) > 1 and all(len(wanted[k]) == 1 for k in kinds):
         rows = _split(kinds, (await connection.execute(_one_of_each(kinds), values)).one())
