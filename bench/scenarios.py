@@ -21,7 +21,8 @@ and the ceiling's:
 
 Reads run first, writes (3, 6) last, as they grow the dataset. Results go to
 `bench/results/scenarios-<backend>-<timestamp>.json`. `--explain` prints the plans of the main
-SQL of scenarios 1, 2 and 5, executed with the bound parameters the app sends.
+SQL of scenarios 1, 2 and 5 and of scenario 1's tag query, executed with the bound parameters the
+app sends.
 """
 
 from __future__ import annotations
@@ -55,9 +56,10 @@ from bench.ceiling import entries_statement, page_statements
 from billabled.auth.principal import Principal
 from billabled.db import async_url
 from billabled.kit.pagination import AnySelect, encode_cursor
+from billabled.kit.sql import one_of_value
 from billabled.models.membership import Role
 from billabled.models.time_entry import TimeEntry
-from billabled.time_entry.service import entries_query
+from billabled.time_entry.service import entries_query, entry_tags_statement
 
 BENCH_DIR: Final = Path(__file__).resolve().parent
 ROOT: Final = BENCH_DIR.parent
@@ -475,10 +477,19 @@ async def explain(engine: AsyncEngine, manifest: dict[str, Any], setup: Setup) -
         statements[f"5 week {label}: count"] = (count, values)
     plans: dict[str, str] = {}
     async with engine.connect() as connection:
+        # The tag query of scenario 1's page, for the ids that page really lists.
+        page, values = statements["1 project month: page"]
+        ids = [row.id for row in (await connection.execute(page, values)).all()[:PAGE_SIZE]]
+        dialect = engine.dialect.name
+        statements["1 project month: tags"] = (
+            entry_tags_statement(dialect),
+            {"entry_ids": one_of_value(ids)},
+        )
         explaining = await connection.execution_options(bench_explain=True)
         for name, (statement, values) in statements.items():
             cursor_result = await explaining.execute(statement, values)
-            rows = cursor_result.fetchall()
+            # The driver's own rows: SQLAlchemy would read them as the statement's columns.
+            rows = cursor_result.cursor.fetchall()
             if is_sqlite:
                 lines = [f"{row[0]}|{row[1]}| {row[-1]}" for row in rows]
             else:
@@ -491,7 +502,7 @@ def indexes_in(plan: str) -> list[str]:
     found = re.findall(
         r"(?:USING (?:COVERING )?INDEX|using|Index Scan on|on) (ix_\w+|pk_\w+)", plan
     )
-    found += re.findall(r"\b(ix_\w+|pk_\w+|uq_\w+)\b", plan)
+    found += re.findall(r"\b(ix_\w+|pk_\w+|uq_\w+|sqlite_autoindex_\w+)\b", plan)
     if "Seq Scan" in plan or re.search(r"\bSCAN time_entry\b(?! USING)", plan):
         found.append("FULL SCAN of time_entry")
     return sorted(set(found))
