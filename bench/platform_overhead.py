@@ -19,6 +19,7 @@ import asyncio
 import statistics
 import tempfile
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ async def call(app: FastAPI, path: str, headers: list[tuple[bytes, bytes]]) -> i
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
