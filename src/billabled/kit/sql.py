@@ -47,14 +47,12 @@ def one_of(
     string costs, and any string survives JSON exactly. With `name`, the parameter is named, for
     a statement built once and run with `{name: one_of_value(values)}`.
     """
+    document = bindparam(name, one_of_value(values), type_=Text)
     listed: Select[Any]
     if dialect == "postgresql":
-        document = cast(bindparam(name, one_of_value(values), type_=Text), JSON)
-        listed = select(func.json_array_elements_text(document))
+        listed = select(func.json_array_elements_text(cast(document, JSON)))
         return target == any_(func.array(listed.scalar_subquery()))
-    listed = select(column("value")).select_from(
-        func.json_each(bindparam(name, one_of_value(values)))
-    )
+    listed = select(column("value")).select_from(func.json_each(document))
     return target.in_(listed.scalar_subquery())
 
 
