@@ -14,7 +14,9 @@ When Redis cannot be reached (or answers nothing within `REDIS_TIMEOUT_SECONDS`)
 counted in this process instead of failing (each instance then enforces the plan's limit on its
 own) and a warning is logged. No request waits on a Redis known to be away: the first request
 `SHARED_RETRY_SECONDS` after the last failure sets off a trial increment in the background, and
-counting goes back to Redis once one succeeds (docs/decisions.md §22).
+counting goes back to Redis once one succeeds (docs/decisions.md §22). A request Redis has
+counted is never counted again locally: if only the window's reset time cannot be read, it is
+taken as one window from now.
 """
 
 from __future__ import annotations
@@ -225,7 +227,16 @@ class _WindowCounter:
             reset_at = now + WINDOW_SECONDS
             self._remember(key, reset_at)
         elif reset_at is None or reset_at <= now:
-            reset_at = await self.storage.get_expiry(key)
+            try:
+                reset_at = await self.storage.get_expiry(key)
+            except StorageError as exc:
+                # The request is counted already: counting it again elsewhere would spend it
+                # twice. The window, opened by an earlier request, ends within one window.
+                log.warning(
+                    "rate_limit_reset_unread",
+                    error=f"{type(exc.storage_error).__name__}: {exc.storage_error}",
+                )
+                reset_at = now + WINDOW_SECONDS
             self._remember(key, reset_at)
         return WindowCount(count, reset_at)
 

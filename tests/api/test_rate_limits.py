@@ -445,3 +445,48 @@ def test_closing_the_limiter_sends_the_counts_still_queued_and_waits_for_them() 
     finished, count = asyncio.run(close_while_queued())
     assert finished  # not sent after the pool had closed, on a connection nobody closes
     assert count == 1
+
+
+@pytest.mark.skipif(
+    redis_test_url() is None, reason="needs BILLABLED_TEST_REDIS_URL (CI's second pass)"
+)
+def test_a_count_taken_by_redis_is_not_counted_again_when_its_window_end_cannot_be_read() -> None:
+    import redis
+
+    from billabled.ratelimit import WINDOW_SECONDS, RateLimiter
+
+    url = urlsplit(redis_test_url() or "")
+    user, password = f"billabled-test-{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+    # A Redis user that may count (the increment script) but not read a key's time to live.
+    cannot_read_ttl = url._replace(netloc=f"{user}:{password}@{url.hostname}:{url.port}").geturl()
+    bucket = f"key:no-ttl-{uuid.uuid4().hex}"
+    with redis.Redis.from_url(url.geturl()) as admin:
+        admin.acl_setuser(user, enabled=True, passwords=[f"+{password}"], keys=["*"],
+                          commands=["+@all", "-ttl"])  # fmt: skip
+        # Another instance opened this window: this process has never seen its end.
+        admin.set(f"LIMITS:billabled/{bucket}/1/1/minute", 1, ex=WINDOW_SECONDS)
+
+    async def count_twice() -> tuple[list[tuple[int, float]], str]:
+        limiter = RateLimiter.from_url(cannot_read_ttl)
+        try:
+            windows = [await limiter.count(bucket) for _ in range(2)]
+            return [(window.count, window.reset_at) for window in windows], limiter.counting
+        finally:
+            await limiter.close()
+
+    try:
+        before = time.time()
+        counted, counting = asyncio.run(count_twice())
+        with redis.Redis.from_url(url.geturl()) as admin:
+            stored = admin.get(f"LIMITS:billabled/{bucket}/1/1/minute")
+    finally:
+        with redis.Redis.from_url(url.geturl()) as admin:
+            admin.acl_deluser(user)
+    # Both requests were counted in Redis, once each (the first used to be counted again in the
+    # process, where the second then found it), and counting stays shared: Redis answered.
+    assert [count for count, _ in counted] == [2, 3]
+    assert stored == b"3"
+    assert counting == "shared"
+    # The window's end is not known: it is at most one window away.
+    for _, reset_at in counted:
+        assert before < reset_at <= time.time() + WINDOW_SECONDS
