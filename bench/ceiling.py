@@ -8,10 +8,11 @@ does the work that cannot be skipped, through the same drivers as our app:
   not cached can cost: one asyncpg connection answering concurrent lookups together on
   PostgreSQL, a read-only `sqlite3` connection on the event loop on SQLite); then the same checks
   (revoked, expired, still a member, the scope in effect). Every request looks its key up;
-- `GET /api/v1/time-entries`: the page query, the count query (page mode only) and the tag-id
-  query, the very statements our app runs — the cached template of
-  `time_entry.service.entries_query` and the page and count statements `kit.pagination.paginate`
-  derives from it (`list_statements`), values bound per request — and the tag query as
+- `GET /api/v1/time-entries`: the page query, the count query (page mode only, or the capped
+  count after a cursor when few rows may match) and the tag-id query, the very statements our app
+  runs, chosen as it chooses them — the cached template of `time_entry.service.entries_query`
+  and the statements `kit.pagination.paginate` derives from it (`list_statements`), values bound
+  per request — and the tag query as
   `time_entry.service.tag_ids_by_entry` builds it (rows read as `kit.pagination.records`), run
   on the same SQLAlchemy `AsyncEngine` our app uses (`create_app_engine`: asyncpg / aiosqlite;
   on PostgreSQL without BEGIN/COMMIT, as our reads: `db.reading`)
@@ -51,9 +52,12 @@ from billabled.kit.apikeys import derive_pepper
 from billabled.kit.pagination import (
     AFTER_ID,
     AFTER_VALUE,
+    FEW_ROWS,
     PAGE_LIMIT,
     PAGE_OFFSET,
+    PROBE_LIMIT,
     AnySelect,
+    ListStatements,
     encode_cursor,
     list_statements,
     records,
@@ -63,7 +67,7 @@ from billabled.models.membership import Role
 from billabled.models.time_entry import TimeEntry
 from billabled.ratelimit import WINDOW_SECONDS, limit_for_plan
 from billabled.time_entry.schemas import time_entry_row_json
-from billabled.time_entry.service import entries_template, entry_tags_statement
+from billabled.time_entry.service import EntriesQuery, entries_template, entry_tags_statement
 
 Scope_ = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -109,7 +113,7 @@ def entries_statement(
     date_to: date | None,
     user_id: str | None,
     project_id: str | None,
-) -> tuple[AnySelect, dict[str, Any]]:
+) -> EntriesQuery:
     """The filtered list as `time_entry.service.entries_query` makes it: its cached template for
     these filters, and their values."""
     values: dict[str, Any] = {"workspace_id": workspace_id}
@@ -123,32 +127,54 @@ def entries_statement(
     ):
         if value is not None:
             values[name] = value
-    return entries_template(tuple(values), None), values
+    return EntriesQuery(entries_template(tuple(values), None), values)
 
 
 def page_statements(
-    listed: tuple[AnySelect, dict[str, Any]],
+    listed: EntriesQuery,
     *,
     page: int,
     page_size: int,
     cursor: tuple[datetime, str] | None,
-) -> tuple[AnySelect, AnySelect | None, dict[str, Any]]:
-    """The page query, the count query (page mode only) and their values, as
-    `kit.pagination.paginate` runs them for the default sort (`createdAt` ascending, then id)."""
-    template, values = listed
-    page_query, count_query = list_statements(
-        template,
+) -> tuple[ListStatements, dict[str, Any]]:
+    """The statements `kit.pagination.paginate` derives for the default sort (`createdAt`
+    ascending, then id), and their values."""
+    statements = list_statements(
+        listed.template,
         sort_column=TimeEntry.created_at,
         id_column=TimeEntry.id,
         updated_at_column=TimeEntry.updated_at,
         with_cursor=cursor is not None,
+        few_first=listed.few_first(None),
     )
-    values = dict(values)
+    values = dict(listed.values)
     values[PAGE_OFFSET] = 0 if cursor is not None else (page - 1) * page_size
     values[PAGE_LIMIT] = page_size + 1
     if cursor is not None:
         values[AFTER_VALUE], values[AFTER_ID] = cursor
-    return page_query, None if cursor is not None else count_query, values
+    return statements, values
+
+
+async def choose_page(
+    connection: AsyncConnection,
+    statements: ListStatements,
+    values: dict[str, Any],
+    *,
+    cursor: bool,
+) -> tuple[AnySelect, int | None]:
+    """The page statement `paginate` runs, and the total it has counted to choose it (page mode):
+    when few rows may match, it counts them first (after a cursor, up to FEW_ROWS) and, when they
+    are fewer, reads them alone."""
+    if statements.page_of_few is None:
+        return statements.page, None
+    total: int | None = None
+    if cursor:
+        assert statements.probe is not None
+        probed = {**values, PROBE_LIMIT: FEW_ROWS}
+        matching = int((await connection.execute(statements.probe, probed)).scalar_one())
+    else:
+        total = matching = int((await connection.execute(statements.count, values)).scalar_one())
+    return (statements.page_of_few if matching < FEW_ROWS else statements.page), total
 
 
 def decode_cursor(raw: str) -> tuple[datetime, str]:
@@ -275,21 +301,21 @@ class Ceiling:
             user_id=params.get("userId"),
             project_id=params.get("projectId"),
         )
-        page_query, count_query, values = page_statements(
-            query, page=page, page_size=page_size, cursor=cursor
-        )
+        statements, values = page_statements(query, page=page, page_size=page_size, cursor=cursor)
         assert self.reader is not None
         connection: AsyncConnection
         async with self.reader.connect() as connection:
+            page_query, total = await choose_page(
+                connection, statements, values, cursor=cursor is not None
+            )
             rows = records(await connection.execute(page_query, values))
             has_more = len(rows) > page_size
             rows = rows[:page_size]
             next_cursor = (
                 encode_cursor("createdAt", rows[-1].created_at, rows[-1].id) if has_more else None
             )
-            total: int | None = None
-            if count_query is not None:
-                total = int((await connection.execute(count_query, values)).scalar_one())
+            if cursor is None and total is None:
+                total = int((await connection.execute(statements.count, values)).scalar_one())
             tags: dict[str, list[str]] = {row.id: [] for row in rows}
             if rows:
                 dialect = connection.dialect.name

@@ -52,14 +52,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bench.ceiling import entries_statement, page_statements
+from bench.ceiling import choose_page, entries_statement, page_statements
 from billabled.auth.principal import Principal
 from billabled.db import async_url
 from billabled.kit.pagination import AnySelect, encode_cursor
 from billabled.kit.sql import one_of_value
 from billabled.models.membership import Role
 from billabled.models.time_entry import TimeEntry
-from billabled.time_entry.service import entries_query, entry_tags_statement
+from billabled.time_entry.service import EntriesQuery, entries_query, entry_tags_statement
 
 BENCH_DIR: Final = Path(__file__).resolve().parent
 ROOT: Final = BENCH_DIR.parent
@@ -393,11 +393,13 @@ def same_sql_check(manifest: dict[str, Any], dialect: Any) -> list[str]:
             user_id=filters.get("user_id"),
             project_id=filters.get("project_id"),
         )
-        template, values = theirs
+        template, values = theirs.template, theirs.values
         if str(ours.template.compile(dialect=dialect)) != str(template.compile(dialect=dialect)):
             problems.append(f"SQL differs for {role.value}")
         if ours.values != values:
             problems.append(f"values differ for {role.value}: {ours.values} != {values}")
+        if ours.few_first(None) != theirs.few_first(None):
+            problems.append(f"the page is chosen differently for {role.value}")
     return problems
 
 
@@ -421,7 +423,7 @@ async def explain(engine: AsyncEngine, manifest: dict[str, Any], setup: Setup) -
     _explaining(engine, "EXPLAIN QUERY PLAN " if is_sqlite else "EXPLAIN (ANALYZE, BUFFERS) ")
     workspace, project, user = manifest["workspaceId"], manifest["project"], manifest["user"]
 
-    def listing(member: str | None, **filters: Any) -> tuple[AnySelect, dict[str, Any]]:
+    def listing(member: str | None, **filters: Any) -> EntriesQuery:
         return entries_statement(
             workspace,
             member,
@@ -438,43 +440,42 @@ async def explain(engine: AsyncEngine, manifest: dict[str, Any], setup: Setup) -
         date_to=date.fromisoformat(project["to"]),
     )
     everything = listing(None)
-    statements: dict[str, tuple[AnySelect, dict[str, Any]]] = {}
-    page, count, values = page_statements(month, page=1, page_size=PAGE_SIZE, cursor=None)
-    assert count is not None
-    statements["1 project month: page"] = (page, values)
-    statements["1 project month: count"] = (count, values)
-    page, count, values = page_statements(everything, page=1, page_size=PAGE_SIZE, cursor=None)
-    assert count is not None
-    statements["2 page 1: page"] = (page, values)
-    statements["2 page 1 / page=N: count"] = (count, values)
+    listings: dict[str, tuple[EntriesQuery, int, int, tuple[datetime, str] | None]] = {
+        "1 project month": (month, 1, PAGE_SIZE, None),
+        "2 page 1": (everything, 1, PAGE_SIZE, None),
+    }
     if setup.deep_cursor:
         from bench.ceiling import decode_cursor
 
-        page, _, values = page_statements(
-            everything, page=1, page_size=PAGE_SIZE, cursor=decode_cursor(setup.deep_cursor)
-        )
-        statements[f"2 page {setup.deep_page} by cursor"] = (page, values)
-        page, _, values = page_statements(
-            everything, page=setup.deep_page, page_size=PAGE_SIZE, cursor=None
-        )
-        statements[f"2 page {setup.deep_page} by page="] = (page, values)
+        deep = setup.deep_page
+        deep_cursor = decode_cursor(setup.deep_cursor)
+        listings[f"2 page {deep} by cursor"] = (everything, 1, PAGE_SIZE, deep_cursor)
+        listings[f"2 page {deep} by page="] = (everything, deep, PAGE_SIZE, None)
     for label in ("earlyWeek", "currentWeek"):
         week = user[label]
         # The member key: the member's own entries, and the userId filter as sent.
-        page, count, values = page_statements(
+        listings[f"5 week {label}"] = (
             listing(
                 user["id"],
                 user_id=user["id"],
                 date_from=date.fromisoformat(week["from"]),
                 date_to=date.fromisoformat(week["to"]),
             ),
-            page=1,
-            page_size=50,
-            cursor=None,
+            1,
+            50,
+            None,
         )
-        assert count is not None
-        statements[f"5 week {label}: page"] = (page, values)
-        statements[f"5 week {label}: count"] = (count, values)
+    statements: dict[str, tuple[AnySelect, dict[str, Any]]] = {}
+    async with engine.connect() as connection:
+        for name, (listed, page_number, size, cursor) in listings.items():
+            derived, values = page_statements(
+                listed, page=page_number, page_size=size, cursor=cursor
+            )
+            # The page statement the app would choose (with few matching rows, read alone).
+            page, _ = await choose_page(connection, derived, values, cursor=cursor is not None)
+            statements[f"{name}: page"] = (page, values)
+            if cursor is None and page_number == 1:
+                statements[f"{name}: count"] = (derived.count, values)
     plans: dict[str, str] = {}
     async with engine.connect() as connection:
         # The tag query of scenario 1's page, for the ids that page really lists.

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import heapq
-import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,11 +38,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import QueryableAttribute
-from sqlalchemy.sql.elements import KeyedColumnElement
 
 from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.query import QueryModel
+from billabled.kit.sql import SortedNotWalked
 
 # Any SELECT, whatever its columns (SQLAlchemy 2.1's Select is variadic).
 AnySelect = Select[*tuple[Any, ...]]
@@ -220,30 +219,39 @@ def _after(sort: _Sort, id_column: Column) -> ColumnElement[bool]:
     return key < bound if sort.descending else key > bound
 
 
-def _ordered(query: AnySelect, sort: _Sort, id_column: Column) -> AnySelect:
+def _ordered(
+    query: AnySelect, sort: _Sort, id_column: Column, *, key: Column | None = None
+) -> AnySelect:
+    """`query` in the order `sort` names, tie-broken by id; `key` stands for the sort column."""
+    column = sort.column if key is None else key
     if sort.descending:
-        return query.order_by(sort.column.desc(), id_column.desc())
-    return query.order_by(sort.column.asc(), id_column.asc())
+        return query.order_by(column.desc(), id_column.desc())
+    return query.order_by(column.asc(), id_column.asc())
 
 
-# `updatedSince` under an ascending order other than `updatedAt` (the default is `createdAt`,
-# SPEC §4): the rows changed since a recent time are few and nearly all recent, at the far end of
-# the order's index, and the planner, expecting them spread evenly through it, walked that index
-# from the oldest row until it had a page (1M entries: ~0.3 s a page on both backends; issue #5,
-# docs/benchmarks.md, ninth round). So `paginate` first counts the rows changed in the window
-# (page mode counts them anyway; after a cursor it counts up to this many, through the `updated_at`
-# range): when fewer, it reads them through that range and sorts them (~10 ms for 7,700 of 1M).
-# When more, the order's index is kept, as before: it finds a page soon where they are dense.
-FEW_CHANGES: Final = 20_000
-_PROBE_LIMIT: Final = "page_probe_limit"
+# A filtered list read in an order the filters say nothing about (issue #5, docs/benchmarks.md,
+# ninth and tenth rounds). A work record's filters follow time: a month, a project's life, the
+# entries still open, the rows changed since yesterday all sit in one stretch of any time order.
+# The planner, expecting them spread evenly through it, walks the order's index from its start
+# until it has a page: 1M entries, `from`/`to` a recent month under the default order, 0.25 s;
+# `updatedSince` a recent day, 0.3 s. So `paginate` first learns how many rows match, and when
+# fewer than this, reads them through the filters' own index and sorts them (a month, 40,000 of
+# 1M: ~40 ms; when more, the order's index finds a page soon where they are dense):
+# - where the caller says its filters narrow the rows through an index (`few_first`), on a first
+#   or numbered page (page mode counts them anyway). After a cursor the order's index is kept:
+#   the cursor has brought it to where the rows are;
+# - for `updatedSince` under an ascending order other than `updatedAt`, after a cursor too (a
+#   count that stops at this many): the rows changed lately lie anywhere in another order.
+FEW_ROWS: Final = 50_000
+PROBE_LIMIT: Final = "page_probe_limit"
 
 
 @dataclass(frozen=True, slots=True)
-class _Statements:
+class ListStatements:
     page: AnySelect  # ordered, after the cursor when there is one, limited
     count: AnySelect  # the whole filtered set, counted
-    # With `updatedSince` under another order than `updatedAt`: the window's rows counted up to
-    # `_PROBE_LIMIT`, and the page read from the window's rows alone (see FEW_CHANGES).
+    # When few rows may match (see FEW_ROWS): the matching rows counted up to `PROBE_LIMIT`, and
+    # the page read from the matching rows alone.
     probe: AnySelect | None = None
     page_of_few: AnySelect | None = None
 
@@ -251,7 +259,7 @@ class _Statements:
 # Statements derived from template queries (see `paginate`), by template and page shape: a
 # template's few shapes are built and their cache keys generated once per process, which saved
 # a quarter of a small list request (bench/scenarios.py, issue #5).
-_DERIVED: dict[tuple[Any, ...], _Statements] = {}
+_DERIVED: dict[tuple[Any, ...], ListStatements] = {}
 _DERIVED_MAX: Final = 4096
 
 
@@ -263,7 +271,8 @@ def _derive(
     *,
     with_cursor: bool,
     with_updated_since: bool,
-) -> _Statements:
+    few_first: bool,
+) -> ListStatements:
     filtered = query
     if with_updated_since:
         filtered = filtered.where(
@@ -276,39 +285,31 @@ def _derive(
         .limit(bindparam(PAGE_LIMIT, type_=Integer))
     )
     count = select(func.count()).select_from(filtered.order_by(None).subquery())
-    if (
-        not with_updated_since
-        or sort.descending  # newest first, the order's index meets recent changes at once
-        or _core(sort.column).compare(_core(updated_at_column))
-    ):
-        return _Statements(page, count)
-    # The probe counts the whole window, cursor or not: an index range on `updated_at` alone.
+    recent_changes_first = (
+        with_updated_since
+        and not sort.descending  # newest first, the order's index meets recent changes at once
+        and not _core(sort.column).compare(_core(updated_at_column))
+    )
+    # After a cursor, a filter's rows are dense from the cursor on: the order's index is kept. Not
+    # so for the rows changed since a time, which lie anywhere in another order.
+    if not (recent_changes_first or (few_first and not with_cursor)):
+        return ListStatements(page, count)
+    # The probe counts every matching row, cursor or not: an index range of the filters alone.
     probe = select(func.count()).select_from(
         filtered.order_by(None)
         .with_only_columns(literal_column("1"), maintain_column_froms=True)
-        .limit(bindparam(_PROBE_LIMIT, type_=Integer))
+        .limit(bindparam(PROBE_LIMIT, type_=Integer))
         .subquery()
     )
-    # Materialised, so the planner reads the changed rows by the `updated_at` range first rather
-    # than folding the page's order and limit back into the scan (SQLite learnt the word in 3.35;
-    # before, the page is right but found the slow way).
-    few = live.order_by(None).cte("changed").prefix_with("MATERIALIZED", dialect="postgresql")
-    if sqlite3.sqlite_version_info >= (3, 35):
-        few = few.prefix_with("MATERIALIZED", dialect="sqlite")
-    sort_column, id_of_row = _core(sort.column), _core(id_column)
-    few_sort = few_id = None
-    if isinstance(sort_column, KeyedColumnElement) and isinstance(id_of_row, KeyedColumnElement):
-        few_sort = few.corresponding_column(sort_column)
-        few_id = few.corresponding_column(id_of_row)
-    if few_sort is None or few_id is None:  # the order is not one of the query's columns
-        return _Statements(page, count)
+    # The same rows in the same order, but sorted by a key no index supplies: the planner reads
+    # them through the filters' own index. (A `MATERIALIZED` CTE did the same at twice the cost:
+    # it copied every matching row before sorting.)
     page_of_few = (
-        select(few)
-        .order_by(few_sort.asc(), few_id.asc())
+        _ordered(live, sort, id_column, key=SortedNotWalked(_core(sort.column)))
         .offset(bindparam(PAGE_OFFSET, type_=Integer))
         .limit(bindparam(PAGE_LIMIT, type_=Integer))
     )
-    return _Statements(page, count, probe, page_of_few)
+    return ListStatements(page, count, probe, page_of_few)
 
 
 def _core(column: Column) -> ColumnElement[Any]:
@@ -327,8 +328,9 @@ def _statements_for(
     *,
     with_cursor: bool,
     with_updated_since: bool,
+    few_first: bool,
     template: bool,
-) -> _Statements:
+) -> ListStatements:
     if not template:
         return _derive(
             query,
@@ -337,9 +339,10 @@ def _statements_for(
             updated_at_column,
             with_cursor=with_cursor,
             with_updated_since=with_updated_since,
+            few_first=few_first,
         )
     # A template is always listed by the same endpoint, so its sort text names its columns.
-    key = (query, sort.text, with_cursor, with_updated_since)
+    key = (query, sort.text, with_cursor, with_updated_since, few_first)
     statements = _DERIVED.get(key)
     if statements is None:
         if len(_DERIVED) >= _DERIVED_MAX:
@@ -351,6 +354,7 @@ def _statements_for(
             updated_at_column,
             with_cursor=with_cursor,
             with_updated_since=with_updated_since,
+            few_first=few_first,
         )
     return statements
 
@@ -363,11 +367,12 @@ def list_statements(
     updated_at_column: Column,
     sort_text: str = "createdAt",
     with_cursor: bool = False,
-) -> tuple[AnySelect, AnySelect]:
-    """The page and count statements `paginate` runs for a template query, ascending by
-    `sort_column` (the same cached objects): for tools that must run exactly its SQL, such as the
-    benchmark ceiling. Their values: the template's, `PAGE_OFFSET`, `PAGE_LIMIT` and, after a
-    cursor, `AFTER_VALUE` and `AFTER_ID`."""
+    few_first: bool = False,
+) -> ListStatements:
+    """The statements `paginate` derives from a template query, ascending by `sort_column` (the
+    same cached objects): for tools that must run exactly its SQL, such as the benchmark ceiling.
+    Their values: the template's, `PAGE_OFFSET`, `PAGE_LIMIT`, after a cursor `AFTER_VALUE` and
+    `AFTER_ID`, and for the probe `PROBE_LIMIT` (= FEW_ROWS)."""
     statements = _statements_for(
         template,
         _Sort(sort_text, False, sort_column),
@@ -375,9 +380,10 @@ def list_statements(
         updated_at_column,
         with_cursor=with_cursor,
         with_updated_since=False,
+        few_first=few_first,
         template=True,
     )
-    return statements.page, statements.count
+    return statements
 
 
 async def paginate(
@@ -392,6 +398,7 @@ async def paginate(
     tombstones: Tombstones | None = None,
     sort_value: Callable[[Any], Any] | None = None,
     query_values: Mapping[str, Any] | None = None,
+    few_first: bool = False,
 ) -> PageResult:
     """Run `query` (already filtered by workspace and the resource's filters) as one page.
 
@@ -402,6 +409,9 @@ async def paginate(
 
     `sort_value(row)` returns the sort column's value of a row (default: the attribute named after
     the sort column's key).
+
+    `few_first`: the query's filters narrow it through an index of their own, so when few rows
+    match, reading them first and sorting them beats walking the order's index (see FEW_ROWS).
     """
     include_deleted = params.include_deleted and tombstones is not None
     if params.include_deleted and not include_deleted:
@@ -425,6 +435,7 @@ async def paginate(
         updated_at_column,
         with_cursor=cursor is not None,
         with_updated_since=params.updated_since is not None,
+        few_first=few_first,
         template=query_values is not None,
     )
     values: dict[str, Any] = dict(query_values or {})
@@ -443,15 +454,15 @@ async def paginate(
     if not include_deleted:
         page = statements.page
         if statements.page_of_few is not None:
-            # How many rows changed in the window: page mode counts them anyway; after a cursor,
-            # a count that stops at FEW_CHANGES.
+            # How many rows match: page mode counts them anyway; after a cursor, a count that
+            # stops at FEW_ROWS.
             if cursor is None:
                 total = matching = await _scalar(connection, statements.count, values)
             else:
                 assert statements.probe is not None
-                values[_PROBE_LIMIT] = FEW_CHANGES
+                values[PROBE_LIMIT] = FEW_ROWS
                 matching = await _scalar(connection, statements.probe, values)
-            if matching < FEW_CHANGES:
+            if matching < FEW_ROWS:
                 page = statements.page_of_few
         values[PAGE_OFFSET], values[PAGE_LIMIT] = offset, size + 1
         rows: list[Any] = records(await connection.execute(page, values))

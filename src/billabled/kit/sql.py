@@ -25,7 +25,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
 
 def one_of(
@@ -213,3 +216,30 @@ def _columns_to_give(table: Table) -> frozenset[str]:
         if column.server_default is None
         and not (column.primary_key and column.autoincrement is True)
     )
+
+
+class SortedNotWalked(ColumnElement[Any]):
+    """`column` as an ORDER BY key that no index supplies, so the planner must find the rows by
+    the query's filters and sort them, rather than walk the column's index in order filtering as
+    it goes: `+column` on SQLite (its documented way to turn an index away from an ORDER BY
+    term), `COALESCE(column, column)` elsewhere. Either is `column`'s own value."""
+
+    inherit_cache = True
+    _traverse_internals: _TraverseInternalsType = [  # noqa: RUF012 (SQLAlchemy's own shape)
+        ("column", InternalTraversal.dp_clauseelement)
+    ]
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(SortedNotWalked)
+def _coalesced(element: SortedNotWalked, compiler: SQLCompiler, **kw: Any) -> str:
+    inner = compiler.process(element.column, **kw)
+    return f"COALESCE({inner}, {inner})"
+
+
+@compiles(SortedNotWalked, "sqlite")
+def _unary_plus(element: SortedNotWalked, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"+{compiler.process(element.column, **kw)}"

@@ -109,6 +109,7 @@ async def list_time_entries(
         query.template,
         params,
         query_values=query.values,
+        few_first=query.few_first(params.sort),
         sortable=SORTABLE,
         id_column=TimeEntryRow.id,
         updated_at_column=TimeEntryRow.updated_at,

@@ -144,6 +144,14 @@ async def get_entry_json(
     return time_entry_json(entry, (await tag_ids_by_entry(session, [entry.id]))[entry.id])
 
 
+# The filters each an index of the entries narrows to: `(workspace_id, <filter>, work_date)` or,
+# for the dates, `(workspace_id, work_date, id)`; `invoiced=true`, `(workspace_id, invoice_id)`.
+_NARROWING: Final = frozenset(
+    {"date_from", "date_to", "user_id", "project_id", "client_id", "status", "member_user_id"}
+)
+_DATES: Final = frozenset({"date_from", "date_to"})
+
+
 @dataclass(frozen=True, slots=True)
 class EntriesQuery:
     """A list of entries: a template statement (built once per shape of filters, its values as
@@ -151,6 +159,16 @@ class EntriesQuery:
 
     template: AnySelect
     values: dict[str, Any]
+    invoiced: bool | None = None
+
+    def few_first(self, sort: str | None) -> bool:
+        """Whether, when few entries match, `paginate` should read them through their filters'
+        index and sort them (`kit.pagination.FEW_ROWS`): an index narrows them, and the order's
+        own index does not bound them."""
+        narrowing = self.values.keys() & _NARROWING
+        if sort in ("date", "-date") and narrowing <= _DATES:
+            return False  # the date index is the order's: a range of it is already the page's
+        return bool(narrowing) or self.invoiced is True
 
 
 def entries_query(
@@ -179,7 +197,7 @@ def entries_query(
         "status": status.value if status is not None else None,
     }
     values.update((name, value) for name, value in filters.items() if value is not None)
-    return EntriesQuery(entries_template(tuple(values), invoiced), values)
+    return EntriesQuery(entries_template(tuple(values), invoiced), values, invoiced)
 
 
 @lru_cache(maxsize=512)
