@@ -440,42 +440,41 @@ async def explain(engine: AsyncEngine, manifest: dict[str, Any], setup: Setup) -
         date_to=date.fromisoformat(project["to"]),
     )
     everything = listing(None)
-    listings: dict[str, tuple[EntriesQuery, int, int, tuple[datetime, str] | None]] = {
-        "1 project month": (month, 1, PAGE_SIZE, None),
-        "2 page 1": (everything, 1, PAGE_SIZE, None),
-    }
+    # label of the page, label of the count (None: not counted), listing, page, size, cursor
+    Listing = tuple[str, str | None, EntriesQuery, int, int, tuple[datetime, str] | None]
+    listings: list[Listing] = [
+        ("1 project month: page", "1 project month: count", month, 1, PAGE_SIZE, None),
+        ("2 page 1: page", "2 page 1 / page=N: count", everything, 1, PAGE_SIZE, None),
+    ]
     if setup.deep_cursor:
         from bench.ceiling import decode_cursor
 
-        deep = setup.deep_page
-        deep_cursor = decode_cursor(setup.deep_cursor)
-        listings[f"2 page {deep} by cursor"] = (everything, 1, PAGE_SIZE, deep_cursor)
-        listings[f"2 page {deep} by page="] = (everything, deep, PAGE_SIZE, None)
+        deep, deep_cursor = setup.deep_page, decode_cursor(setup.deep_cursor)
+        listings += [
+            (f"2 page {deep} by cursor", None, everything, 1, PAGE_SIZE, deep_cursor),
+            (f"2 page {deep} by page=", None, everything, deep, PAGE_SIZE, None),
+        ]
     for label in ("earlyWeek", "currentWeek"):
         week = user[label]
         # The member key: the member's own entries, and the userId filter as sent.
-        listings[f"5 week {label}"] = (
-            listing(
-                user["id"],
-                user_id=user["id"],
-                date_from=date.fromisoformat(week["from"]),
-                date_to=date.fromisoformat(week["to"]),
-            ),
-            1,
-            50,
-            None,
+        listed = listing(
+            user["id"],
+            user_id=user["id"],
+            date_from=date.fromisoformat(week["from"]),
+            date_to=date.fromisoformat(week["to"]),
         )
+        listings.append((f"5 week {label}: page", f"5 week {label}: count", listed, 1, 50, None))
     statements: dict[str, tuple[AnySelect, dict[str, Any]]] = {}
     async with engine.connect() as connection:
-        for name, (listed, page_number, size, cursor) in listings.items():
+        for page_label, count_label, listed, page_number, size, cursor in listings:
             derived, values = page_statements(
                 listed, page=page_number, page_size=size, cursor=cursor
             )
             # The page statement the app would choose (with few matching rows, read alone).
             page, _ = await choose_page(connection, derived, values, cursor=cursor is not None)
-            statements[f"{name}: page"] = (page, values)
-            if cursor is None and page_number == 1:
-                statements[f"{name}: count"] = (derived.count, values)
+            statements[page_label] = (page, values)
+            if count_label is not None:
+                statements[count_label] = (derived.count, values)
     plans: dict[str, str] = {}
     async with engine.connect() as connection:
         # The tag query of scenario 1's page, for the ids that page really lists.
