@@ -144,11 +144,13 @@ async def get_entry_json(
     return time_entry_json(entry, (await tag_ids_by_entry(session, [entry.id]))[entry.id])
 
 
-# The filters each an index of the entries narrows to: `(workspace_id, <filter>, work_date)` or,
-# for the dates, `(workspace_id, work_date, id)`; `invoiced=true`, `(workspace_id, invoice_id)`.
-_NARROWING: Final = frozenset(
-    {"date_from", "date_to", "user_id", "project_id", "client_id", "status", "member_user_id"}
-)
+# The filters that follow time, each through an index of its own: the dates (entries are logged
+# near the day they record), the status (open entries are the recent ones, approved the old) and
+# `invoiced=true`. Their rows sit in one stretch of the creation order, so walking that order's
+# index to them can pass most of the workspace first. A person, project or client spreads over
+# their whole life, where the walk finds a page soon and sorting all their rows would not
+# (the biggest client's 45,000 entries, scattered through the table: 14 ms walked, 113 sorted).
+_TIME_FOLLOWING: Final = frozenset({"date_from", "date_to", "status"})
 _DATES: Final = frozenset({"date_from", "date_to"})
 
 
@@ -163,12 +165,12 @@ class EntriesQuery:
 
     def few_first(self, sort: str | None) -> bool:
         """Whether, when few entries match, `paginate` should read them through their filters'
-        index and sort them (`kit.pagination.FEW_ROWS`): an index narrows them, and the order's
+        index and sort them (`kit.pagination.FEW_ROWS`): a filter follows time, and the order's
         own index does not bound them."""
-        narrowing = self.values.keys() & _NARROWING
-        if sort in ("date", "-date") and narrowing <= _DATES:
+        following = self.values.keys() & _TIME_FOLLOWING
+        if sort in ("date", "-date") and following <= _DATES and self.invoiced is not True:
             return False  # the date index is the order's: a range of it is already the page's
-        return bool(narrowing) or self.invoiced is True
+        return bool(following) or self.invoiced is True
 
 
 def entries_query(
