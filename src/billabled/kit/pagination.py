@@ -237,9 +237,9 @@ def _ordered(
 # `updatedSince` a recent day, 0.3 s. So `paginate` first learns how many rows match, and when
 # fewer than this, reads them through the filters' own index and sorts them (a month, 40,000 of
 # 1M: ~40 ms; when more, the order's index finds a page soon where they are dense):
-# - where the caller says its filters narrow the rows through an index (`few_first`), on a first
-#   or numbered page (page mode counts them anyway). After a cursor the order's index is kept:
-#   the cursor has brought it to where the rows are;
+# - where the caller says its filters follow time through an index of their own (`few_first`),
+#   on a first or numbered page (page mode counts them anyway). After a cursor the order's index
+#   is kept: the cursor has brought it to where the rows are;
 # - for `updatedSince` under an ascending order other than `updatedAt`, after a cursor too (a
 #   count that stops at this many): the rows changed lately lie anywhere in another order.
 FEW_ROWS: Final = 50_000
@@ -410,8 +410,9 @@ async def paginate(
     `sort_value(row)` returns the sort column's value of a row (default: the attribute named after
     the sort column's key).
 
-    `few_first`: the query's filters narrow it through an index of their own, so when few rows
-    match, reading them first and sorting them beats walking the order's index (see FEW_ROWS).
+    `few_first`: the query's filters follow time through an index of their own, so when few
+    rows match, reading them first and sorting them beats walking the order's index (see
+    FEW_ROWS).
     """
     include_deleted = params.include_deleted and tombstones is not None
     if params.include_deleted and not include_deleted:
