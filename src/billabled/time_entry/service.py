@@ -168,7 +168,8 @@ class EntriesQuery:
         index and sort them (`kit.pagination.FEW_ROWS`): a filter follows time, and the order's
         own index does not bound them."""
         following = self.values.keys() & _TIME_FOLLOWING
-        if sort in ("date", "-date") and following <= _DATES and self.invoiced is not True:
+        by_date = (sort or "").strip().lstrip("-") == "date"  # as `kit.pagination` reads it
+        if by_date and following <= _DATES and self.invoiced is not True:
             return False  # the date index is the order's: a range of it is already the page's
         return bool(following) or self.invoiced is True
 
