@@ -212,6 +212,8 @@ class SqliteLoader:
         return count
 
     def close(self) -> None:
+        if self.driver.in_transaction:  # a build stopped half-way: nothing of it is kept
+            self.driver.execute("ROLLBACK")
         self.driver.execute("PRAGMA synchronous=NORMAL")
         self.connection.close()
 
@@ -454,6 +456,7 @@ class ProjectRec:
     last_period: int
     weight: float
     tasks: list[TaskRec] = field(default_factory=list)
+    archived: bool = False  # no time may be logged on it
 
 
 @dataclass(slots=True)
@@ -700,6 +703,7 @@ class WorkspaceBuilder:
                 first_period=first,
                 last_period=last,
                 weight=1.0 / (index % 97 + 1) ** 0.7 * rng.uniform(0.5, 1.5),
+                archived=archived,
             )
             self.projects.append(project)
             updated = created if not archived else self._before(self.period_start(last + 1), 5)
@@ -1148,6 +1152,19 @@ def busy_project_month(built: Built, today: date) -> tuple[str, date, date, int]
     return project_id, first, last, count
 
 
+def write_project(built: Built, preferred: str) -> str:
+    """An active project for the write scenarios to log time on (an archived one refuses it):
+    the month's project when active, else the active project with the most entries."""
+    active = {project.id for project in built.projects if not project.archived}
+    if preferred in active:
+        return preferred
+    entries: Counter[str] = Counter()
+    for (project_id, _), count in built.stats.project_month.items():
+        if project_id in active:
+            entries[project_id] += count
+    return entries.most_common(1)[0][0]
+
+
 def built_month_start(day: date) -> date:
     return day.replace(day=1)
 
@@ -1272,6 +1289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  {'total':<34} {total:8.1f} s")
 
     project_id, month_first, month_last, month_count = busy_project_month(built, today)
+    writes_to = write_project(built, project_id)
     manifest = {
         "backend": backend,
         "databaseUrl": url,
@@ -1285,6 +1303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "from": month_first.isoformat(),
             "to": month_last.isoformat(),
         },
+        "writeProject": writes_to,
         "user": {
             "id": member.user_id,
             "earlyWeek": {"from": early.isoformat(), "to": (early + timedelta(days=6)).isoformat()},
@@ -1301,7 +1320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"project {project_id}: {month_count} entries in {month_first:%Y-%m}; "
         f"user {member.user_id}: {early_count} / {current_count} entries in weeks "
-        f"{early} / {current}"
+        f"{early} / {current}; writes log time on {writes_to}"
     )
     print(f"counts: {json.dumps(counts)}")
     print(f"manifest: {manifest_path}")

@@ -135,8 +135,12 @@ def serving(target: str, env: dict[str, str], log: Path, workers: int = 1) -> It
                 process.wait()
 
 
-def fetch(url: str, key: str) -> tuple[int, bytes]:
+def fetch(url: str, key: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
+    """GET `url`, or POST `body` as JSON to it."""
     request = urllib.request.Request(url, headers={"X-Api-Key": key})
+    if body is not None:
+        request.data = orjson.dumps(body)
+        request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.read()
@@ -272,6 +276,8 @@ class Scenario:
 def scenarios(manifest: dict[str, Any], setup: Setup) -> list[Scenario]:
     owner, member = manifest["apiKey"], manifest.get("memberApiKey") or manifest["apiKey"]
     project, user = manifest["project"], manifest["user"]
+    # Writes need an active project (manifests before `writeProject` used the month's project).
+    writes_to = manifest.get("writeProject", project["id"])
     month = f"projectId={project['id']}&from={project['from']}&to={project['to']}"
     today = datetime.now(UTC).date()
     base_epoch = str(int(datetime.combine(today, datetime.min.time(), UTC).timestamp()))
@@ -312,7 +318,7 @@ def scenarios(manifest: dict[str, Any], setup: Setup) -> list[Scenario]:
             "/api/v1/time-entries",
             owner,
             "post_entry.lua",
-            [project["id"], base_epoch],
+            [writes_to, base_epoch],
             ceiling=False,
             items_per_request=1,
         ),
@@ -322,7 +328,7 @@ def scenarios(manifest: dict[str, Any], setup: Setup) -> list[Scenario]:
             "/api/v1/time-entries/bulk",
             owner,
             "post_bulk.lua",
-            [project["id"], base_epoch],
+            [writes_to, base_epoch],
             ceiling=False,
             items_per_request=BULK_ITEMS,
         ),
@@ -343,10 +349,20 @@ def _without_volatile(body: bytes) -> Any:
 
 def self_check(ours: str, ceiling: str, listed: list[Scenario]) -> list[str]:
     """Every GET scenario: the ceiling's body equals ours byte for byte (/me: but for the
-    rate-limit counters). Returns what differed (empty: all equal)."""
+    rate-limit counters). Every write scenario: one request like its script's is accepted (the
+    load would otherwise measure refusals). Returns what differed (empty: all equal)."""
     problems: list[str] = []
     for scenario in listed:
         if not scenario.ceiling:
+            project_id = scenario.args[0]
+            item = {"projectId": project_id, "date": datetime.now(UTC).date().isoformat(),
+                    "durationSeconds": 900, "description": "bench self-check"}  # fmt: skip
+            body = {"items": [item]} if scenario.path.endswith("/bulk") else item
+            status, answer = fetch(ours + scenario.path, scenario.key, body)
+            if status != 201:
+                problems.append(f"{scenario.name}: status {status}: {answer[:300]!r}")
+            else:
+                print(f"  accepted: {scenario.name}")
             continue
         status_a, body_a = fetch(ours + scenario.path, scenario.key)
         status_b, body_b = fetch(ceiling + scenario.path, scenario.key)
@@ -652,7 +668,7 @@ def main() -> None:
             print(f"  MISMATCH {problem}")
         if any(": status " in problem for problem in problems):
             # A key the dataset no longer holds, or a broken server: load would measure errors.
-            sys.exit("self-check: a scenario does not answer 200; not loading (see above)")
+            sys.exit("self-check: a scenario is refused (not 200, or 201 for writes); not loading")
         for scenario in listed:
             label = f"{scenario.number} {scenario.name}"
             runs[label] = {"ours": [], "ceiling": []}
@@ -735,6 +751,14 @@ def main() -> None:
     print(f"\nwritten {out.relative_to(ROOT)}")
     if problems:
         sys.exit("self-check failed: " + "; ".join(problems))
+    refused = [
+        label
+        for label, pair in runs.items()
+        if any(result.non_2xx for results in pair.values() for result in results)
+    ]
+    if refused:
+        # A rate of refusals is not a rate of work: the run is not a measurement.
+        sys.exit("answers other than 2xx under load in: " + ", ".join(refused))
 
 
 if __name__ == "__main__":
