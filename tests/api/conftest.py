@@ -23,6 +23,7 @@ from billabled.auth.dependencies import ClientsWrite
 from billabled.config import Settings
 from billabled.errors import Conflict
 from billabled.event.service import record_event
+from billabled.kit import pagination
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.transaction import DbSession
 from tests.factories import Factory, Workspace
@@ -142,3 +143,14 @@ def count_queries(client: TestClient) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", before)
+
+
+@pytest.fixture(params=["few rows first", "the order's index"])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a filtered page is read: fewer matching rows than FEW_ROWS are found through
+    the filter's index and sorted, more through the order's own index (docs/benchmarks.md, ninth
+    and tenth rounds). FEW_ROWS rows are too slow to build here, so for the second way the
+    threshold comes down to 1: the same requests must give the same answers either way."""
+    if request.param == "the order's index":
+        monkeypatch.setattr(pagination, "FEW_ROWS", 1)
+    return str(request.param)

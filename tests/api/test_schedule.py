@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -468,6 +468,29 @@ def test_sorting_by_date_pages_with_cursors(
     dates = [item["date"] for item in window]
     assert dates == sorted(dates, reverse=sort.startswith("-"))
     assert len(window) == 5
+
+
+def test_a_date_window_pages_the_same_whichever_way_it_is_read(
+    client: TestClient, plan: Plan, week: dict[str, Any], reading: str
+) -> None:
+    everything = client.get(f"{BASE}?pageSize=200", headers=plan.key.headers).json()["items"]
+    window = [item for item in everything if "2026-03-02" <= item["date"] <= "2026-03-06"]
+    orders = {
+        "createdAt": lambda item: (datetime.fromisoformat(item["createdAt"]), item["id"]),
+        "updatedAt": lambda item: (datetime.fromisoformat(item["updatedAt"]), item["id"]),
+        "date": lambda item: (item["date"], item["id"]),
+    }
+    for field, order in orders.items():
+        for direction in ("", "-"):
+            ordered = sorted(window, key=order, reverse=direction == "-")
+            expected = [item["id"] for item in ordered]
+            query = f"from=2026-03-02&to=2026-03-06&sort={direction}{field}&pageSize=2"
+            first = client.get(f"{BASE}?{query}", headers=plan.key.headers).json()
+            assert first["totalCount"] == len(expected) == 7, query
+            assert [item["id"] for item in first["items"]] == expected[:2], query
+            assert [item["id"] for item in _walk(client, plan.key, query)] == expected, query
+            second = client.get(f"{BASE}?{query}&page=2", headers=plan.key.headers).json()
+            assert [item["id"] for item in second["items"]] == expected[2:4], query
 
 
 def test_default_order_is_creation_and_newest_first_on_request(

@@ -9,10 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-import pytest
 from fastapi.testclient import TestClient
 
-from billabled.kit import pagination
 from billabled.models.membership import Role
 from tests.factories import Factory, Key, Workspace
 
@@ -243,17 +241,6 @@ def test_an_entry_moved_and_then_deleted_is_replayed_as_deleted_to_both_members(
         page = client.get(f"{BASE}?{query}", headers=key.headers).json()
         assert [(e["id"], e.get("deleted")) for e in page["items"]] == [(entry["id"], True)]
         assert page["totalCount"] == 1
-
-
-@pytest.fixture(params=["few rows first", "the order's index"])
-def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both ways a filtered page is read: fewer matching rows than FEW_ROWS are found through
-    the filter's index and sorted, more through the order's own index (docs/benchmarks.md, ninth
-    and tenth rounds). FEW_ROWS rows are too slow to build here, so for the second way the
-    threshold comes down to 1: the same requests must give the same answers either way."""
-    if request.param == "the order's index":
-        monkeypatch.setattr(pagination, "FEW_ROWS", 1)
-    return str(request.param)
 
 
 def test_updated_since_under_the_creation_order_lists_the_changed_entries_in_that_order(

@@ -86,6 +86,10 @@ async def list_schedule(
         query = query.where(ScheduledWorkRow.user_id == params.user_id)
     if params.project_id is not None:
         query = query.where(ScheduledWorkRow.project_id == params.project_id)
+    # A date window follows the creation order: when few rows match, read them through the date
+    # index and sort them (`kit.pagination.FEW_ROWS`), unless the order is the date index's own.
+    dated = date_from is not None or date_to is not None
+    by_date = (params.sort or "").strip().lstrip("-") == "date"
     result = await paginate(
         session,
         query,
@@ -94,6 +98,7 @@ async def list_schedule(
         id_column=ScheduledWorkRow.id,
         updated_at_column=ScheduledWorkRow.updated_at,
         tombstones=tombstones(principal.workspace_id, service.ENTITY),
+        few_first=dated and not by_date,
     )
     items: list[Any] = [row if isinstance(row, dict) else schedule_json(row) for row in result.rows]
     return page_response(result, items)
