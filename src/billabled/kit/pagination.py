@@ -142,10 +142,14 @@ class _Sort:
         return f"-{self.field}" if self.descending else self.field
 
 
+def sort_field(raw: str | None, default: str = "createdAt") -> str:
+    """The field a `sort` parameter names, either direction (`" -date"` → `"date"`)."""
+    return (raw or default).strip().lstrip("-")
+
+
 def _parse_sort(raw: str | None, sortable: Mapping[str, Column], default: str) -> _Sort:
-    text = (raw or default).strip()
-    descending = text.startswith("-")
-    field = text.lstrip("-")
+    descending = (raw or default).strip().startswith("-")
+    field = sort_field(raw, default)
     if field not in sortable:
         allowed = ", ".join(sorted(sortable))
         raise _invalid(

@@ -17,7 +17,7 @@ from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import ScheduleRead, ScheduleWrite
 from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
-from billabled.kit.pagination import ListParams, page_response, paginate
+from billabled.kit.pagination import ListParams, page_response, paginate, sort_field
 from billabled.kit.query import query_params
 from billabled.kit.schema import Page
 from billabled.models.schedule import ScheduledWork as ScheduledWorkRow
@@ -89,7 +89,7 @@ async def list_schedule(
     # A date window follows the creation order: when few rows match, read them through the date
     # index and sort them (`kit.pagination.FEW_ROWS`), unless the order is the date index's own.
     dated = date_from is not None or date_to is not None
-    by_date = (params.sort or "").strip().lstrip("-") == "date"
+    by_date = sort_field(params.sort) == "date"
     result = await paginate(
         session,
         query,

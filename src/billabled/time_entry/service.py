@@ -35,7 +35,7 @@ from billabled.errors import Conflict, NotFound, ValidationFailed, validation_er
 from billabled.event.service import record_change
 from billabled.event.tombstones import record_deletion, record_reassignment
 from billabled.kit.ids import new_ids
-from billabled.kit.pagination import AnySelect, Tombstones
+from billabled.kit.pagination import AnySelect, Tombstones, sort_field
 from billabled.kit.sql import one_of, one_of_value
 from billabled.kit.time import utcnow
 from billabled.models.tag import TimeEntryTag
@@ -168,7 +168,7 @@ class EntriesQuery:
         index and sort them (`kit.pagination.FEW_ROWS`): a filter follows time, and the order's
         own index does not bound them."""
         following = self.values.keys() & _TIME_FOLLOWING
-        by_date = (sort or "").strip().lstrip("-") == "date"  # as `kit.pagination` reads it
+        by_date = sort_field(sort) == "date"
         if by_date and following <= _DATES and self.invoiced is not True:
             return False  # the date index is the order's: a range of it is already the page's
         return bool(following) or self.invoiced is True
