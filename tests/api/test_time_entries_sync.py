@@ -35,6 +35,17 @@ def bulk(client: TestClient, key: Key, items: list[Json]) -> list[Json]:
     return created
 
 
+def logged_before_a_moment(
+    client: TestClient, key: Key, project_id: str
+) -> tuple[list[Json], datetime]:
+    """Thirty entries, then a moment clearly after them (and before anything logged next)."""
+    before = bulk(client, key, [item(project_id, i) for i in range(30)])
+    time.sleep(0.01)
+    since = datetime.now(UTC)
+    time.sleep(0.01)
+    return before, since
+
+
 def page_through(client: TestClient, key: Key, query: str) -> list[Json]:
     """Every item of a list, following `nextCursor` until `hasMore` is false."""
     items: list[Json] = []
@@ -84,10 +95,7 @@ def test_updated_since_with_deletions_replays_every_change_once_oldest_first(
     client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
 ) -> None:
     project_id = factory.project(workspace)
-    before = bulk(client, owner_key, [item(project_id, i) for i in range(30)])
-    time.sleep(0.01)
-    since = datetime.now(UTC)
-    time.sleep(0.01)
+    before, since = logged_before_a_moment(client, owner_key, project_id)
 
     # Every change after `since`, in order; an entity's last change decides where it appears.
     last_change: dict[str, int] = {}
@@ -247,10 +255,7 @@ def test_updated_since_under_the_creation_order_lists_the_changed_entries_in_tha
     client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, reading: str
 ) -> None:
     project_id = factory.project(workspace)
-    before = bulk(client, owner_key, [item(project_id, i) for i in range(30)])
-    time.sleep(0.01)
-    since = datetime.now(UTC)
-    time.sleep(0.01)
+    before, since = logged_before_a_moment(client, owner_key, project_id)
     after = bulk(client, owner_key, [item(project_id, 100 + i) for i in range(12)])
     # Entries logged before `since` and changed after it come first: the order is creation's.
     for entry in [before[20], before[3], before[11]]:
