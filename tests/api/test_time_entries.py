@@ -478,7 +478,7 @@ def test_the_rate_snapshot_survives_rate_changes(
 
 
 @pytest.mark.parametrize("change", ["project", "task", "user", "billable"])
-def test_the_rate_is_retaken_when_project_task_user_or_billable_change(
+def test_the_rate_is_retaken_when_project_user_or_billable_change_not_the_task(
     client: TestClient, factory: Factory, s: Setup, change: str
 ) -> None:
     other_project = factory.project(s.ws, s.client_id, hourly_rate_minor=11_000)
@@ -495,7 +495,8 @@ def test_the_rate_is_retaken_when_project_task_user_or_billable_change(
     else:
         body, expected = {
             "project": ({"projectId": other_project, "taskId": None}, 11_000),
-            "task": ({"taskId": other_task}, 20_000),
+            # The task plays no part in the rate: the logged rate stays (SPEC §4).
+            "task": ({"taskId": other_task}, 10_000),
             "user": ({"userId": member_id}, 20_000),
         }[change]
     response = client.patch(url, json=body, headers=s.key.headers)

@@ -94,11 +94,15 @@ def _visible(principal: Principal) -> list[Any]:
     return conditions
 
 
-async def get_entry(session: AsyncSession, principal: Principal, entry_id: str) -> TimeEntry:
-    """The entry, or 404 when it is not in the workspace or (for members) not their own."""
-    result = await session.execute(
-        select(TimeEntry).where(TimeEntry.id == entry_id, *_visible(principal))
-    )
+async def get_entry(
+    session: AsyncSession, principal: Principal, entry_id: str, *, for_change: bool = False
+) -> TimeEntry:
+    """The entry, or 404 when it is not in the workspace or (for members) not their own;
+    `for_change`, locked until the transaction ends (as `api.resources.get_or_404`)."""
+    statement = select(TimeEntry).where(TimeEntry.id == entry_id, *_visible(principal))
+    if for_change:
+        statement = statement.with_for_update()
+    result = await session.execute(statement)
     entry = result.scalar_one_or_none()
     if entry is None:
         raise NotFound(f"No time entry {entry_id!r} in this workspace.", resource="time entry")
@@ -472,7 +476,7 @@ async def update_entry(
     session: AsyncSession, principal: Principal, entry_id: str, changes: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Change the fields sent; the entry's public JSON after the change."""
-    entry = await get_entry(session, principal, entry_id)
+    entry = await get_entry(session, principal, entry_id, for_change=True)
     refuse_locked(entry)
     nulls = not_null(changes, _UPDATE_NOT_NULL)
     if nulls:
@@ -532,7 +536,9 @@ async def update_entry(
         _set(entry, "client_id", refs.projects[item.project_id].client_id)
     for name in ("user_id", "project_id", "task_id", "subtask_id"):
         _set(entry, name, getattr(item, name))
-    if project_changed or item.task_id != old.task_id or user_changed or billable != entry.billable:
+    # The rate follows the project, the person and billable; the task plays no part in it, so
+    # moving time to another task of its project keeps the rate it was logged at.
+    if project_changed or user_changed or billable != entry.billable:
         snapshot = rate_snapshot(billable, item, refs)
         _set(entry, "rate_minor", snapshot.rate_minor)
         _set(entry, "currency", snapshot.currency)
@@ -581,7 +587,7 @@ async def update_entry(
 
 async def delete_entry(session: AsyncSession, principal: Principal, entry_id: str) -> None:
     """Delete an open, uninvoiced entry, leaving a tombstone."""
-    entry = await get_entry(session, principal, entry_id)
+    entry = await get_entry(session, principal, entry_id, for_change=True)
     refuse_locked(entry)
     before = time_entry_json(entry, (await tag_ids_by_entry(session, [entry.id]))[entry.id])
     await session.execute(delete(TimeEntryTag).where(TimeEntryTag.time_entry_id == entry.id))
