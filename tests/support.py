@@ -10,9 +10,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from sqlalchemy import text
@@ -110,6 +111,39 @@ def wait_for_a_blocked_request(database_url: str) -> None:
         raise AssertionError("no request waited on a lock")
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def transaction_in_flight(
+    database_url: str, *statements: tuple[str, dict[str, Any]]
+) -> Iterator[None]:
+    """Run `statements` (SQL, params) in a transaction of another connection that stays open
+    until the block ends, then commits: another request's change, caught half-way (PostgreSQL)."""
+    engine = create_sync_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            for statement, params in statements:
+                connection.execute(text(statement), params)
+            yield
+            transaction.commit()
+    finally:
+        engine.dispose()
+
+
+def send_during(
+    database_url: str, statements: list[tuple[str, dict[str, Any]]], send: Callable[[], Any]
+) -> Any:
+    """`send()`'s result, sent while `statements` are in flight in another transaction: it is
+    seen waiting on a lock before that transaction commits."""
+    answers: list[Any] = []
+    sender = threading.Thread(target=lambda: answers.append(send()))
+    with transaction_in_flight(database_url, *statements):
+        sender.start()
+        wait_for_a_blocked_request(database_url)
+    sender.join(30)
+    assert answers, "the request did not finish"
+    return answers[0]
 
 
 class TcpForwarder:

@@ -9,18 +9,13 @@ seen waiting on the row lock; then the deletion commits.
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from billabled.db import create_sync_engine
 from tests.factories import Factory, Key, Workspace
-from tests.support import wait_for_a_blocked_request
+from tests.support import send_during
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("BILLABLED_TEST_DATABASE_URL"),
@@ -28,35 +23,16 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@contextmanager
-def deletion_in_flight(database_url: str, table: str, record_id: str) -> Iterator[Any]:
-    """Delete the row in a transaction that stays open until the block ends, then commits."""
-    engine = create_sync_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            transaction = connection.begin()
-            connection.execute(text(f"DELETE FROM {table} WHERE id = :id"), {"id": record_id})
-            yield connection
-            transaction.commit()
-    finally:
-        engine.dispose()
-
-
 def post_during_deletion(
     database_url: str, table: str, record_id: str, url: str, body: dict[str, Any], key: Key
 ) -> httpx.Response:
-    answers: list[httpx.Response] = []
-
-    def post() -> None:
-        answers.append(httpx.post(url, json=body, headers=key.headers, timeout=30))
-
-    with deletion_in_flight(database_url, table, record_id):
-        sender = threading.Thread(target=post)
-        sender.start()
-        wait_for_a_blocked_request(database_url)
-    sender.join(30)
-    assert answers, "the request did not finish"
-    return answers[0]
+    deletion = (f"DELETE FROM {table} WHERE id = :id", {"id": record_id})
+    response: httpx.Response = send_during(
+        database_url,
+        [deletion],
+        lambda: httpx.post(url, json=body, headers=key.headers, timeout=30),
+    )
+    return response
 
 
 def test_scheduling_on_a_task_being_deleted_is_a_422(

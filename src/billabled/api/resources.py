@@ -20,15 +20,32 @@ class HasDependents(Conflict):
 
 
 async def get_or_404(
-    session: AsyncSession, model: type[ModelT], workspace_id: str, record_id: str, what: str
+    session: AsyncSession,
+    model: type[ModelT],
+    workspace_id: str,
+    record_id: str,
+    what: str,
+    *,
+    for_change: bool = False,
 ) -> ModelT:
-    """The record with this id in this workspace; another workspace's id is simply not found."""
-    result = await session.execute(
-        select(model).where(
-            model.id == record_id,  # type: ignore[attr-defined]
-            model.workspace_id == workspace_id,  # type: ignore[attr-defined]
-        )
+    """The record with this id in this workspace; another workspace's id is simply not found.
+
+    `for_change`: the caller will update or delete it, so the row is locked until the
+    transaction ends (PostgreSQL; SQLite runs one writer at a time). Two changes to one record
+    then run one after the other, each starting from the other's result: without the lock, both
+    read the same row, and the later one overwrote the earlier's tags with a mix of both, or
+    failed on a duplicate tag with a 500. `FOR UPDATE`, not `FOR NO KEY UPDATE`: it also waits
+    for the requests that hold the row `FOR KEY SHARE` while they log time, create a project or
+    a task on it, so what the change checks (a project's entries before it moves to another
+    client) includes theirs.
+    """
+    statement = select(model).where(
+        model.id == record_id,  # type: ignore[attr-defined]
+        model.workspace_id == workspace_id,  # type: ignore[attr-defined]
     )
+    if for_change:
+        statement = statement.with_for_update()
+    result = await session.execute(statement)
     record = result.scalar_one_or_none()
     if record is None:
         raise NotFound(f"No {what} {record_id!r} in this workspace.", resource=what)

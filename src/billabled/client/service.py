@@ -28,8 +28,12 @@ ENTITY = "client"
 _NOT_NULL = frozenset({"name", "currency", "archived"})
 
 
-async def get_client(session: AsyncSession, principal: Principal, client_id: str) -> Client:
-    return await get_or_404(session, Client, principal.workspace_id, client_id, ENTITY)
+async def get_client(
+    session: AsyncSession, principal: Principal, client_id: str, *, for_change: bool = False
+) -> Client:
+    return await get_or_404(
+        session, Client, principal.workspace_id, client_id, ENTITY, for_change=for_change
+    )
 
 
 async def create_client(session: AsyncSession, principal: Principal, body: ClientCreate) -> Client:
@@ -60,7 +64,7 @@ async def create_client(session: AsyncSession, principal: Principal, body: Clien
 async def update_client(
     session: AsyncSession, principal: Principal, client_id: str, changes: dict[str, Any]
 ) -> Client:
-    client = await get_client(session, principal, client_id)
+    client = await get_client(session, principal, client_id, for_change=True)
     nulls = sorted(field for field in _NOT_NULL if field in changes and changes[field] is None)
     if nulls:
         raise ValidationFailed(
@@ -90,7 +94,7 @@ async def update_client(
 
 
 async def delete_client(session: AsyncSession, principal: Principal, client_id: str) -> None:
-    client = await get_client(session, principal, client_id)
+    client = await get_client(session, principal, client_id, for_change=True)
     projects = await session.scalar(
         select(func.count())
         .select_from(Project)

@@ -47,8 +47,12 @@ def _error(field: str, message: str, kind: str) -> dict[str, str]:
     return {"field": field, "in": "body", "message": message, "type": kind}
 
 
-async def get_project(session: AsyncSession, principal: Principal, project_id: str) -> Project:
-    return await get_or_404(session, Project, principal.workspace_id, project_id, ENTITY)
+async def get_project(
+    session: AsyncSession, principal: Principal, project_id: str, *, for_change: bool = False
+) -> Project:
+    return await get_or_404(
+        session, Project, principal.workspace_id, project_id, ENTITY, for_change=for_change
+    )
 
 
 async def _client_or_422(session: AsyncSession, principal: Principal, client_id: str) -> Client:
@@ -163,7 +167,7 @@ async def update_project(
     session: AsyncSession, principal: Principal, project_id: str, changes: dict[str, Any]
 ) -> tuple[Project, list[str]]:
     """Apply the fields sent; returns the project and its tag ids."""
-    project = await get_project(session, principal, project_id)
+    project = await get_project(session, principal, project_id, for_change=True)
     nulls = sorted(field for field in _NOT_NULL if field in changes and changes[field] is None)
     if nulls:
         raise ValidationFailed(
@@ -222,7 +226,7 @@ async def update_project(
 
 
 async def delete_project(session: AsyncSession, principal: Principal, project_id: str) -> None:
-    project = await get_project(session, principal, project_id)
+    project = await get_project(session, principal, project_id, for_change=True)
     dependents = await repository.count_dependents(session, principal.workspace_id, project.id)
     refuse_delete(
         ENTITY,

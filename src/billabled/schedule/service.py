@@ -53,10 +53,15 @@ def _invalid(field: str, message: str, kind: str) -> InvalidReference:
 
 
 async def get_scheduled_work(
-    session: AsyncSession, principal: Principal, work_id: str
+    session: AsyncSession, principal: Principal, work_id: str, *, for_change: bool = False
 ) -> ScheduledWork:
     return await get_or_404(
-        session, ScheduledWork, principal.workspace_id, work_id, "scheduled work"
+        session,
+        ScheduledWork,
+        principal.workspace_id,
+        work_id,
+        "scheduled work",
+        for_change=for_change,
     )
 
 
@@ -148,7 +153,7 @@ async def update_scheduled_work(
     session: AsyncSession, principal: Principal, work_id: str, changes: dict[str, Any]
 ) -> ScheduledWork:
     """Apply the fields sent (snake_case keys of `ScheduledWorkUpdate`)."""
-    work = await get_scheduled_work(session, principal, work_id)
+    work = await get_scheduled_work(session, principal, work_id, for_change=True)
     nulls = sorted(_WIRE[f] for f in _NOT_NULL if f in changes and changes[f] is None)
     if nulls:
         raise ValidationFailed(
@@ -187,7 +192,7 @@ async def update_scheduled_work(
 
 async def delete_scheduled_work(session: AsyncSession, principal: Principal, work_id: str) -> None:
     """Nothing depends on scheduled work: it is always deletable."""
-    work = await get_scheduled_work(session, principal, work_id)
+    work = await get_scheduled_work(session, principal, work_id, for_change=True)
     before = schedule_json(work)
     await session.delete(work)
     await record_deletion(

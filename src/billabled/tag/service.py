@@ -67,8 +67,12 @@ async def _flush_or_taken(session: AsyncSession, name: str) -> None:
         raise _taken(name, None) from None
 
 
-async def get_tag(session: AsyncSession, principal: Principal, tag_id: str) -> Tag:
-    return await get_or_404(session, Tag, principal.workspace_id, tag_id, ENTITY)
+async def get_tag(
+    session: AsyncSession, principal: Principal, tag_id: str, *, for_change: bool = False
+) -> Tag:
+    return await get_or_404(
+        session, Tag, principal.workspace_id, tag_id, ENTITY, for_change=for_change
+    )
 
 
 async def create_tag(session: AsyncSession, principal: Principal, body: TagCreate) -> Tag:
@@ -91,7 +95,7 @@ async def create_tag(session: AsyncSession, principal: Principal, body: TagCreat
 async def update_tag(
     session: AsyncSession, principal: Principal, tag_id: str, changes: dict[str, Any]
 ) -> Tag:
-    tag = await get_tag(session, principal, tag_id)
+    tag = await get_tag(session, principal, tag_id, for_change=True)
     if "name" in changes and changes["name"] is None:
         raise ValidationFailed(
             "These fields cannot be null.",
@@ -122,7 +126,7 @@ async def update_tag(
 
 
 async def delete_tag(session: AsyncSession, principal: Principal, tag_id: str) -> None:
-    tag = await get_tag(session, principal, tag_id)
+    tag = await get_tag(session, principal, tag_id, for_change=True)
     # The tag id is already known to be this workspace's, so its links need no workspace filter;
     # both counts are served by the links' tag_id indexes, in one round trip.
     projects = select(func.count()).select_from(ProjectTag).where(ProjectTag.tag_id == tag.id)

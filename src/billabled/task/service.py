@@ -20,14 +20,14 @@ writers (`BEGIN IMMEDIATE`), so the same holds there without row locks.
 from __future__ import annotations
 
 import enum
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.api.resources import get_or_404, refuse_delete
 from billabled.auth.principal import Principal
-from billabled.errors import NotFound, ValidationFailed
+from billabled.errors import ValidationFailed
 from billabled.event.service import record_change
 from billabled.event.tombstones import record_deletion
 from billabled.models.project import Project, ProjectStatus
@@ -41,7 +41,6 @@ SUBTASK = "subtask"
 _TASK_NOT_NULL = frozenset({"project_id", "name", "status"})
 _SUBTASK_NOT_NULL = frozenset({"task_id", "name", "status"})
 
-RecordT = TypeVar("RecordT", Task, SubTask)
 
 
 class InvalidField(ValidationFailed):
@@ -76,22 +75,6 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
 
-async def _locked(
-    session: AsyncSession, model: type[RecordT], workspace_id: str, record_id: str, what: str
-) -> RecordT:
-    """The record in this workspace, locked against concurrent child inserts, or 404."""
-    record = (
-        await session.execute(
-            select(model)
-            .where(model.id == record_id, model.workspace_id == workspace_id)
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    if record is None:
-        raise NotFound(f"No {what} {record_id!r} in this workspace.", resource=what)
-    return record
-
-
 def _count(model: type[Any], workspace_id: str, condition: ColumnElement[bool]) -> Any:
     return (
         select(func.count())
@@ -104,8 +87,12 @@ def _count(model: type[Any], workspace_id: str, condition: ColumnElement[bool]) 
 # --- tasks ------------------------------------------------------------------------------------
 
 
-async def get_task(session: AsyncSession, principal: Principal, task_id: str) -> Task:
-    return await get_or_404(session, Task, principal.workspace_id, task_id, TASK)
+async def get_task(
+    session: AsyncSession, principal: Principal, task_id: str, *, for_change: bool = False
+) -> Task:
+    return await get_or_404(
+        session, Task, principal.workspace_id, task_id, TASK, for_change=for_change
+    )
 
 
 async def create_task(session: AsyncSession, principal: Principal, body: TaskCreate) -> Task:
@@ -146,7 +133,7 @@ async def create_task(session: AsyncSession, principal: Principal, body: TaskCre
 async def update_task(
     session: AsyncSession, principal: Principal, task_id: str, changes: dict[str, Any]
 ) -> Task:
-    task = await get_task(session, principal, task_id)
+    task = await get_task(session, principal, task_id, for_change=True)
     _refuse_nulls(changes, _TASK_NOT_NULL)
     if changes.pop("project_id", task.project_id) != task.project_id:
         # Moving would strand its subtasks, schedule and time on the old project.
@@ -172,7 +159,7 @@ async def update_task(
 
 async def delete_task(session: AsyncSession, principal: Principal, task_id: str) -> None:
     ws = principal.workspace_id
-    task = await _locked(session, Task, ws, task_id, TASK)
+    task = await get_task(session, principal, task_id, for_change=True)
     counts = (
         await session.execute(
             select(
@@ -204,8 +191,12 @@ async def delete_task(session: AsyncSession, principal: Principal, task_id: str)
 # --- subtasks ---------------------------------------------------------------------------------
 
 
-async def get_subtask(session: AsyncSession, principal: Principal, subtask_id: str) -> SubTask:
-    return await get_or_404(session, SubTask, principal.workspace_id, subtask_id, SUBTASK)
+async def get_subtask(
+    session: AsyncSession, principal: Principal, subtask_id: str, *, for_change: bool = False
+) -> SubTask:
+    return await get_or_404(
+        session, SubTask, principal.workspace_id, subtask_id, SUBTASK, for_change=for_change
+    )
 
 
 async def create_subtask(
@@ -252,7 +243,7 @@ async def create_subtask(
 async def update_subtask(
     session: AsyncSession, principal: Principal, subtask_id: str, changes: dict[str, Any]
 ) -> SubTask:
-    subtask = await get_subtask(session, principal, subtask_id)
+    subtask = await get_subtask(session, principal, subtask_id, for_change=True)
     _refuse_nulls(changes, _SUBTASK_NOT_NULL)
     if changes.pop("task_id", subtask.task_id) != subtask.task_id:
         raise InvalidField("taskId", "a subtask cannot move between tasks", "immutable")
@@ -277,7 +268,7 @@ async def update_subtask(
 
 async def delete_subtask(session: AsyncSession, principal: Principal, subtask_id: str) -> None:
     ws = principal.workspace_id
-    subtask = await _locked(session, SubTask, ws, subtask_id, SUBTASK)
+    subtask = await get_subtask(session, principal, subtask_id, for_change=True)
     entries = await session.scalar(
         select(_count(TimeEntry, ws, TimeEntry.subtask_id == subtask.id))
     )
