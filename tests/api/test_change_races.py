@@ -55,6 +55,29 @@ def retagged_meanwhile(entry_id: str, tag_ids: list[str]) -> list[tuple[str, dic
     return statements
 
 
+def time_logged_meanwhile(
+    workspace: Workspace, client_id: str, project_id: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """Time being logged on the project, as the create request holds it: the project locked
+    against deletion (FOR KEY SHARE) and the entry written with the project's client."""
+    return [
+        ("SELECT id FROM project WHERE id = :id FOR KEY SHARE", {"id": project_id}),
+        (
+            "INSERT INTO time_entry (id, workspace_id, user_id, client_id, project_id, "
+            "work_date, duration_seconds, billable, currency, status, created_at, updated_at) "
+            "VALUES (:id, :ws, :user, :client, :project, '2026-03-02', 3600, false, "
+            "'USD', 'open', now(), now())",
+            {
+                "id": f"te_{project_id.removeprefix('proj_')}",  # one per project
+                "ws": workspace.id,
+                "user": workspace.owner_id,
+                "client": client_id,
+                "project": project_id,
+            },
+        ),
+    ]
+
+
 def test_two_changes_of_an_entrys_tags_leave_the_later_ones_tags(
     live_api: str, database_url: str, factory: Factory, workspace: Workspace, owner_key: Key
 ) -> None:
@@ -102,23 +125,7 @@ def test_a_project_does_not_move_client_under_time_being_logged_on_it(
     client_id = factory.client(workspace, "Acme")
     other_client = factory.client(workspace, "Globex")
     project_id = factory.project(workspace, client_id)
-    # Time being logged on the project, as the create request holds it: the project locked
-    # against deletion (FOR KEY SHARE) and the entry written with the project's client.
-    logging = [
-        ("SELECT id FROM project WHERE id = :id FOR KEY SHARE", {"id": project_id}),
-        (
-            "INSERT INTO time_entry (id, workspace_id, user_id, client_id, project_id, "
-            "work_date, duration_seconds, billable, currency, status, created_at, updated_at) "
-            "VALUES ('te_meanwhile', :ws, :user, :client, :project, '2026-03-02', 3600, false, "
-            "'USD', 'open', now(), now())",
-            {
-                "ws": workspace.id,
-                "user": workspace.owner_id,
-                "client": client_id,
-                "project": project_id,
-            },
-        ),
-    ]
+    logging = time_logged_meanwhile(workspace, client_id, project_id)
 
     response = send_during(
         database_url,
@@ -137,3 +144,26 @@ def test_a_project_does_not_move_client_under_time_being_logged_on_it(
     assert response.json()["error"]["dependents"] == {"time entries": 1}
     project = httpx.get(f"{live_api}/api/v1/projects/{project_id}", headers=owner_key.headers)
     assert project.json()["clientId"] == client_id
+
+
+def test_a_clients_currency_does_not_change_under_time_being_logged_for_it(
+    live_api: str, database_url: str, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    client_id = factory.client(workspace, "Acme")
+    project_id = factory.project(workspace, client_id)
+
+    response = send_during(
+        database_url,
+        time_logged_meanwhile(workspace, client_id, project_id),
+        lambda: httpx.patch(
+            f"{live_api}/api/v1/clients/{client_id}",
+            json={"currency": "EUR"},
+            headers=owner_key.headers,
+            timeout=30,
+        ),
+    )
+
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["dependents"] == {"time entries": 1}
+    project = httpx.get(f"{live_api}/api/v1/projects/{project_id}", headers=owner_key.headers)
+    assert project.json()["currency"] == "USD"

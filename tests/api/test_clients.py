@@ -171,6 +171,84 @@ def test_changes_write_events_and_audit_records(
     ]
 
 
+def test_a_change_of_currency_carries_to_the_clients_projects(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, base: str
+) -> None:
+    created = create(client, owner_key, base)
+    project_ids = [factory.project(workspace, str(created["id"]), name=n) for n in "AB"]
+    other_project = factory.project(workspace)  # another client's
+
+    response = client.patch(
+        f"{base}/{created['id']}", json={"currency": "EUR"}, headers=owner_key.headers
+    )
+
+    # Before, the projects kept billing in USD, and new time on them was logged in USD.
+    assert response.status_code == 200, response.text
+    assert response.json()["currency"] == "EUR"
+    currencies = {
+        project_id: client.get(f"/api/v1/projects/{project_id}", headers=owner_key.headers).json()[
+            "currency"
+        ]
+        for project_id in [*project_ids, other_project]
+    }
+    assert currencies == {project_ids[0]: "EUR", project_ids[1]: "EUR", other_project: "USD"}
+    logged = client.post(
+        "/api/v1/time-entries",
+        json={"projectId": project_ids[0], "date": "2026-03-02", "durationSeconds": 3600},
+        headers=owner_key.headers,
+    )
+    assert logged.json()["currency"] == "EUR"
+    # Each project's change is an event and an audit record of its own.
+    audits = factory.sql(
+        "SELECT entity_id FROM audit_record"
+        " WHERE workspace_id = :ws AND action = 'project.updated'",
+        ws=workspace.id,
+    )
+    assert sorted(a.entity_id for a in audits) == sorted(project_ids)
+    events = factory.sql(
+        "SELECT count(*) AS n FROM event WHERE workspace_id = :ws AND type = 'project.updated'",
+        ws=workspace.id,
+    )
+    assert events[0].n == 2
+
+
+def test_a_client_with_time_logged_keeps_its_currency(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, base: str
+) -> None:
+    created = create(client, owner_key, base)
+    project_id = factory.project(workspace, str(created["id"]))
+    logged = client.post(
+        "/api/v1/time-entries",
+        json={"projectId": project_id, "date": "2026-03-02", "durationSeconds": 3600},
+        headers=owner_key.headers,
+    )
+    assert logged.status_code == 201, logged.text
+
+    response = client.patch(
+        f"{base}/{created['id']}",
+        json={"currency": "EUR", "name": "Renamed"},
+        headers=owner_key.headers,
+    )
+
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "has_dependents"
+    assert response.json()["error"]["dependents"] == {"time entries": 1}
+    # Nothing of the refused change is kept.
+    assert (
+        client.get(f"{base}/{created['id']}", headers=owner_key.headers).json()["currency"] == "USD"
+    )
+    project = client.get(f"/api/v1/projects/{project_id}", headers=owner_key.headers).json()
+    assert (project["currency"], project["clientId"]) == ("USD", created["id"])
+    # The same currency again is no change, and other fields still change.
+    same = client.patch(
+        f"{base}/{created['id']}",
+        json={"currency": "USD", "name": "Renamed"},
+        headers=owner_key.headers,
+    )
+    assert same.status_code == 200, same.text
+    assert same.json()["name"] == "Renamed"
+
+
 def test_deletes_leave_tombstones(client: TestClient, owner_key: Key, base: str) -> None:
     created = create(client, owner_key, base)
     client.delete(f"{base}/{created['id']}", headers=owner_key.headers)

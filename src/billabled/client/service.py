@@ -3,6 +3,8 @@
 Invariants:
 - a client belongs to one workspace; its currency defaults to the workspace's;
 - a client with projects or time cannot be deleted (archive it instead);
+- its projects bill in its currency: a change of it carries to them, and is refused once time is
+  logged on the client;
 - every change writes its event and audit record in the same transaction.
 """
 
@@ -23,6 +25,7 @@ from billabled.event.tombstones import record_deletion
 from billabled.models.client import Client
 from billabled.models.project import Project
 from billabled.models.time_entry import TimeEntry
+from billabled.project.service import follow_client_currency
 
 ENTITY = "client"
 _NOT_NULL = frozenset({"name", "currency", "archived"})
@@ -75,6 +78,9 @@ async def update_client(
             ],
         )
     before = client_json(client)
+    currency = changes.get("currency")
+    if currency is not None and currency != client.currency:
+        await follow_client_currency(session, principal, client, currency)
     for field, value in changes.items():
         setattr(client, field, str(value) if field == "email" and value is not None else value)
     await session.flush()

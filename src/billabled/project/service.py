@@ -6,6 +6,8 @@ Invariants:
   fixed fee only on fixed-fee projects; an update that touches the billing type or these terms is
   checked against the record it would produce;
 - a project's tags are tags of its workspace;
+- a client's change of currency carries to its projects while no time is logged on it (the
+  entries keep their rate's currency);
 - a project with time entries stays with its client (the entries keep `client_id`), and a project
   with tasks, scheduled work or time cannot be deleted (archive it instead);
 - changing a rate never touches logged time: entries keep their own rate snapshot;
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +30,7 @@ from billabled.event.tombstones import record_deletion
 from billabled.kit.time import utcnow
 from billabled.models.client import Client
 from billabled.models.project import BillingType, Project
+from billabled.models.time_entry import TimeEntry
 from billabled.project import repository
 from billabled.project.schemas import ProjectCreate, project_json
 
@@ -223,6 +227,50 @@ async def update_project(
             after=after,
         )
     return project, tag_ids
+
+
+async def follow_client_currency(
+    session: AsyncSession, principal: Principal, client: Client, currency: str
+) -> None:
+    """Carry a change of `client`'s currency to its projects, which bill in it; 409 when time
+    is logged on the client, whose rates are in the old currency (a new client is the way to
+    bill in another). The caller holds the client locked against new projects; the projects are
+    locked here against time being logged on them until the change commits."""
+    projects = list(
+        await session.scalars(
+            select(Project)
+            .where(Project.workspace_id == principal.workspace_id, Project.client_id == client.id)
+            .order_by(Project.id)
+            .with_for_update()
+        )
+    )
+    entries = await session.scalar(
+        select(func.count())
+        .select_from(TimeEntry)
+        .where(TimeEntry.workspace_id == principal.workspace_id, TimeEntry.client_id == client.id)
+    )
+    if entries:
+        raise HasDependents(
+            f"This client's currency cannot change: its {entries} time entries were logged in "
+            f"{client.currency}. Create another client for work billed in {currency}.",
+            dependents={"time entries": entries},
+        )
+    tag_ids = await repository.tag_ids_by_project(session, [project.id for project in projects])
+    befores = [project_json(project, tag_ids[project.id]) for project in projects]
+    for project in projects:
+        project.currency = currency
+    await session.flush()
+    for project, before in zip(projects, befores, strict=True):
+        record_change(
+            session,
+            workspace_id=principal.workspace_id,
+            actor=principal.actor,
+            entity_type=ENTITY,
+            entity_id=project.id,
+            action="updated",
+            before=before,
+            after=project_json(project, tag_ids[project.id]),
+        )
 
 
 async def delete_project(session: AsyncSession, principal: Principal, project_id: str) -> None:

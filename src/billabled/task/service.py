@@ -42,7 +42,6 @@ _TASK_NOT_NULL = frozenset({"project_id", "name", "status"})
 _SUBTASK_NOT_NULL = frozenset({"task_id", "name", "status"})
 
 
-
 class InvalidField(ValidationFailed):
     """A body field that is well formed but breaks a rule only the database can check."""
 
