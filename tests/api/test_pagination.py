@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from datetime import UTC, datetime
 
@@ -41,6 +43,12 @@ def test_page_envelope_and_total_count(
     assert (len(last["items"]), last["hasMore"], last["nextCursor"]) == (5, False, None)
 
 
+def cursor_of(created_at: str) -> str:
+    """A cursor of the default order encoded as the API encodes one, at any `created_at`."""
+    payload = {"s": "createdAt", "v": created_at, "i": "usr_x"}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
@@ -52,6 +60,18 @@ def test_page_envelope_and_total_count(
         ("sort=password", "sort"),
         ("updatedSince=yesterday", "updatedSince"),
         ("updatedSince=2026-01-01T00:00:00", "updatedSince"),
+        # Before the first or after the last moment a timestamp holds, once in UTC: were 500s.
+        ("updatedSince=0001-01-01T00:00:00%2B01:00", "updatedSince"),
+        ("updatedSince=9999-12-31T23:00:00-05:00", "updatedSince"),
+        # Cursors are opaque, but a made-up one is still the caller's mistake: were 500s.
+        (
+            f"cursor={cursor_of('2026-01-01T00:00:00')}",
+            "cursor",
+        ),
+        (
+            f"cursor={cursor_of('0001-01-01T00:00:00+01:00')}",
+            "cursor",
+        ),
         ("role=boss", "role"),
     ],
 )

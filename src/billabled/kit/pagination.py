@@ -19,7 +19,7 @@ import heapq
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, Final, Self
 
@@ -89,12 +89,20 @@ class ListParams(QueryModel):
     )
 
     @model_validator(mode="after")
-    def _updated_since_has_a_zone(self) -> Self:
+    def _updated_since_is_a_moment(self) -> Self:
         # Raised as is (not a ValueError), so it keeps its own message in the envelope.
-        if self.updated_since is not None and self.updated_since.tzinfo is None:
+        if self.updated_since is None:
+            return self
+        if self.updated_since.tzinfo is None:
             raise _invalid(
                 "updatedSince", "updatedSince needs a time zone, e.g. 2026-01-01T00:00:00Z."
             )
+        try:
+            self.updated_since.astimezone(UTC)  # as the database will be given it
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first moment there is
+            raise _invalid(
+                "updatedSince", "updatedSince is out of range (years 1 to 9999, in UTC)."
+            ) from None
         return self
 
 
@@ -171,7 +179,10 @@ def _decode_value(value: Any, column: Column) -> Any:
     if python_type is datetime:
         if not isinstance(value, str):
             raise ValueError("bad datetime")
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:  # the cursors we make carry UTC's offset
+            raise ValueError("naive datetime")
+        return moment.astimezone(UTC)
     if python_type is date:
         if not isinstance(value, str):
             raise ValueError("bad date")
@@ -199,7 +210,14 @@ def _decode_cursor(cursor: str, sort: _Sort) -> tuple[Any, str]:
         return _decode_value(payload["v"], sort.column), payload["i"]
     except InvalidListParameter:
         raise
-    except (ValueError, binascii.Error, UnicodeEncodeError, orjson.JSONDecodeError, TypeError):
+    except (
+        ValueError,
+        OverflowError,
+        binascii.Error,
+        UnicodeEncodeError,
+        orjson.JSONDecodeError,
+        TypeError,
+    ):
         raise _invalid(
             "cursor", "The cursor is malformed. Use the nextCursor of a previous page."
         ) from None
