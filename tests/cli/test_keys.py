@@ -194,6 +194,9 @@ def test_no_raw_key_or_ip_in_the_database_or_logs_and_usage_is_summarised(
             assert http.get("/api/v1/users", headers={"X-Api-Key": key}).status_code == 200
             assert http.get("/api/v1/me", headers={"X-Api-Key": unknown_key}).status_code == 401
             assert http.get(f"/api/v1/me?key={key}", headers={"X-Api-Key": key}).status_code == 200
+            # Two statuses of one class (404, 422) count in it together.
+            assert http.get("/api/v1/users/usr_x", headers={"X-Api-Key": key}).status_code == 404
+            assert http.get("/api/v1/users?page=0", headers={"X-Api-Key": key}).status_code == 422
         # The recorder writes within a second.
         engine = create_sync_engine(fresh_database)
         try:
@@ -202,18 +205,21 @@ def test_no_raw_key_or_ip_in_the_database_or_logs_and_usage_is_summarised(
                     count = connection.exec_driver_sql(
                         "SELECT count(*) FROM usage_record"
                     ).scalar_one()
-                if count >= 4 or time.monotonic() > deadline:
+                if count >= 6 or time.monotonic() > deadline:
                     break
                 time.sleep(0.1)
-            assert count == 4
+            assert count == 6
             usage = run_cli(["usage", "--workspace", workspace, "--json"], env)
             assert usage.exit_code == 0, usage.stderr
             summary = json.loads(usage.stdout)
-            assert summary["totalRequests"] == 3  # the 401 belongs to no workspace
-            assert summary["byStatus"] == {"2xx": 3}
+            assert summary["totalRequests"] == 5  # the 401 belongs to no workspace
+            # Before, each status was a group of its own, and the last of a class overwrote the
+            # others: {"2xx": 3, "4xx": 1}.
+            assert summary["byStatus"] == {"2xx": 3, "4xx": 2}
             assert {(e["method"], e["endpoint"], e["requests"]) for e in summary["byEndpoint"]} == {
                 ("GET", "/api/v1/me", 2),
-                ("GET", "/api/v1/users", 1),
+                ("GET", "/api/v1/users", 2),
+                ("GET", "/api/v1/users/{user_id}", 1),
             }
             dump = _dump(engine)
         finally:

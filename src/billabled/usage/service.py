@@ -18,7 +18,8 @@ async def usage_summary(
     session: AsyncSession, workspace_id: str, since: datetime
 ) -> dict[str, Any]:
     in_window = (UsageRecord.workspace_id == workspace_id, UsageRecord.created_at >= since)
-    status_class = (UsageRecord.status / 100).label("status_class")
+    # Integer division: `/` is true division in SQLAlchemy 2, which grouped every status apart.
+    status_class = (UsageRecord.status // 100).label("status_class")
     by_status = (
         await session.execute(
             select(status_class, func.count()).where(*in_window).group_by(status_class)
