@@ -114,13 +114,21 @@ async def claim(
             )
         ).one()
         if record.created_at < now - RETENTION:
-            # Expired: the key may be used afresh.
-            await connection.execute(
+            # Expired: the key may be used afresh, by one request. The record as read is the
+            # condition, so of requests racing for it one claims it; the others find the claim.
+            renewed = await connection.execute(
                 update(IdempotencyRecord)
-                .where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
+                .where(
+                    IdempotencyRecord.api_key_id == api_key_id,
+                    IdempotencyRecord.key == key,
+                    IdempotencyRecord.created_at == record.created_at,
+                )
                 .values(**values, response_status=None, response_headers=None, response_body=None)
             )
-            return "claimed"
+            if renewed.rowcount == 1:
+                return "claimed"
+            # Another request renewed it first: its claim is in progress now, or it has ended.
+            raise IdempotencyInProgress()
         if record.fingerprint != request_fingerprint:
             raise IdempotencyMismatch()
         if record.state == "in_progress":
