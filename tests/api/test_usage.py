@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -129,3 +130,51 @@ def test_shutting_down_waits_for_the_flush_in_flight_and_loses_nothing(
         engine.dispose()
     assert stopped.is_set(), "the server did not finish shutting down"
     assert len(usage_rows(factory, agent, 3)) == 3
+
+
+def test_usage_and_idempotency_records_past_their_time_are_purged(
+    settings: Settings, factory: Factory, owner_key: Key, unique: str
+) -> None:
+    """The recorder's hourly purge, due as a server starts: usage records past the retention
+    period and idempotency records past their 24 hours go; younger ones stay."""
+    agent = f"purge-test/{unique}"
+    with TestClient(create_app(settings)) as client:
+        for idempotency_key in (f"{unique}-old", f"{unique}-young"):
+            created = client.post(
+                "/api/v1/clients",
+                json={"name": idempotency_key},
+                headers={**owner_key.headers, "Idempotency-Key": idempotency_key},
+            )
+            assert created.status_code == 201, created.text
+        for _ in range(2):
+            me = client.get("/api/v1/me", headers={**owner_key.headers, "User-Agent": agent})
+            assert me.status_code == 200
+    assert len(usage_rows(factory, agent, 2)) == 2
+    now = datetime.now(UTC)
+    if factory.database.is_sqlite:  # as the app stores them: naive UTC text
+        now = now.replace(tzinfo=None)
+    factory.sql(
+        "UPDATE usage_record SET created_at = :then WHERE id ="
+        " (SELECT min(id) FROM usage_record WHERE user_agent = :ua)",
+        then=now - timedelta(days=settings.usage_retention_days + 1),
+        ua=agent,
+    )
+    factory.sql(
+        "UPDATE idempotency_record SET created_at = :then WHERE key = :k",
+        then=now - timedelta(days=2),
+        k=f"{unique}-old",
+    )
+
+    def left() -> tuple[int, list[str]]:
+        usage = factory.sql("SELECT id FROM usage_record WHERE user_agent = :ua", ua=agent)
+        keys = factory.sql(
+            "SELECT key FROM idempotency_record WHERE key LIKE :k ORDER BY key", k=f"{unique}-%"
+        )
+        return len(usage), [row.key for row in keys]
+
+    with TestClient(create_app(settings)):
+        deadline = time.monotonic() + 10
+        while left() != (1, [f"{unique}-young"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    # Before, expired idempotency records were never purged.
+    assert left() == (1, [f"{unique}-young"])

@@ -16,6 +16,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,6 +96,7 @@ class ApiPlatform:
                 secret,
                 retention_days=settings.usage_retention_days,
                 flush_interval=settings.usage_flush_interval_seconds,
+                hourly_purges=[partial(idempotency.purge_expired, database.engine)],
             ),
             keys=keys,
             pepper=derive_pepper(secret),

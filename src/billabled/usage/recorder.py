@@ -2,8 +2,9 @@
 
 Requests append a record to an in-memory buffer (no I/O); a background task writes the buffer in
 one batch every `flush_interval` seconds, keeps each key's `lastUsedAt` current to the minute, and
-purges records past the retention period once an hour. What a crash can lose is at most one
-interval of usage records, never work data.
+purges records past the retention period once an hour, with the other hourly purges it is given
+(expired idempotency records). What a crash can lose is at most one interval of usage records,
+never work data.
 
 The client IP is stored only as an HMAC under a key derived from the secret key and the UTC date,
 so hashes of one day cannot be joined with another day's, and the raw IP is never kept.
@@ -15,6 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -84,8 +86,10 @@ class UsageRecorder:
         *,
         retention_days: int,
         flush_interval: float = 1.0,
+        hourly_purges: Sequence[Callable[[], Awaitable[object]]] = (),
     ) -> None:
         self.engine = engine
+        self.hourly_purges = hourly_purges
         self.retention = timedelta(days=retention_days)
         self.flush_interval = flush_interval
         self.hash_ip = IpHasher(secret_key)
@@ -197,6 +201,8 @@ class UsageRecorder:
             return
         self._last_purge = now
         await purge_expired(self.engine, now - self.retention)
+        for purge in self.hourly_purges:
+            await purge()
 
 
 async def purge_expired(engine: AsyncEngine, before: datetime) -> int:
