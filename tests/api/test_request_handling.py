@@ -4,6 +4,8 @@ the same order, the same statuses, the same error envelopes."""
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -34,10 +36,62 @@ def test_malformed_json_is_a_400_malformed_json(client: TestClient, owner_key: K
     assert response.json()["error"]["code"] == "malformed_json"
 
 
-def test_a_body_that_is_not_utf8_is_a_400(client: TestClient, owner_key: Key) -> None:
-    response = _post(client, owner_key, b'{"name": "\xff\xfe"}')
+@pytest.mark.parametrize(
+    "body",
+    [b'{"name": "\xff\xfe"}', b"[" * 100_000 + b"]" * 100_000],
+    ids=["not UTF-8", "nested past the parser"],
+)
+def test_a_body_that_cannot_be_json_is_a_400_malformed_json(
+    client: TestClient, owner_key: Key, body: bytes
+) -> None:
+    response = _post(client, owner_key, body)
     assert response.status_code == 400, response.text
-    assert response.json()["error"]["code"] == "bad_request"
+    # Was `bad_request`, "There was an error parsing the body".
+    assert response.json()["error"]["code"] == "malformed_json"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "where", "field"),
+    [
+        ("POST", "/api/v1/tags", b'{"name": "a\\u0000b"}', "body", "name"),
+        ("POST", CLIENTS, b'{"name": "Acme", "address": "\\u0000"}', "body", "address"),
+        ("POST", "/api/v1/projects", b'{"tagIds": ["tag_\\u0000"]}', "body", "tagIds.0"),
+        ("GET", f"{CLIENTS}/cli_%00", None, "path", "client_id"),
+        ("GET", f"{CLIENTS}?externalRef=%00", None, "query", "externalRef"),
+        ("GET", "/api/v1/time-entries?projectId=a%00b", None, "query", "projectId"),
+    ],
+)
+def test_a_nul_character_anywhere_is_a_422_naming_where(
+    client: TestClient,
+    owner_key: Key,
+    method: str,
+    url: str,
+    body: bytes | None,
+    where: str,
+    field: str,
+) -> None:
+    """PostgreSQL refuses U+0000 in text (a 500 before); SQLite kept it (a 201). Now both 422."""
+    headers = {**owner_key.headers, "content-type": "application/json"}
+    response = client.request(method, url, content=body, headers=headers)
+    assert response.status_code == 422, response.text
+    errors = response.json()["error"]["errors"]
+    assert {"field": field, "in": where, "type": "string_nul"} in [
+        {key: error[key] for key in ("field", "in", "type")} for error in errors
+    ]
+
+
+def test_a_backslash_before_u0000_is_text_not_a_nul(client: TestClient, owner_key: Key) -> None:
+    response = _post(client, owner_key, b'{"name": "C:\\\\u0000"}')
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "C:\\u0000"
+
+
+def test_a_cursor_holding_a_nul_is_a_422(client: TestClient, owner_key: Key) -> None:
+    payload = b'{"s": "name", "v": "a\\u0000b", "i": "x"}'
+    cursor = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+    response = client.get(f"/api/v1/tags?sort=name&cursor={cursor}", headers=owner_key.headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["errors"][0]["field"] == "cursor"
 
 
 def test_an_empty_body_is_a_422_naming_the_body(client: TestClient, owner_key: Key) -> None:

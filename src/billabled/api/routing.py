@@ -33,6 +33,7 @@ from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from billabled.kit.media import is_json_media_type
+from billabled.kit.nul import NUL, nul_error, nul_errors
 
 # What FastAPI's ModelField offers: a name, the alias the client uses, and validation that
 # answers (value, errors) with each error's location under `loc`.
@@ -106,9 +107,11 @@ class DirectCall:
         if self.path_fields:
             path_params = scope.get("path_params", {})
             for field in self.path_fields:
-                value, field_errors = field.validate(
-                    path_params.get(field.alias), values, loc=("path", field.alias)
-                )
+                raw = path_params.get(field.alias)
+                if isinstance(raw, str) and NUL in raw:
+                    errors.append(nul_error(("path", field.alias)))
+                    continue
+                value, field_errors = field.validate(raw, values, loc=("path", field.alias))
                 if field_errors:
                     errors.extend(field_errors)
                 else:
@@ -178,22 +181,35 @@ async def _json_body(request: Request) -> Any:
     if not is_json_media_type(request.headers.get("content-type")):
         return raw
     try:
-        return json.loads(raw)
+        document = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "json_invalid",
-                    "loc": ("body", exc.pos),
-                    "msg": "JSON decode error",
-                    "input": {},
-                    "ctx": {"error": exc.msg},
-                }
-            ],
-            body=exc.doc,
-        ) from exc
-    except Exception as exc:  # e.g. bytes that are not UTF-8
+        raise _malformed(exc.pos, exc.msg) from exc
+    except (UnicodeDecodeError, RecursionError) as exc:  # not UTF-8; nested past the parser
+        raise _malformed(0, str(exc)) from exc
+    except Exception as exc:
         raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
+    # JSON sends a NUL only as the escape `\u0000`: documents without one are not walked.
+    if b"\\u0000" in raw:
+        errors = nul_errors(document, ("body",))
+        if errors:
+            raise RequestValidationError(errors, body=None)
+    return document
+
+
+def _malformed(position: int, reason: str) -> RequestValidationError:
+    """The error FastAPI raises for a body that is not JSON (answered 400 `malformed_json`)."""
+    return RequestValidationError(
+        [
+            {
+                "type": "json_invalid",
+                "loc": ("body", position),
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": reason},
+            }
+        ],
+        body=None,
+    )
 
 
 class ApiRoute(APIRoute):

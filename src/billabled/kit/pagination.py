@@ -42,6 +42,7 @@ from sqlalchemy.orm import QueryableAttribute
 
 from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
+from billabled.kit.nul import NUL
 from billabled.kit.query import QueryModel
 from billabled.kit.sql import SortedNotWalked
 
@@ -204,6 +205,8 @@ def _decode_cursor(cursor: str, sort: _Sort) -> tuple[Any, str]:
         payload = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         if not isinstance(payload, dict) or not isinstance(payload.get("i"), str):
             raise ValueError("bad cursor shape")
+        if NUL in payload["i"] or (isinstance(payload.get("v"), str) and NUL in payload["v"]):
+            raise ValueError("a NUL in the cursor")  # no cursor we make holds one
         if payload.get("s") != sort.text:
             raise _invalid(
                 "cursor", "This cursor was made for another sort order; resend its sort."

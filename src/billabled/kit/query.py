@@ -22,6 +22,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from billabled.kit.nul import NUL, nul_error
+
 # The attribute of a `query_params` dependency naming its model, for the OpenAPI builder.
 QUERY_MODEL_ATTRIBUTE: Final = "billabled_query_model"
 
@@ -42,8 +44,13 @@ def query_params(model: type[QueryModelT]) -> Callable[[Request], Awaitable[Quer
 
     # Async: FastAPI would run a plain function in its thread pool.
     async def parse(request: Request) -> QueryModelT:
+        query = dict(request.query_params)
+        if b"%00" in request.scope["query_string"]:  # how a NUL travels in a query string
+            nuls = [nul_error(("query", name)) for name, value in query.items() if NUL in value]
+            if nuls:
+                raise RequestValidationError(nuls)
         try:
-            return model.model_validate(dict(request.query_params))
+            return model.model_validate(query)
         except ValidationError as exc:
             errors = [
                 {**error, "loc": ("query", *error["loc"])}
