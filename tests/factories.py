@@ -108,6 +108,16 @@ class Factory:
 
         return self.in_transaction(work)
 
+    def add(self, workspace: Workspace, email: str, role: Role) -> None:
+        """Add the person with this email (again) to the workspace."""
+
+        async def work(session: Any) -> None:
+            await add_member(
+                session, workspace_id=workspace.id, email=email, role=role, actor=SYSTEM
+            )
+
+        self.in_transaction(work)
+
     def set_role(self, workspace: Workspace, email: str, role: Role) -> None:
         async def work(session: Any) -> None:
             await change_role(

@@ -105,6 +105,19 @@ def test_removing_the_creator_kills_the_key(
     assert response.status_code == 401
     assert error_code(response) == "api_key_revoked"
     assert "no longer a member" in response.json()["error"]["message"]
+    # Killed, not suspended: adding the person again does not bring the key back (it did).
+    factory.add(workspace, admin, Role.ADMIN)
+    again = client.get("/api/v1/me", headers=key.headers)
+    assert again.status_code == 401
+    assert (error_code(again), again.json()["error"]["message"]) == (
+        "api_key_revoked",
+        "The API key has been revoked.",
+    )
+    # A key they make now works.
+    assert (
+        client.get("/api/v1/me", headers=factory.key(workspace, email=admin).headers).status_code
+        == 200
+    )
 
 
 def test_a_key_is_bound_to_its_workspace(

@@ -28,3 +28,19 @@ async def get(session: AsyncSession, key_id: str, workspace_id: str | None = Non
     if workspace_id is not None:
         query = query.where(ApiKey.workspace_id == workspace_id)
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def live_key_ids_of(
+    session: AsyncSession, workspace_id: str, creator_user_id: str
+) -> Sequence[str]:
+    """The ids of the keys `creator_user_id` made in the workspace that are not revoked."""
+    result = await session.scalars(
+        select(ApiKey.id)
+        .where(
+            ApiKey.workspace_id == workspace_id,
+            ApiKey.created_by_user_id == creator_user_id,
+            ApiKey.revoked_at.is_(None),
+        )
+        .order_by(ApiKey.id)
+    )
+    return result.all()

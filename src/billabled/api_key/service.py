@@ -144,6 +144,14 @@ async def create_api_key(
     return CreatedKey(api_key=api_key, raw_key=raw_key)
 
 
+async def revoke_keys_of(
+    session: AsyncSession, *, workspace_id: str, creator_user_id: str, actor: Actor
+) -> None:
+    """Revoke every live key `creator_user_id` made in the workspace, as they leave it."""
+    for key_id in await repository.live_key_ids_of(session, workspace_id, creator_user_id):
+        await revoke_api_key(session, key_id=key_id, actor=actor, workspace_id=workspace_id)
+
+
 async def revoke_api_key(
     session: AsyncSession, *, key_id: str, actor: Actor, workspace_id: str | None = None
 ) -> ApiKey:

@@ -1,7 +1,8 @@
 """Resolve an API key to a Principal: one indexed query (see key_lookup.py), no ORM objects.
 
-Order of checks: header present → shape and checksum (no database) → known hash → revoked →
-expired → creator still a member. Each failure has its own 401 code.
+Order of checks: header present → shape and checksum (no database) → known hash → creator still
+a member (removing them revoked the key too; this says why) → revoked → expired. Each failure
+has its own 401 code.
 """
 
 from __future__ import annotations
@@ -110,12 +111,12 @@ async def authenticate_key(lookup: KeyLookup, key_hash: str) -> Principal:
     row = await lookup.find(key_hash)
     if row is None:
         raise ApiKeyInvalid()
+    if row.role is None:
+        raise ApiKeyRevoked("The API key's creator is no longer a member of this workspace.")
     if row.revoked_at is not None:
         raise ApiKeyRevoked()
     if row.expires_at is not None and row.expires_at <= utcnow():
         raise ApiKeyExpired()
-    if row.role is None:
-        raise ApiKeyRevoked("The API key's creator is no longer a member of this workspace.")
     granted, effective = _scopes_in_effect(tuple(row.scopes), row.role)
     return Principal(
         workspace_id=row.workspace_id,

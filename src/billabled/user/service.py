@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billabled.api_key.service import revoke_keys_of
 from billabled.audit.service import Actor, record_audit
 from billabled.errors import Conflict, NotFound, ValidationFailed
 from billabled.event.tombstones import clear_deletion, record_deletion
@@ -162,11 +163,13 @@ async def change_role(
 async def remove_member(
     session: AsyncSession, *, workspace_id: str, email: str, actor: Actor
 ) -> User:
-    """Remove a person from a workspace. Every API key they created stops working."""
+    """Remove a person from a workspace. Every API key they created is revoked: it stays dead
+    if they are added again (SPEC §4: a removed creator kills the key)."""
     user, membership = await _membership_by_email(session, workspace_id, email)
     if membership.role == Role.OWNER:
         await _keep_an_owner(session, workspace_id)
     before = _membership_json(membership, user)
+    await revoke_keys_of(session, workspace_id=workspace_id, creator_user_id=user.id, actor=actor)
     await session.delete(membership)
     await record_deletion(session, workspace_id=workspace_id, entity_type="user", entity_id=user.id)
     record_audit(
