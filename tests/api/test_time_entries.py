@@ -478,7 +478,7 @@ def test_the_rate_snapshot_survives_rate_changes(
 
 
 @pytest.mark.parametrize("change", ["project", "task", "user", "billable"])
-def test_the_rate_is_retaken_when_project_user_or_billable_change_not_the_task(
+def test_the_rate_is_retaken_when_project_or_user_change_not_task_or_billable(
     client: TestClient, factory: Factory, s: Setup, change: str
 ) -> None:
     other_project = factory.project(s.ws, s.client_id, hourly_rate_minor=11_000)
@@ -491,7 +491,7 @@ def test_the_rate_is_retaken_when_project_user_or_billable_change_not_the_task(
         off = client.patch(url, json={"billable": False}, headers=s.key.headers).json()
         assert (off["billable"], off["rateMinor"], off["amountMinor"]) == (False, None, None)
         body: Json = {"billable": True}
-        expected = 20_000
+        expected = 10_000  # the rate of when it was logged (it was re-taken: 20_000)
     else:
         body, expected = {
             "project": ({"projectId": other_project, "taskId": None}, 11_000),
@@ -502,6 +502,21 @@ def test_the_rate_is_retaken_when_project_user_or_billable_change_not_the_task(
     response = client.patch(url, json=body, headers=s.key.headers)
     assert response.status_code == 200, response.text
     assert response.json()["rateMinor"] == expected
+
+
+def test_time_logged_not_billable_bills_at_the_rate_of_when_it_was_logged(
+    client: TestClient, factory: Factory, s: Setup
+) -> None:
+    created = log(client, s.key, day_entry(s.project_id, billable=False))
+    assert (created["rateMinor"], created["amountMinor"]) == (None, None)
+    factory.sql("UPDATE project SET hourly_rate_minor = 20000 WHERE id = :id", id=s.project_id)
+
+    url = f"{BASE}/{created['id']}"
+    billed = client.patch(url, json={"billable": True}, headers=s.key.headers).json()
+
+    assert (billed["rateMinor"], billed["amountMinor"]) == (10_000, 10_000)
+    listed = client.get(BASE, headers=s.key.headers).json()["items"][0]
+    assert (listed["rateMinor"], listed["amountMinor"]) == (10_000, 10_000)
 
 
 def test_amounts_are_rounded_half_up_alike_in_lists_and_reads(

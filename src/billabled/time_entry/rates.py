@@ -12,8 +12,8 @@ Reused by time entries (the snapshot), analytics and invoices (the amounts). Inv
   The rate is in the project's currency.
 - A time entry **snapshots** that rate when it is logged and keeps it: changing a project's,
   client's or member's rate later never reprices logged work. The snapshot is re-taken only when an
-  update changes the entry's project, task, user or billable flag. Non-billable entries carry no
-  rate.
+  update changes the entry's project or user. A non-billable entry keeps its snapshot but shows
+  no rate and no amount: marked billable again, it bills at the rate of when it was logged.
 - The **amount** of an entry is `rate * seconds / 3600`, rounded half up to a whole minor unit,
   per entry, on the raw duration (invoice rounding of durations is applied by invoicing, never
   stored). Rates and durations are never negative, so half up is `(r * s + 1800) // 3600`.

@@ -65,7 +65,8 @@ class TimeEntry(ApiModel):
     billable: bool
     rate_minor: int | None = Field(
         description="The hourly rate snapshot taken when the entry was logged; null when not "
-        "billable or no rate is set."
+        "billable or no rate is set. Kept while the entry is not billable: marked billable "
+        "again, it bills at this rate."
     )
     currency: str
     amount_minor: int | None = Field(
@@ -221,7 +222,7 @@ def _json(entry: TimeEntryLike, tag_ids: Sequence[str], amount: int | None) -> d
         "durationSeconds": entry.duration_seconds,
         "description": entry.description,
         "billable": entry.billable,
-        "rateMinor": entry.rate_minor,
+        "rateMinor": entry.rate_minor if entry.billable else None,  # kept, not shown
         "currency": entry.currency,
         "amountMinor": amount,
         "status": entry.status,

@@ -6,8 +6,9 @@ Invariants:
   `forbidden_user`); managers and above work on every member's time;
 - **what**: see `validation` (active project, task of the project, subtask of the task, member,
   workspace tags, billable default, nothing billable on a `non_billable` project);
-- **rates**: the rate snapshot (`rates`) is taken on create and re-taken only when an update
-  changes the project, task, user or billable flag; nothing else ever reprices an entry;
+- **rates**: the rate snapshot (`rates`) is taken on create, billable or not, and re-taken only
+  when an update changes the project or the user (or makes billable an entry that has none);
+  nothing else ever reprices an entry;
 - **locks**: submitted, approved or invoiced entries cannot be changed or deleted (409 `locked`);
 - **all or none**: a bulk create validates every item before writing any, and writes them with a
   fixed number of statements (`batch`); the single POST is a batch of one through the same code;
@@ -280,7 +281,7 @@ def _decide_work(key: _WorkKey, refs: References) -> _WorkDecision:
     if project_id in refs.projects:
         billable = billable_sent if billable_sent is not None else default_billable(item, refs)
         problems += check_billable(billable, item, refs)
-    snapshot = None if problems else rate_snapshot(billable, item, refs)
+    snapshot = None if problems else rate_snapshot(item, refs)
     return _WorkDecision(problems, billable, snapshot)
 
 
@@ -536,10 +537,13 @@ async def update_entry(
         _set(entry, "client_id", refs.projects[item.project_id].client_id)
     for name in ("user_id", "project_id", "task_id", "subtask_id"):
         _set(entry, name, getattr(item, name))
-    # The rate follows the project, the person and billable; the task plays no part in it, so
-    # moving time to another task of its project keeps the rate it was logged at.
-    if project_changed or user_changed or billable != entry.billable:
-        snapshot = rate_snapshot(billable, item, refs)
+    # The rate follows the project and the person. Not the task, nor billable: moved to another
+    # task, or marked not billable and billable again, time keeps the rate it was logged at.
+    # Time with no snapshot (no rate was set, or logged as not billable before snapshots were
+    # kept) takes today's when it becomes billable.
+    becomes_billable_unpriced = billable and not entry.billable and entry.rate_minor is None
+    if project_changed or user_changed or becomes_billable_unpriced:
+        snapshot = rate_snapshot(item, refs)
         _set(entry, "rate_minor", snapshot.rate_minor)
         _set(entry, "currency", snapshot.currency)
     _set(entry, "billable", billable)

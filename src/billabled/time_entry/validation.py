@@ -428,19 +428,16 @@ class RateSnapshot:
     currency: str
 
 
-def rate_snapshot(billable: bool, item: WorkItem, refs: References) -> RateSnapshot:
-    """The rate in force now for this work (see `rates`); none for non-billable time."""
+def rate_snapshot(item: WorkItem, refs: References) -> RateSnapshot:
+    """The rate in force now for this work (see `rates`), billable or not: time logged as not
+    billable and marked billable later bills at the rate of when it was logged."""
     project = refs.projects[item.project_id]
-    rate = (
-        effective_rate_minor(
-            billing_type=project.billing_type,
-            project_hourly_rate_minor=project.hourly_rate_minor,
-            project_retainer_overage_rate_minor=project.retainer_overage_rate_minor,
-            client_default_hourly_rate_minor=project.client_rate_minor,
-            member_default_bill_rate_minor=refs.member_rates.get(item.user_id),
-        )
-        if billable
-        else None
+    rate = effective_rate_minor(
+        billing_type=project.billing_type,
+        project_hourly_rate_minor=project.hourly_rate_minor,
+        project_retainer_overage_rate_minor=project.retainer_overage_rate_minor,
+        client_default_hourly_rate_minor=project.client_rate_minor,
+        member_default_bill_rate_minor=refs.member_rates.get(item.user_id),
     )
     return RateSnapshot(rate, project.currency)
 
