@@ -4,6 +4,7 @@ the endpoint lands (and the reference lists it with its scope)."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -107,10 +108,17 @@ NOT_BUILT: tuple[tuple[str, str, Scope, str, str], ...] = (
 )
 
 
-def _not_built(what: str) -> Callable[..., Awaitable[Any]]:
-    async def handler() -> None:
+def _not_built(what: str, path: str) -> Callable[..., Awaitable[Any]]:
+    async def handler(**path_params: str) -> None:
         raise NotImplementedYet(f"{what} This endpoint is not available yet.")
 
+    # The path's parameters, declared so the reference describes them (OpenAPI requires it).
+    handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+            for name in re.findall(r"{(\w+)}", path)
+        ]
+    )
     return handler
 
 
@@ -122,7 +130,7 @@ def _route_name(method: str, path: str) -> str:
 for _method, _path, _scope, _tag, _what in NOT_BUILT:
     router.add_api_route(
         _path,
-        _not_built(_what),
+        _not_built(_what, _path),
         methods=[_method],
         dependencies=[Depends(require(_scope))],
         tags=[_tag],

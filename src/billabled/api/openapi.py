@@ -153,8 +153,14 @@ _SCHEMAS: Final[JsonObject] = {
                     "message": {"type": "string", "description": "For humans; may change."},
                     "errors": {
                         "type": "array",
-                        "description": "The failing fields (`validation_failed` only).",
-                        "items": _ref("schemas", "ErrorField"),
+                        "description": "The failing fields (`validation_failed`), or the failing "
+                        "items of a batch with theirs (`bulk_invalid`).",
+                        "items": {
+                            "anyOf": [
+                                _ref("schemas", "ErrorField"),
+                                _ref("schemas", "BulkItemErrors"),
+                            ]
+                        },
                     },
                     "requiredScope": {
                         "type": "string",
@@ -176,11 +182,22 @@ _SCHEMAS: Final[JsonObject] = {
         "properties": {
             "field": {
                 "type": ["string", "null"],
-                "description": "Dotted path of the field, e.g. `pageSize` or `items.0.hours`.",
+                "description": "Dotted path of the field, e.g. `pageSize` or `tagIds.0`.",
             },
             "in": {"type": "string", "enum": ["body", "query", "path", "header", "cookie"]},
             "message": {"type": "string"},
             "type": {"type": "string", "description": "Machine-readable kind of failure."},
+        },
+    },
+    "BulkItemErrors": {
+        "title": "BulkItemErrors",
+        "type": "object",
+        "description": "One failing item of a batch (`bulk_invalid`): its index in `items` and its "
+        "fields' errors, named as in a single create.",
+        "required": ["index", "errors"],
+        "properties": {
+            "index": {"type": "integer", "minimum": 0},
+            "errors": {"type": "array", "items": _ref("schemas", "ErrorField")},
         },
     },
 }

@@ -3,7 +3,7 @@ workspace (or 404), refusing to delete what others depend on (409), and the list
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,12 @@ ModelT = TypeVar("ModelT")
 
 class HasDependents(Conflict):
     code = "has_dependents"
+
+
+# The reference's 409 of a DELETE refused by `refuse_delete`.
+DELETE_REFUSED: Final[dict[int | str, dict[str, Any]]] = {
+    409: {"description": "Records depend on it (`has_dependents`, with `dependents`): archive it."}
+}
 
 
 async def get_or_404(

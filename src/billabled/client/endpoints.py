@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field
 
 from billabled.api.platform import API_PREFIX
-from billabled.api.resources import sent_fields, tombstones
+from billabled.api.resources import DELETE_REFUSED, sent_fields, tombstones
 from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import ClientsRead, ClientsWrite
 from billabled.client import service
@@ -135,5 +135,6 @@ for _base in ("/clients", "/customers"):
         methods=["DELETE"],
         response_model=None,
         status_code=204,
+        responses=DELETE_REFUSED,
         name=f"delete_{_base[1:-1]}",
     )

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field
 
 from billabled.api.platform import API_PREFIX
-from billabled.api.resources import sent_fields, tombstones
+from billabled.api.resources import DELETE_REFUSED, sent_fields, tombstones
 from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import ProjectsRead, ProjectsWrite
 from billabled.kit.jsonresponse import JsonResponse
@@ -123,7 +123,9 @@ for _method in ("PUT", "PATCH"):
     )
 
 
-@router.delete("/projects/{project_id}", response_model=None, status_code=204)
+@router.delete(
+    "/projects/{project_id}", response_model=None, status_code=204, responses=DELETE_REFUSED
+)
 async def delete_project(
     principal: ProjectsWrite, session: DbSession, project_id: ProjectId
 ) -> Response:

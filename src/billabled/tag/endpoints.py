@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field
 
 from billabled.api.platform import API_PREFIX
-from billabled.api.resources import sent_fields, tombstones
+from billabled.api.resources import DELETE_REFUSED, sent_fields, tombstones
 from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import TagsRead, TagsWrite
 from billabled.kit.jsonresponse import JsonResponse
@@ -97,7 +97,7 @@ for _method in ("PUT", "PATCH"):
     )
 
 
-@router.delete("/tags/{tag_id}", response_model=None, status_code=204)
+@router.delete("/tags/{tag_id}", response_model=None, status_code=204, responses=DELETE_REFUSED)
 async def delete_tag(principal: TagsWrite, session: DbSession, tag_id: TagId) -> Response:
     """Delete a tag no project or time entry uses; one in use is 409."""
     await service.delete_tag(session, principal, tag_id)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field
 
 from billabled.api.platform import API_PREFIX
-from billabled.api.resources import sent_fields, tombstones
+from billabled.api.resources import DELETE_REFUSED, sent_fields, tombstones
 from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import TasksRead, TasksWrite
 from billabled.kit.jsonresponse import JsonResponse
@@ -112,7 +112,7 @@ async def update_task(
     return JsonResponse(task_json(task))
 
 
-@router.delete("/tasks/{task_id}", response_model=None, status_code=204)
+@router.delete("/tasks/{task_id}", response_model=None, status_code=204, responses=DELETE_REFUSED)
 async def delete_task(principal: TasksWrite, session: DbSession, task_id: TaskId) -> Response:
     """Delete a task nothing depends on; one with subtasks, scheduled work or time is 409
     (archive it instead)."""
@@ -181,7 +181,9 @@ async def update_subtask(
     return JsonResponse(subtask_json(subtask))
 
 
-@router.delete("/subtasks/{subtask_id}", response_model=None, status_code=204)
+@router.delete(
+    "/subtasks/{subtask_id}", response_model=None, status_code=204, responses=DELETE_REFUSED
+)
 async def delete_subtask(
     principal: TasksWrite, session: DbSession, subtask_id: SubTaskId
 ) -> Response:
