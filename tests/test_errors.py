@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from billabled.app import create_app
 from billabled.config import Settings
 from billabled.errors import Conflict
+from tests.factories import Key
 
 
 class Thing(BaseModel):
@@ -64,6 +65,28 @@ def test_wrong_method_is_a_405_envelope_with_allow(client: TestClient) -> None:
     assert response.status_code == 405
     assert_envelope(response.json(), "method_not_allowed")
     assert response.headers["allow"] == "GET"
+
+
+def test_allow_names_every_method_of_the_path(client: TestClient, owner_key: Key) -> None:
+    # Each method of a path is a route of its own; Allow named only the first's ("GET").
+    collection = client.delete("/api/v1/clients", headers=owner_key.headers)
+    assert collection.status_code == 405
+    assert collection.headers["allow"] == "GET, POST"
+    record = client.post("/api/v1/clients/cli_x", headers=owner_key.headers)
+    assert record.status_code == 405
+    assert record.headers["allow"] == "DELETE, GET, PATCH, PUT"
+
+
+def test_a_trailing_slash_is_a_404_not_a_redirect(client: TestClient, owner_key: Key) -> None:
+    # It was a 307 to an address built from the request's Host header.
+    response = client.get(
+        "/api/v1/clients/",
+        headers={**owner_key.headers, "host": "evil.example"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 404
+    assert_envelope(response.json(), "not_found")
+    assert "location" not in response.headers
 
 
 def test_malformed_json_is_a_400_envelope(raising_client: TestClient) -> None:

@@ -77,6 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # FastAPI's native OpenTelemetry support looks up the global providers on every request
         # to see whether any is configured (~5 µs); we export none.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # `/api/v1/clients/` is a 404 in the envelope, not a 307 to an address built from the
+        # request's own Host header.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     install_error_handlers(app)

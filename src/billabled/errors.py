@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 from billabled.kit.jsonresponse import JsonResponse
 
@@ -165,6 +166,19 @@ def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return rendered
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path. Starlette names only the first route that
+    matched the path, and each method of a path is a route of its own (`GET /clients` said
+    `Allow: GET` to a DELETE, though POST is allowed too)."""
+    scope = {**request.scope, "method": "OPTIONS"}  # a method no route has: path matches only
+    allowed: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            allowed |= getattr(route, "methods", None) or set()
+    return sorted(allowed)
+
+
 async def _render_billabled_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BillabledError)
     return JsonResponse(exc.body(), status_code=exc.status, headers=exc.headers)
@@ -173,14 +187,16 @@ async def _render_billabled_error(request: Request, exc: Exception) -> Response:
 async def _render_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    headers = exc.headers
     if status == 404:
         message = f"No resource at {request.method} {request.url.path}."
     elif status == 405:
         message = f"{request.method} is not allowed on {request.url.path}."
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
     else:
         message = exc.detail if isinstance(exc.detail, str) else "The request failed."
     code = _STATUS_CODES.get(status, "error" if status < 500 else "internal_error")
-    return JsonResponse(error_body(code, message), status_code=status, headers=exc.headers)
+    return JsonResponse(error_body(code, message), status_code=status, headers=headers)
 
 
 async def _render_validation_error(request: Request, exc: Exception) -> Response:
