@@ -125,6 +125,7 @@ def test_another_workspaces_client_is_404(
         ({"name": "x" * 201}, "name"),
         ({"name": "A", "email": "not-an-email"}, "email"),
         ({"name": "A", "currency": "usd"}, "currency"),
+        ({"name": "A", "currency": "ZZZ"}, "currency"),  # not ISO 4217: was accepted
         ({"name": "A", "defaultHourlyRateMinor": -1}, "defaultHourlyRateMinor"),
         ({"name": "A", "color": "red"}, "color"),
     ],
@@ -144,6 +145,7 @@ def test_invalid_update_is_422(client: TestClient, owner_key: Key, base: str) ->
     assert (
         client.patch(url, json={"archived": "maybe"}, headers=owner_key.headers).status_code == 422
     )
+    assert client.patch(url, json={"currency": "AAA"}, headers=owner_key.headers).status_code == 422
     assert client.get(url, headers=owner_key.headers).json() == created  # nothing changed
 
 

@@ -245,6 +245,8 @@ def test_another_workspaces_work_is_404_and_never_listed(
         ({"date": "2026-3-2"}, "date"),
         ({"date": "2026-03-02T00:00:00"}, "date"),
         ({"date": 1772409600}, "date"),
+        ({"date": "0001-01-01"}, "date"),  # the years time may be logged in; were accepted
+        ({"date": "9999-12-31"}, "date"),
         ({"plannedSeconds": 0}, "plannedSeconds"),
         ({"plannedSeconds": 86401}, "plannedSeconds"),
         ({"plannedSeconds": "3600"}, "plannedSeconds"),

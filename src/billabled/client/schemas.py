@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 from pydantic import EmailStr, Field, StringConstraints
 
+from billabled.kit.currency import Currency
 from billabled.kit.schema import ApiModel
 from billabled.models.client import Client as ClientRow
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 RateMinor = Annotated[int, Field(ge=0, le=100_000_000)]
 
 

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Final
+
+# The years a date of work may fall in, for time and scheduled work alike: outside them a date
+# is a typing mistake, and far outside them it would overflow the time zone arithmetic.
+FIRST_YEAR: Final = 1900
+LAST_YEAR: Final = 2999
+
+
+def plausible_date(value: date) -> date:
+    """`value`, or a ValueError when its year is outside FIRST_YEAR..LAST_YEAR (a validator)."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}")
+    return value
 
 
 def utcnow() -> datetime:

@@ -13,9 +13,10 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from billabled.kit.schema import ApiModel
+from billabled.kit.time import plausible_date
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -29,7 +30,7 @@ def _iso_date_text(value: Any) -> Any:
     return value
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(plausible_date)]
 WorkDate = Annotated[
     IsoDate, Field(description="A calendar date (YYYY-MM-DD) in the workspace time zone.")
 ]

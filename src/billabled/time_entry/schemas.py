@@ -18,6 +18,7 @@ from typing import Annotated, Any, Final, Protocol
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, WithJsonSchema
 
 from billabled.kit.schema import ApiModel
+from billabled.kit.time import plausible_date
 from billabled.models.time_entry import TimeEntryStatus
 from billabled.time_entry.rates import amount_minor
 
@@ -25,26 +26,16 @@ MAX_DURATION_SECONDS: Final = 24 * 3600
 MAX_TAGS_PER_ENTRY: Final = 20
 MAX_BULK_ITEMS: Final = 500
 MAX_DESCRIPTION_LENGTH: Final = 10_000
-# Times and dates outside these years are typing mistakes, and far outside them they would
-# overflow the time zone arithmetic.
-_FIRST_YEAR: Final = 1900
-_LAST_YEAR: Final = 2999
-
-
-def _plausible_date(value: dt.date) -> dt.date:
-    if not _FIRST_YEAR <= value.year <= _LAST_YEAR:
-        raise ValueError(f"must be between the years {_FIRST_YEAR} and {_LAST_YEAR}")
-    return value
 
 
 def _plausible_datetime(value: dt.datetime) -> dt.datetime:
-    _plausible_date(value.date())
+    plausible_date(value.date())
     return value
 
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Moment = Annotated[AwareDatetime, AfterValidator(_plausible_datetime)]
-Day = Annotated[dt.date, AfterValidator(_plausible_date)]
+Day = Annotated[dt.date, AfterValidator(plausible_date)]
 Duration = Annotated[int, Field(ge=1, le=MAX_DURATION_SECONDS)]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)]
 TagIds = Annotated[list[Id], Field(max_length=MAX_TAGS_PER_ENTRY)]

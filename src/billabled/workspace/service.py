@@ -7,7 +7,6 @@ Invariants:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -16,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.audit.service import Actor, record_audit
 from billabled.errors import ValidationFailed
+from billabled.kit.currency import is_currency
 from billabled.models.membership import Membership, Role
 from billabled.models.user import User
 from billabled.models.workspace import Plan, Workspace
 from billabled.user.service import add_member
 
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_NAME_LENGTH = 200
 
 
@@ -86,7 +85,7 @@ async def create_workspace(
     if not name or len(name) > MAX_NAME_LENGTH:
         raise _invalid("name", f"The name must be 1 to {MAX_NAME_LENGTH} characters.")
     currency = currency.strip().upper()
-    if not _CURRENCY.match(currency):
+    if not is_currency(currency):
         raise _invalid("currency", "The currency must be an ISO 4217 code such as USD or EUR.")
     if not 1 <= week_start <= 7:
         raise _invalid("weekStart", "The week start is an ISO weekday, 1 (Monday) to 7 (Sunday).")
