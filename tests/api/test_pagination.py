@@ -58,6 +58,7 @@ def cursor_of(created_at: str) -> str:
         ("cursor=%%%not-base64", "cursor"),
         ("cursor=eyJub3QiOiAiYSBjdXJzb3IifQ", "cursor"),
         ("sort=password", "sort"),
+        ("sort=--createdAt", "sort"),  # was read as -createdAt
         ("updatedSince=yesterday", "updatedSince"),
         ("updatedSince=2026-01-01T00:00:00", "updatedSince"),
         # Before the first or after the last moment a timestamp holds, once in UTC: were 500s.

@@ -5,6 +5,7 @@ the same order, the same statuses, the same error envelopes."""
 from __future__ import annotations
 
 import base64
+import gzip
 
 import httpx
 import pytest
@@ -48,6 +49,16 @@ def test_a_body_that_cannot_be_json_is_a_400_malformed_json(
     assert response.status_code == 400, response.text
     # Was `bad_request`, "There was an error parsing the body".
     assert response.json()["error"]["code"] == "malformed_json"
+
+
+def test_a_compressed_body_is_a_415(client: TestClient, owner_key: Key) -> None:
+    body = gzip.compress(b'{"name": "Acme"}')
+    headers = {**owner_key.headers, "content-type": "application/json", "content-encoding": "gzip"}
+    response = client.post(CLIENTS, content=body, headers=headers)
+    # Was a 400 `bad_request`: the gzip bytes were read as JSON.
+    assert response.status_code == 415, response.text
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert "gzip" in response.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(

@@ -220,6 +220,14 @@ class ApiPlatformMiddleware:
                 if body and not is_json_media_type(headers.get("content-type")):
                     await _respond(UnsupportedMediaType(), scope, receive, send_with_limits)
                     return
+                encoding = headers.get("content-encoding", "identity").strip().lower()
+                if body and encoding != "identity":
+                    # RFC 9110 §15.5.16: a content coding the server does not apply is a 415.
+                    refusal = UnsupportedMediaType(
+                        f"Content-Encoding {encoding!r} is not supported: send the body as is."
+                    )
+                    await _respond(refusal, scope, receive, send_with_limits)
+                    return
                 receive = _replaying(body, receive)
                 idempotency_key = headers.get("idempotency-key")
                 if scope["method"] == "POST" and idempotency_key is not None:

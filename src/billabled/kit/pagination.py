@@ -153,8 +153,10 @@ class _Sort:
 
 
 def sort_field(raw: str | None, default: str = "createdAt") -> str:
-    """The field a `sort` parameter names, either direction (`" -date"` → `"date"`)."""
-    return (raw or default).strip().lstrip("-")
+    """The field a `sort` parameter names, either direction (`" -date"` → `"date"`; one `-`
+    only: `--date` names no field)."""
+    text = (raw or default).strip()
+    return text[1:] if text.startswith("-") else text
 
 
 def _parse_sort(raw: str | None, sortable: Mapping[str, Column], default: str) -> _Sort:
