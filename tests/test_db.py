@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from billabled import migrations
+from billabled.app import create_app
+from billabled.config import Settings
 from billabled.db import create_sync_engine
+from tests.factories import Key
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
@@ -32,3 +38,19 @@ def test_sqlite_autocommit_leaves_no_transaction_open(tmp_path: Path) -> None:
             assert reader.execute(text("SELECT count(*) FROM t")).scalar() == 1
         other.dispose()
     engine.dispose()
+
+
+def test_libpq_tls_options_in_the_url_work_for_requests_and_migrations(
+    settings: Settings, database_url: str, owner_key: Key
+) -> None:
+    """`?sslmode=…` as managed PostgreSQL hands it out: the migrations (psycopg) took it, but
+    every request through the app's engine (asyncpg) was a 500 `unexpected keyword 'sslmode'`."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("libpq options: PostgreSQL (CI's second pass)")
+    with_tls_options = f"{database_url}?sslmode=disable"
+    migrations.upgrade(with_tls_options)
+    app = create_app(Settings(**{**settings.model_dump(), "database_url": with_tls_options}))
+    with TestClient(app) as client:
+        assert client.get("/readyz").status_code == 200
+        clients = client.get("/api/v1/clients", headers=owner_key.headers)
+        assert clients.status_code == 200, clients.text

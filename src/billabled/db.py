@@ -109,13 +109,26 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def create_app_engine(settings: Settings) -> AsyncEngine:
     url = async_url(settings.resolved_database_url)
-    kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "pool_pre_ping": False}
+    kwargs: dict[str, Any] = {
+        "json_serializer": _json_dumps,
+        "pool_pre_ping": False,
+        # A failed statement's error names it, not its values (the log is no place for them).
+        "hide_parameters": True,
+    }
     if url.get_backend_name() == "postgresql":
         kwargs.update(
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_overflow,
             pool_recycle=1800,
         )
+        if url.query:
+            # libpq's TLS options (`sslmode=require`, `sslrootcert=…`, as managed PostgreSQL
+            # hands them out) go to asyncpg in a DSN, which reads them as libpq does; the dialect
+            # would pass them as keyword arguments, which asyncpg refuses (a 500 on every
+            # request). asyncpg takes other query parameters for server settings.
+            dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            kwargs["connect_args"] = {"dsn": dsn}
+            url = url.set(query={})
     else:
         _ensure_sqlite_dir(url)
         kwargs["async_creator"] = one_trip_connector(url)
@@ -130,10 +143,10 @@ def create_sync_engine(raw_url: str) -> Engine:
     url = sync_url(raw_url)
     if url.get_backend_name() == "sqlite":
         _ensure_sqlite_dir(url)
-        engine = create_engine(url, json_serializer=_json_dumps)
+        engine = create_engine(url, json_serializer=_json_dumps, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, json_serializer=_json_dumps)
+    return create_engine(url, json_serializer=_json_dumps, hide_parameters=True)
 
 
 def _ensure_sqlite_dir(url: URL) -> None:
