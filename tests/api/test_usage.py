@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -178,3 +179,20 @@ def test_usage_and_idempotency_records_past_their_time_are_purged(
             time.sleep(0.05)
     # Before, expired idempotency records were never purged.
     assert left() == (1, [f"{unique}-young"])
+
+
+def test_a_method_longer_than_the_column_does_not_stall_usage_recording(
+    live_api: str, factory: Factory, owner_key: Key, unique: str
+) -> None:
+    """On PostgreSQL a record the database refused was retried every second, with every record
+    after it, until the buffer overflowed. httptools accepts `UNSUBSCRIBE` (11 letters)."""
+    agent = f"long-method/{unique}"
+    headers = {**owner_key.headers, "User-Agent": agent}
+    odd = httpx.request("UNSUBSCRIBE", f"{live_api}/api/v1/me", headers=headers)
+    assert odd.status_code == 405
+    # Alone in its batch it was refused each second, and written only once another request's
+    # record joined it (a batch of several is one statement that truncated it).
+    assert [row.method for row in usage_rows(factory, agent, 1)] == ["UNSUBSCRIB"]
+    assert httpx.get(f"{live_api}/api/v1/me", headers=headers).status_code == 200
+    rows = usage_rows(factory, agent, 2)
+    assert sorted(row.method for row in rows) == ["GET", "UNSUBSCRIB"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -104,9 +105,11 @@ class ApiPlatform:
         )
 
     async def close(self) -> None:
-        await self.usage.stop()
-        await self.limiter.close()
-        await self.keys.close()
+        try:
+            await self.usage.stop()
+        finally:  # the connections are closed whatever became of the last usage records
+            await self.limiter.close()
+            await self.keys.close()
 
 
 def principal_of(scope: Scope) -> Principal | None:
@@ -188,7 +191,7 @@ class ApiPlatformMiddleware:
             except Unauthorized as exc:
                 # No valid key: limit the caller's IP, never a key's budget.
                 decision = await platform.limiter.hit(
-                    f"ip:{_client_ip(scope)}",
+                    f"ip:{_ip_bucket(_client_ip(scope))}",
                     platform.settings.unauthenticated_rate_limit_per_minute,
                     "ip",
                 )
@@ -366,6 +369,17 @@ def _app_path(scope: Scope) -> str:
 def _client_ip(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
+
+
+def _ip_bucket(ip: str) -> str:
+    """Whose budget a keyless request spends: its IPv4 address, or its IPv6 /64 — one host
+    holds a whole /64, so per address it could mint budgets without end."""
+    if ":" not in ip:
+        return ip
+    try:
+        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
+    except ValueError:
+        return ip
 
 
 def _route_template(platform: ApiPlatform, scope: Scope) -> str:

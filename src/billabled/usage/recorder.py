@@ -19,10 +19,11 @@ import hmac
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from sqlalchemy import Table, bindparam, delete, or_, update
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billabled.kit.sql import insert_columns
@@ -35,6 +36,8 @@ log = structlog.get_logger("billabled.usage")
 
 MAX_BUFFER = 50_000  # beyond this (database down for long), the oldest records are dropped
 PURGE_EVERY_SECONDS = 3600
+_METHOD_MAX: Final = 10  # usage_record.method's length
+_LATENCY_MAX_US: Final = 2**31 - 1  # usage_record.latency_us is a 32-bit integer
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +144,11 @@ class UsageRecorder:
             batch, self._buffer = self._buffer, []
             try:
                 await self._write(batch)
+            except (DataError, IntegrityError) as exc:
+                # The database refuses these rows and always will: retrying them would stall
+                # every record after them (it did, each second, until the buffer overflowed).
+                log.error("usage_batch_refused", dropped=len(batch), error=type(exc).__name__)
+                return 0
             except BaseException:
                 self._buffer[:0] = batch  # keep them for the next attempt
                 raise
@@ -154,11 +162,12 @@ class UsageRecorder:
             "workspace_id": [e.workspace_id for e in batch],
             "api_key_id": [e.api_key_id for e in batch],
             "endpoint": [e.endpoint[:200] for e in batch],
-            "method": [e.method for e in batch],
+            "method": [e.method[:_METHOD_MAX] for e in batch],  # httptools takes UNSUBSCRIBE
             "status": [e.status for e in batch],
             "user_agent": [e.user_agent[:300] if e.user_agent else None for e in batch],
             "ip_hash": [e.ip_hash for e in batch],
-            "latency_us": [e.latency_us for e in batch],
+            # A request held open past 35 minutes (a body sent slowly) would overflow the column.
+            "latency_us": [min(e.latency_us, _LATENCY_MAX_US) for e in batch],
             "created_at": [e.created_at for e in batch],
         }
         last_used = self._minutes_to_write(batch)
