@@ -187,7 +187,7 @@ def test_memory_storage_is_used_without_redis(tmp_path: Path) -> None:
     from billabled.ratelimit import RateLimiter
 
     limiter = RateLimiter.from_url(None)
-    assert type(limiter.storage).__name__ == "MemoryStorage"
+    assert type(limiter.storage).__name__ == "MemoryCounts"
 
 
 def _events(log: Path) -> list[str]:
