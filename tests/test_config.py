@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from billabled.config import ConfigError, Settings
 
@@ -47,3 +50,40 @@ def test_configured_secret_key_wins_and_writes_nothing(tmp_path: Path) -> None:
 def test_short_secret_key_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="at least 32"):
         _ = Settings(data_dir=tmp_path, secret_key="short").resolved_secret_key
+
+
+def test_an_empty_or_short_secret_key_file_is_refused(tmp_path: Path) -> None:
+    # An empty file (a crash between creating and writing it) was used as the key: every
+    # process's pepper was then a public constant.
+    (tmp_path / "secret_key").write_bytes(b"\n")
+    with pytest.raises(ConfigError, match="shorter than 32"):
+        _ = Settings(data_dir=tmp_path).resolved_secret_key
+
+
+def test_processes_starting_together_share_one_whole_secret_key(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from billabled.config import Settings\n"
+        "sys.stdout.write(Settings(data_dir=Path(sys.argv[1])).resolved_secret_key.decode())\n"
+    )
+    starters = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path / "d")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(8)
+    ]
+    keys = {starter.communicate(timeout=60)[0] for starter in starters}
+    assert len(keys) == 1
+    key = keys.pop()
+    assert len(key) >= 32
+    assert (tmp_path / "d" / "secret_key").read_bytes().strip() == key
+    assert os.listdir(tmp_path / "d") == ["secret_key"]  # no drafts left behind
+
+
+def test_a_malformed_redis_url_is_refused_up_front(tmp_path: Path) -> None:
+    # It passed, and `serve` printed that it was serving, then failed with a traceback.
+    with pytest.raises(ValidationError, match="redis://"):
+        Settings(data_dir=tmp_path, redis_url="localhost:6379")

@@ -37,3 +37,19 @@ def test_json_lines_render_any_value_and_stdlib_records_alike(
     assert lines[0]["timestamp"].endswith("Z")
     assert lines[1]["event"] == "Started server process [7]"
     assert lines[1]["logger"] == "uvicorn.error"
+
+
+def test_a_stdlib_records_traceback_is_text_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("info", "json")
+    try:
+        try:
+            raise ZeroDivisionError("division by zero")
+        except ZeroDivisionError:
+            logging.getLogger("sqlalchemy.pool").exception("connection failed")
+        line = json.loads(capsys.readouterr().err.splitlines()[0])
+    finally:
+        configure_logging("info", "json")
+    # Was `"exc_info": ["<class …>", "ZeroDivisionError(…)", "<traceback object at …>"]`.
+    assert "exc_info" not in line
+    assert line["exception"].startswith("Traceback (most recent call last):")
+    assert line["exception"].endswith("ZeroDivisionError: division by zero")

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.connection import parse_url
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 LogFormat = Literal["json", "console"]
@@ -39,6 +40,11 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="Shared rate-limit storage.")
     secret_key: SecretStr | None = Field(default=None, description="Generated when not set.")
     host: str = "127.0.0.1"
+    # The proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    # `forwarded_allow_ips`): the client IP of per-IP rate limits and usage records comes from
+    # them. Name the load balancer's addresses; never `*` where clients can reach the server
+    # directly (they could then claim any IP).
+    forwarded_allow_ips: str = "127.0.0.1,::1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: LogLevel = "info"
     log_format: LogFormat = "json"
@@ -53,6 +59,15 @@ class Settings(BaseSettings):
     usage_flush_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     unauthenticated_rate_limit_per_minute: int = Field(default=60, ge=1)
     max_request_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_parses(cls, value: str | None) -> str | None:
+        # Checked here, so a bad value is a one-line error before the server says it serves
+        # (it was a traceback from the app's start-up, after).
+        if value:
+            parse_url(value)  # type: ignore[no-untyped-call]  # ValueError naming the schemes
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -70,28 +85,53 @@ class Settings(BaseSettings):
         """The secret key bytes, generating `<data_dir>/secret_key` (0600) on first use."""
         if self.secret_key is not None:
             value = self.secret_key.get_secret_value()
-            if len(value) < 32:
-                raise ConfigError("BILLABLED_SECRET_KEY must be at least 32 characters")
+            if len(value) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"BILLABLED_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters"
+                )
             return value.encode()
         return _load_or_create_secret(self.data_dir / SECRET_KEY_FILE)
 
 
+MIN_SECRET_LENGTH = 32
+
+
 def _load_or_create_secret(path: Path) -> bytes:
     try:
-        return path.read_bytes().strip()
+        return _checked_secret(path.read_bytes().strip(), path)
     except FileNotFoundError:
         pass
     except OSError as exc:
         raise ConfigError(f"cannot read secret key file {path}: {exc.strerror}") from exc
+    value = secrets.token_urlsafe(48).encode()
+    # Written whole to a file of its own, then linked into place: the name appears only with its
+    # content, so a process starting at the same moment never reads it empty, and a crash leaves
+    # no empty key behind. `link` fails if the name exists: of two processes, one key wins and
+    # both read it.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(48).encode()
-        # O_EXCL: if two processes start at once, exactly one writes and both read the same key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(value + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return _checked_secret(path.read_bytes().strip(), path)
     except OSError as exc:
         raise ConfigError(f"cannot create secret key file {path}: {exc.strerror}") from exc
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(value + b"\n")
+    finally:
+        draft.unlink(missing_ok=True)
+    return value
+
+
+def _checked_secret(value: bytes, path: Path) -> bytes:
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"the secret key in {path} is shorter than {MIN_SECRET_LENGTH} characters: "
+            "restore it from a backup (keys and stored credentials depend on it), "
+            "or delete the file to start afresh"
+        )
     return value

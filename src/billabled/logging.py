@@ -49,7 +49,12 @@ def configure_logging(level: LogLevel = "info", fmt: LogFormat = "json") -> None
     # Route the standard library's records (uvicorn, alembic, sqlalchemy) through the same renderer.
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # Their tracebacks as text, as ours are (the JSON had the traceback object's repr).
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -23,13 +24,15 @@ def _isolated_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`billabled serve --demo` on the embedded default (SQLite), on a free port."""
+@contextmanager
+def serving(
+    data_dir: Path, *args: str, **env_vars: str
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`billabled serve *args` on a free port, with `env_vars` set, until the block ends."""
     port = free_port()
-    env = _isolated_env(tmp_path / "data")
+    env = {**_isolated_env(data_dir), **env_vars}
     process = subprocess.Popen(
-        [BILLABLED, "serve", "--demo", "--port", str(port)],
+        [BILLABLED, "serve", *args, "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -48,9 +51,35 @@ def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
                 process.kill()
                 raise
             time.sleep(0.1)
-    yield base, process
-    process.terminate()
-    process.wait(timeout=15)
+    try:
+        yield base, process
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`billabled serve --demo` on the embedded default (SQLite), on a free port."""
+    with serving(tmp_path / "data", "--demo") as server:
+        yield server
+
+
+@pytest.mark.parametrize("trusted", ["127.0.0.1", ""])
+def test_the_client_ip_comes_from_the_trusted_proxies_only(tmp_path: Path, trusted: str) -> None:
+    """Per-IP limits follow X-Forwarded-For when it comes from BILLABLED_FORWARDED_ALLOW_IPS
+    (here: the test, on loopback), and ignore it otherwise."""
+    limit = {"BILLABLED_UNAUTHENTICATED_RATE_LIMIT_PER_MINUTE": "2"}
+    with serving(tmp_path / "data", BILLABLED_FORWARDED_ALLOW_IPS=trusted, **limit) as (base, _):
+        statuses = [
+            httpx.get(f"{base}/api/v1/me", headers={"X-Forwarded-For": ip}).status_code
+            for ip in ("203.0.113.1", "203.0.113.2", "203.0.113.3")
+        ]
+    # Three clients behind a trusted proxy get their own budgets; untrusted, one shared one.
+    assert statuses == ([401, 401, 401] if trusted else [401, 401, 429])
 
 
 def test_serve_on_a_fresh_data_dir_answers_healthz_and_logs_json(
@@ -125,3 +154,15 @@ def test_migrate_reports_the_revision(tmp_path: Path) -> None:
     result = run_cli(["migrate"], _isolated_env(tmp_path))
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip().endswith(f"is at revision {migrations.head_revision()}")
+
+
+def test_keyless_ipv6_clients_share_a_budget_per_64(tmp_path: Path) -> None:
+    limit = {"BILLABLED_UNAUTHENTICATED_RATE_LIMIT_PER_MINUTE": "2"}
+    with serving(tmp_path / "data", **limit) as (base, _):  # loopback: a trusted proxy
+        statuses = [
+            httpx.get(f"{base}/api/v1/me", headers={"X-Forwarded-For": ip}).status_code
+            for ip in ("2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8:0:1::1")
+        ]
+    # One /64 is one host's: its third address is over the budget (it had a fresh one each);
+    # the next /64 is another client.
+    assert statuses == [401, 401, 429, 401]

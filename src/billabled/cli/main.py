@@ -100,6 +100,7 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
