@@ -30,6 +30,21 @@ def test_a_valid_key_works_as_bearer_and_as_x_api_key(client: TestClient, owner_
     assert bearer.json()["key"]["id"] == header.json()["key"]["id"] == owner_key.id
 
 
+def test_two_different_keys_are_refused_not_guessed_between(
+    client: TestClient, factory: Factory, owner_key: Key
+) -> None:
+    other = factory.key(factory.workspace())  # another workspace's
+    both = {"Authorization": f"Bearer {owner_key.raw}", "X-Api-Key": other.raw}
+    response = client.get("/api/v1/me", headers=both)
+    # The Bearer key was used and the other ignored: a request meant for one workspace could
+    # act in the other.
+    assert response.status_code == 401
+    assert error_code(response) == "api_key_invalid"
+    assert "different keys" in response.json()["error"]["message"]
+    same = {"Authorization": f"Bearer {owner_key.raw}", "X-Api-Key": owner_key.raw}
+    assert client.get("/api/v1/me", headers=same).status_code == 200
+
+
 def test_no_key_is_api_key_missing(client: TestClient) -> None:
     response = client.get("/api/v1/me")
     assert response.status_code == 401

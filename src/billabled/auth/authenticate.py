@@ -52,6 +52,11 @@ def key_from_headers(authorization: str | None, x_api_key: str | None) -> str:
         scheme, _, credentials = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             raise ApiKeyInvalid("The Authorization header must be `Bearer blb_…`.")
+        if x_api_key and x_api_key.strip() and x_api_key.strip() != credentials.strip():
+            # Two keys may be two workspaces: acting for either would be a guess.
+            raise ApiKeyInvalid(
+                "Authorization and X-Api-Key carry different keys: send one of them."
+            )
         return credentials.strip()
     if x_api_key and x_api_key.strip():
         return x_api_key.strip()
