@@ -12,6 +12,8 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -150,10 +152,16 @@ def create_sync_engine(raw_url: str) -> Engine:
 
 
 def _ensure_sqlite_dir(url: URL) -> None:
+    """The SQLite file's directory, and the file itself, readable by this user only when we
+    create them (the work record and hashed keys are in it; SQLite gives its -wal and -shm files
+    the database file's mode)."""
     from pathlib import Path
 
     if url.database:
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.database).expanduser()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def reading(engine: AsyncEngine) -> AsyncEngine:

@@ -93,7 +93,9 @@ def test_serve_on_a_fresh_data_dir_answers_healthz_and_logs_json(
 
     secret = tmp_path / "data" / "secret_key"
     assert secret.stat().st_mode & 0o777 == 0o600
-    assert (tmp_path / "data" / "billabled.db").exists()
+    # Readable by this user only (the database was 0644 in a 0755 directory).
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "data" / "billabled.db").stat().st_mode & 0o777 == 0o600
 
     process.terminate()
     stdout, stderr = process.communicate(timeout=15)
