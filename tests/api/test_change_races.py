@@ -78,6 +78,18 @@ def time_logged_meanwhile(
     ]
 
 
+def patched_during(
+    database_url: str, statements: list[tuple[str, dict[str, Any]]], url: str, body: Any, key: Key
+) -> httpx.Response:
+    """The answer to `PATCH url` sent while `statements` are in flight in another transaction."""
+    response: httpx.Response = send_during(
+        database_url,
+        statements,
+        lambda: httpx.patch(url, json=body, headers=key.headers, timeout=30),
+    )
+    return response
+
+
 def test_two_changes_of_an_entrys_tags_leave_the_later_ones_tags(
     live_api: str, database_url: str, factory: Factory, workspace: Workspace, owner_key: Key
 ) -> None:
@@ -86,10 +98,8 @@ def test_two_changes_of_an_entrys_tags_leave_the_later_ones_tags(
     entry_id = logged(live_api, owner_key, project_id, [one])
     url = f"{live_api}{ENTRIES}/{entry_id}"
 
-    response = send_during(
-        database_url,
-        retagged_meanwhile(entry_id, [three]),
-        lambda: httpx.patch(url, json={"tagIds": [two]}, headers=owner_key.headers, timeout=30),
+    response = patched_during(
+        database_url, retagged_meanwhile(entry_id, [three]), url, {"tagIds": [two]}, owner_key
     )
 
     # Before the fix the request read the tags before the other change committed, deleted
@@ -108,10 +118,8 @@ def test_the_same_tags_sent_twice_at_once_are_not_a_500(
     entry_id = logged(live_api, owner_key, project_id, [])
     url = f"{live_api}{ENTRIES}/{entry_id}"
 
-    response = send_during(
-        database_url,
-        retagged_meanwhile(entry_id, [tag_id]),
-        lambda: httpx.patch(url, json={"tagIds": [tag_id]}, headers=owner_key.headers, timeout=30),
+    response = patched_during(
+        database_url, retagged_meanwhile(entry_id, [tag_id]), url, {"tagIds": [tag_id]}, owner_key
     )
 
     # Before the fix: a duplicate key in time_entry_tag, answered with a 500.
@@ -127,15 +135,12 @@ def test_a_project_does_not_move_client_under_time_being_logged_on_it(
     project_id = factory.project(workspace, client_id)
     logging = time_logged_meanwhile(workspace, client_id, project_id)
 
-    response = send_during(
+    response = patched_during(
         database_url,
         logging,
-        lambda: httpx.patch(
-            f"{live_api}/api/v1/projects/{project_id}",
-            json={"clientId": other_client},
-            headers=owner_key.headers,
-            timeout=30,
-        ),
+        f"{live_api}/api/v1/projects/{project_id}",
+        {"clientId": other_client},
+        owner_key,
     )
 
     # Before the fix the move did not wait, counted no entries, and left the new entry on a
@@ -152,15 +157,12 @@ def test_a_clients_currency_does_not_change_under_time_being_logged_for_it(
     client_id = factory.client(workspace, "Acme")
     project_id = factory.project(workspace, client_id)
 
-    response = send_during(
+    response = patched_during(
         database_url,
         time_logged_meanwhile(workspace, client_id, project_id),
-        lambda: httpx.patch(
-            f"{live_api}/api/v1/clients/{client_id}",
-            json={"currency": "EUR"},
-            headers=owner_key.headers,
-            timeout=30,
-        ),
+        f"{live_api}/api/v1/clients/{client_id}",
+        {"currency": "EUR"},
+        owner_key,
     )
 
     assert response.status_code == 409, response.text

@@ -216,17 +216,27 @@ async def update_project(
     await session.flush()
     after = project_json(project, tag_ids)
     if after != before:
-        record_change(
-            session,
-            workspace_id=principal.workspace_id,
-            actor=principal.actor,
-            entity_type=ENTITY,
-            entity_id=project.id,
-            action="updated",
-            before=before,
-            after=after,
-        )
+        _record_update(session, principal, project.id, before, after)
     return project, tag_ids
+
+
+def _record_update(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    record_change(
+        session,
+        workspace_id=principal.workspace_id,
+        actor=principal.actor,
+        entity_type=ENTITY,
+        entity_id=project_id,
+        action="updated",
+        before=before,
+        after=after,
+    )
 
 
 async def follow_client_currency(
@@ -261,15 +271,8 @@ async def follow_client_currency(
         project.currency = currency
     await session.flush()
     for project, before in zip(projects, befores, strict=True):
-        record_change(
-            session,
-            workspace_id=principal.workspace_id,
-            actor=principal.actor,
-            entity_type=ENTITY,
-            entity_id=project.id,
-            action="updated",
-            before=before,
-            after=project_json(project, tag_ids[project.id]),
+        _record_update(
+            session, principal, project.id, before, project_json(project, tag_ids[project.id])
         )
 
 
