@@ -43,6 +43,15 @@ def test_two_different_keys_are_refused_not_guessed_between(
     assert "different keys" in response.json()["error"]["message"]
     same = {"Authorization": f"Bearer {owner_key.raw}", "X-Api-Key": owner_key.raw}
     assert client.get("/api/v1/me", headers=same).status_code == 200
+    # A header sent twice counts each time (the first was taken, the second ignored).
+    for name, value in (
+        ("authorization", "Bearer {}"),
+        ("x-api-key", "{}"),
+    ):
+        repeated = [(name, value.format(other.raw)), (name, value.format(owner_key.raw))]
+        twice = client.get("/api/v1/me", headers=repeated)
+        assert twice.status_code == 401, (name, twice.text)
+        assert error_code(twice) == "api_key_invalid"
 
 
 def test_no_key_is_api_key_missing(client: TestClient) -> None:

@@ -185,7 +185,9 @@ class ApiPlatformMiddleware:
         try:
             headers = Headers(scope=scope)
             try:
-                raw_key = key_from_headers(headers.get("authorization"), headers.get("x-api-key"))
+                raw_key = key_from_headers(
+                    headers.getlist("authorization"), headers.getlist("x-api-key")
+                )
                 key_hash = key_hash_of(platform.pepper, raw_key)
                 principal, window = await _authenticate_and_count(platform, key_hash)
             except Unauthorized as exc:

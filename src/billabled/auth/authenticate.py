@@ -7,6 +7,7 @@ has its own 401 code.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -46,21 +47,24 @@ class ApiKeyRevoked(Unauthorized):
     default_message = "The API key has been revoked."
 
 
-def key_from_headers(authorization: str | None, x_api_key: str | None) -> str:
-    """The raw key from `Authorization: Bearer …` or `X-Api-Key`, or a 401 saying what is wrong."""
-    if authorization:
+def key_from_headers(authorizations: Sequence[str], x_api_keys: Sequence[str]) -> str:
+    """The raw key from `Authorization: Bearer …` or `X-Api-Key` (each header as often as it was
+    sent), or a 401 saying what is wrong. Two different keys are refused: they may be two
+    workspaces', and acting for either would be a guess (the first one was taken)."""
+    keys: set[str] = set()
+    for authorization in authorizations:
+        if not authorization.strip():
+            continue  # an empty header is no key
         scheme, _, credentials = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             raise ApiKeyInvalid("The Authorization header must be `Bearer blb_…`.")
-        if x_api_key and x_api_key.strip() and x_api_key.strip() != credentials.strip():
-            # Two keys may be two workspaces: acting for either would be a guess.
-            raise ApiKeyInvalid(
-                "Authorization and X-Api-Key carry different keys: send one of them."
-            )
-        return credentials.strip()
-    if x_api_key and x_api_key.strip():
-        return x_api_key.strip()
-    raise ApiKeyMissing()
+        keys.add(credentials.strip())
+    keys.update(key.strip() for key in x_api_keys if key.strip())
+    if not keys:
+        raise ApiKeyMissing()
+    if len(keys) > 1:
+        raise ApiKeyInvalid("The request carries different keys: send one.")
+    return keys.pop()
 
 
 def _key_lookup(condition: ColumnElement[bool], *extra: Any) -> AnySelect:
