@@ -126,6 +126,10 @@ def test_another_workspaces_client_is_404(
         ({"name": "A", "email": "not-an-email"}, "email"),
         ({"name": "A", "currency": "usd"}, "currency"),
         ({"name": "A", "currency": "ZZZ"}, "currency"),  # not ISO 4217: was accepted
+        # Converted before (true became a rate of 1): refused now.
+        ({"name": "A", "defaultHourlyRateMinor": True}, "defaultHourlyRateMinor"),
+        ({"name": "A", "defaultHourlyRateMinor": "5"}, "defaultHourlyRateMinor"),
+        ({"name": "A", "archived": "yes"}, "archived"),
         ({"name": "A", "defaultHourlyRateMinor": -1}, "defaultHourlyRateMinor"),
         ({"name": "A", "color": "red"}, "color"),
     ],

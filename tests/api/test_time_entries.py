@@ -199,6 +199,7 @@ def test_a_duration_from_start_and_end_is_rounded_to_the_second(
         ({"date": "2026-03-02", "durationSeconds": 0}, ["durationSeconds"]),
         ({"date": "2026-03-02", "durationSeconds": 86_401}, ["durationSeconds"]),
         ({"date": "2026-03-02", "durationSeconds": 1.5}, ["durationSeconds"]),
+        ({"start": 1772442000, "end": "2026-03-02T10:00:00Z"}, ["start"]),  # a Unix time: was taken
     ],
 )
 def test_the_shape_of_the_time_is_checked(
@@ -220,6 +221,13 @@ def test_the_shape_of_the_time_is_checked(
         ({"projectId": ""}, "projectId"),
         ({"description": "x" * 10_001}, "description"),
         ({"billable": "perhaps"}, "billable"),
+        # Values of another type were converted (a helper's schemathesis run): now refused.
+        ({"billable": "yes"}, "billable"),
+        ({"billable": 1}, "billable"),
+        ({"date": 1772409600}, "date"),
+        ({"date": "2026-03-02T00:00:00"}, "date"),
+        ({"durationSeconds": "3600"}, "durationSeconds"),
+        ({"durationSeconds": True}, "durationSeconds"),
         ({"tagIds": [f"tag_{i}" for i in range(21)]}, "tagIds"),
         ({"tagIds": "tag_x"}, "tagIds"),
         ({"rateMinor": 1}, "rateMinor"),

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import EmailStr, Field, StringConstraints
+from pydantic import EmailStr, Field, StrictBool, StringConstraints
+from pydantic.types import Strict
 
 from billabled.kit.currency import Currency
 from billabled.kit.schema import ApiModel
 from billabled.models.client import Client as ClientRow
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-RateMinor = Annotated[int, Field(ge=0, le=100_000_000)]
+RateMinor = Annotated[int, Strict(), Field(ge=0, le=100_000_000)]
 
 
 class Client(ApiModel):
@@ -34,7 +35,7 @@ class ClientCreate(ApiModel):
     currency: Currency | None = Field(default=None, description="Default: the workspace's.")
     address: Annotated[str, StringConstraints(max_length=2000)] | None = None
     default_hourly_rate_minor: RateMinor | None = None
-    archived: bool = False
+    archived: StrictBool = False
     external_ref: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
@@ -46,7 +47,7 @@ class ClientUpdate(ApiModel):
     currency: Currency | None = None
     address: Annotated[str, StringConstraints(max_length=2000)] | None = None
     default_hourly_rate_minor: RateMinor | None = None
-    archived: bool | None = None
+    archived: StrictBool | None = None
     external_ref: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
-from typing import Final
+from typing import Annotated, Any, Final
+
+from pydantic import AfterValidator, BeforeValidator
 
 # The years a date of work may fall in, for time and scheduled work alike: outside them a date
 # is a typing mistake, and far outside them it would overflow the time zone arithmetic.
@@ -25,3 +28,28 @@ def utcnow() -> datetime:
 def isoformat_z(value: datetime) -> str:
     """RFC 3339 in UTC with a `Z` suffix and millisecond precision, as the API renders it."""
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def iso_date_text(value: Any) -> Any:
+    """Only `YYYY-MM-DD` text reaches the date parser (which then checks the calendar): pydantic
+    alone would also take `2026-01-05T00:00:00` or a Unix time (a before-validator)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+def time_text(value: Any) -> Any:
+    """Only text reaches the time parser: pydantic alone would take a Unix time (a
+    before-validator)."""
+    if isinstance(value, datetime | str):
+        return value
+    raise ValueError("must be an RFC 3339 time with an offset, e.g. 2026-03-02T09:00:00Z")
+
+
+# A request's calendar date: `YYYY-MM-DD`, in the years work may be recorded in.
+RequestDate = Annotated[date, BeforeValidator(iso_date_text), AfterValidator(plausible_date)]

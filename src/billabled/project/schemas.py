@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
+from pydantic.types import Strict
 from sqlalchemy import Row
 
 from billabled.kit.schema import ApiModel
@@ -25,11 +26,11 @@ MAX_INT = 2_000_000_000
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 RecordId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-RateMinor = Annotated[int, Field(ge=0, le=100_000_000)]
-AmountMinor = Annotated[int, Field(ge=0, le=MAX_INT)]
+RateMinor = Annotated[int, Strict(), Field(ge=0, le=100_000_000)]
+AmountMinor = Annotated[int, Strict(), Field(ge=0, le=MAX_INT)]
 # A budget of zero cannot be burned against; "no budget" is null.
-BudgetSeconds = Annotated[int, Field(gt=0, le=MAX_INT)]
-BudgetMinor = Annotated[int, Field(gt=0, le=MAX_INT)]
+BudgetSeconds = Annotated[int, Strict(), Field(gt=0, le=MAX_INT)]
+BudgetMinor = Annotated[int, Strict(), Field(gt=0, le=MAX_INT)]
 TagIds = Annotated[list[RecordId], Field(max_length=100)]
 
 
@@ -42,7 +43,7 @@ class Retainer(ApiModel):
 class RetainerTerms(ApiModel):
     """A retainer: hours included each month for a monthly fee, extra hours at the overage rate."""
 
-    included_seconds_per_month: Annotated[int, Field(gt=0, le=MAX_INT)]
+    included_seconds_per_month: Annotated[int, Strict(), Field(gt=0, le=MAX_INT)]
     monthly_fee_minor: AmountMinor
     overage_rate_minor: RateMinor | None = None
 

@@ -9,28 +9,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from billabled.kit.schema import ApiModel
-from billabled.kit.time import plausible_date
+from billabled.kit.time import RequestDate
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _iso_date_text(value: Any) -> Any:
-    """Only `YYYY-MM-DD` text reaches the date parser (which then checks the calendar)."""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-        raise ValueError("must be a date written YYYY-MM-DD")
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(plausible_date)]
+IsoDate = RequestDate
 WorkDate = Annotated[
     IsoDate, Field(description="A calendar date (YYYY-MM-DD) in the workspace time zone.")
 ]

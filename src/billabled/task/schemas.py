@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictBool, StringConstraints
+from pydantic.types import Strict
 
 from billabled.kit.schema import ApiModel
 from billabled.models.task import SubTask as SubTaskRow
@@ -19,7 +20,7 @@ from billabled.models.task import TaskStatus
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # At most 100,000 hours: far beyond any real estimate, and well inside a 32-bit integer column.
-EstimateSeconds = Annotated[int, Field(ge=0, le=360_000_000)]
+EstimateSeconds = Annotated[int, Strict(), Field(ge=0, le=360_000_000)]
 RecordId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 _BILLABLE_TASK = "true/false, or null to follow the project (billable unless it is non_billable)."
@@ -40,7 +41,7 @@ class Task(ApiModel):
 class TaskCreate(ApiModel):
     project_id: RecordId = Field(description="A project of the workspace that is not archived.")
     name: Name
-    billable: bool | None = Field(default=None, description=_BILLABLE_TASK)
+    billable: StrictBool | None = Field(default=None, description=_BILLABLE_TASK)
     estimate_seconds: EstimateSeconds | None = None
     status: TaskStatus = TaskStatus.OPEN
 
@@ -51,7 +52,7 @@ class TaskUpdate(ApiModel):
 
     project_id: RecordId | None = None
     name: Name | None = None
-    billable: bool | None = Field(default=None, description=_BILLABLE_TASK)
+    billable: StrictBool | None = Field(default=None, description=_BILLABLE_TASK)
     estimate_seconds: EstimateSeconds | None = None
     status: TaskStatus | None = None
 
@@ -71,7 +72,7 @@ class SubTask(ApiModel):
 class SubTaskCreate(ApiModel):
     task_id: RecordId = Field(description="A task of the workspace that is not archived.")
     name: Name
-    billable: bool | None = Field(default=None, description=_BILLABLE_SUBTASK)
+    billable: StrictBool | None = Field(default=None, description=_BILLABLE_SUBTASK)
     estimate_seconds: EstimateSeconds | None = None
     status: TaskStatus = TaskStatus.OPEN
 
@@ -82,7 +83,7 @@ class SubTaskUpdate(ApiModel):
 
     task_id: RecordId | None = None
     name: Name | None = None
-    billable: bool | None = Field(default=None, description=_BILLABLE_SUBTASK)
+    billable: StrictBool | None = Field(default=None, description=_BILLABLE_SUBTASK)
     estimate_seconds: EstimateSeconds | None = None
     status: TaskStatus | None = None
 

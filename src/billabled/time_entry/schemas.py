@@ -15,10 +15,19 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Annotated, Any, Final, Protocol
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+)
+from pydantic.types import Strict
 
 from billabled.kit.schema import ApiModel
-from billabled.kit.time import plausible_date
+from billabled.kit.time import RequestDate, plausible_date, time_text
 from billabled.models.time_entry import TimeEntryStatus
 from billabled.time_entry.rates import amount_minor
 
@@ -34,9 +43,11 @@ def _plausible_datetime(value: dt.datetime) -> dt.datetime:
 
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Moment = Annotated[AwareDatetime, AfterValidator(_plausible_datetime)]
-Day = Annotated[dt.date, AfterValidator(plausible_date)]
-Duration = Annotated[int, Field(ge=1, le=MAX_DURATION_SECONDS)]
+# Written as text only, as the schedule's dates are: a Unix time, `"3600"` or `true` for a number
+# were taken and converted (a helper's schemathesis run).
+Moment = Annotated[AwareDatetime, BeforeValidator(time_text), AfterValidator(_plausible_datetime)]
+Day = RequestDate
+Duration = Annotated[int, Strict(), Field(ge=1, le=MAX_DURATION_SECONDS)]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)]
 TagIds = Annotated[list[Id], Field(max_length=MAX_TAGS_PER_ENTRY)]
 
@@ -89,7 +100,7 @@ class TimeEntryCreate(ApiModel):
     date: Day | None = Field(default=None, description="YYYY-MM-DD, with durationSeconds.")
     duration_seconds: Duration | None = Field(default=None, description="1 s to 24 h.")
     description: Description | None = None
-    billable: bool | None = Field(
+    billable: StrictBool | None = Field(
         default=None,
         description="Default: the subtask's, else the task's, else whether the project is "
         "billable. Never true on a non_billable project.",
@@ -100,7 +111,7 @@ class TimeEntryCreate(ApiModel):
 class TimeEntryUpdate(ApiModel):
     """Only the fields sent change. Sending `start`/`end` makes it a start + end entry; sending
     `date`/`durationSeconds` makes it a date + duration entry (start and end are cleared).
-    Changing the project, task, user or billable flag re-takes the rate snapshot."""
+    Changing the project or the user re-takes the rate snapshot."""
 
     user_id: Id | None = None
     project_id: Id | None = None
@@ -111,7 +122,7 @@ class TimeEntryUpdate(ApiModel):
     date: Day | None = None
     duration_seconds: Duration | None = None
     description: Description | None = None
-    billable: bool | None = Field(
+    billable: StrictBool | None = Field(
         default=None,
         description="When not sent and the project, task or subtask changes, it follows the new "
         "work item's default.",
