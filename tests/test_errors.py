@@ -75,6 +75,11 @@ def test_allow_names_every_method_of_the_path(client: TestClient, owner_key: Key
     record = client.post("/api/v1/clients/cli_x", headers=owner_key.headers)
     assert record.status_code == 405
     assert record.headers["allow"] == "DELETE, GET, PATCH, PUT"
+    # A literal path is not an id: `GET /time-entries/bulk` was "no time entry 'bulk'" (404).
+    for method in ("GET", "PATCH", "DELETE"):
+        bulk = client.request(method, "/api/v1/time-entries/bulk", headers=owner_key.headers)
+        assert bulk.status_code == 405, (method, bulk.text)
+        assert bulk.headers["allow"] == "POST"
 
 
 def test_a_trailing_slash_is_a_404_not_a_redirect(client: TestClient, owner_key: Key) -> None:

@@ -18,6 +18,7 @@ from billabled.api.docs import install_docs
 from billabled.api.openapi import install_openapi
 from billabled.api.platform import ApiPlatform, ApiPlatformMiddleware
 from billabled.api.router import API_ROUTERS, api_routes
+from billabled.api.routing import reserve_literal_paths
 from billabled.config import Settings
 from billabled.db import Database, create_app_engine
 from billabled.errors import install_error_handlers
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # schema flag itself, so nothing an inclusion would add is lost (the reference is identical).
     for router in (health.router, *API_ROUTERS):
         app.router.routes.extend(router.routes)
+    reserve_literal_paths(app.router.routes)
     install_openapi(app)
     install_docs(app)
     return app

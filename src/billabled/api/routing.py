@@ -218,6 +218,9 @@ class ApiRoute(APIRoute):
     def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         self.literal_prefix = self.path.split("{", 1)[0]
+        # Paths other routes name literally, which this one's parameters must not take
+        # (`reserve_literal_paths`).
+        self.reserved_paths: frozenset[str] = frozenset()
         self.direct_call = DirectCall.of(self)
         if self.direct_call is not None:
             # Starlette's Route.handle sends the request to `self.app`. Exceptions go on to the
@@ -229,7 +232,20 @@ class ApiRoute(APIRoute):
         # Behind a root_path (a proxy's prefix) FastAPI's own matching decides alone.
         if not scope.get("root_path") and not scope["path"].startswith(self.literal_prefix):
             return Match.NONE, {}
+        if scope["path"] in self.reserved_paths:
+            return Match.NONE, {}
         return super().matches(scope)
+
+
+def reserve_literal_paths(routes: Sequence[Any]) -> None:
+    """Keep each API route's path parameters off the paths other routes name literally:
+    `GET /time-entries/bulk` was taken by `GET /time-entries/{entry_id}` (a 404 "no time entry
+    'bulk'"), where the path is POST's only: a 405 naming it."""
+    api_routes = [route for route in routes if isinstance(route, ApiRoute)]
+    literal = frozenset(route.path for route in api_routes if "{" not in route.path)
+    for route in api_routes:
+        if "{" in route.path:
+            route.reserved_paths = literal
 
 
 def directly_called(routes: Sequence[Any]) -> list[str]:
