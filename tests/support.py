@@ -10,11 +10,12 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -131,13 +132,22 @@ def transaction_in_flight(
         engine.dispose()
 
 
-def send_during(
-    database_url: str, statements: list[tuple[str, dict[str, Any]]], send: Callable[[], Any]
-) -> Any:
-    """`send()`'s result, sent while `statements` are in flight in another transaction: it is
-    seen waiting on a lock before that transaction commits."""
-    answers: list[Any] = []
-    sender = threading.Thread(target=lambda: answers.append(send()))
+def request_during(
+    database_url: str,
+    statements: list[tuple[str, dict[str, Any]]],
+    method: str,
+    url: str,
+    body: Any,
+    headers: Mapping[str, str],
+) -> httpx.Response:
+    """The answer to `method url` with a JSON `body`, sent while `statements` are in flight in
+    another transaction: the request is seen waiting on a lock before that transaction commits."""
+    answers: list[httpx.Response] = []
+
+    def send() -> None:
+        answers.append(httpx.request(method, url, json=body, headers=headers, timeout=30))
+
+    sender = threading.Thread(target=send)
     with transaction_in_flight(database_url, *statements):
         sender.start()
         wait_for_a_blocked_request(database_url)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.factories import Factory, Key, Workspace
-from tests.support import send_during
+from tests.support import request_during
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("BILLABLED_TEST_DATABASE_URL"),
@@ -82,12 +82,7 @@ def patched_during(
     database_url: str, statements: list[tuple[str, dict[str, Any]]], url: str, body: Any, key: Key
 ) -> httpx.Response:
     """The answer to `PATCH url` sent while `statements` are in flight in another transaction."""
-    response: httpx.Response = send_during(
-        database_url,
-        statements,
-        lambda: httpx.patch(url, json=body, headers=key.headers, timeout=30),
-    )
-    return response
+    return request_during(database_url, statements, "PATCH", url, body, key.headers)
 
 
 def test_two_changes_of_an_entrys_tags_leave_the_later_ones_tags(

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.factories import Factory, Key, Workspace
-from tests.support import send_during
+from tests.support import request_during
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("BILLABLED_TEST_DATABASE_URL"),
@@ -27,12 +27,7 @@ def post_during_deletion(
     database_url: str, table: str, record_id: str, url: str, body: dict[str, Any], key: Key
 ) -> httpx.Response:
     deletion = (f"DELETE FROM {table} WHERE id = :id", {"id": record_id})
-    response: httpx.Response = send_during(
-        database_url,
-        [deletion],
-        lambda: httpx.post(url, json=body, headers=key.headers, timeout=30),
-    )
-    return response
+    return request_during(database_url, [deletion], "POST", url, body, key.headers)
 
 
 def test_scheduling_on_a_task_being_deleted_is_a_422(
