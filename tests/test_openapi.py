@@ -231,6 +231,14 @@ def test_list_filters_are_documented_with_their_constraints(document: Json) -> N
     assert {"type": "string", "minLength": 1, "maxLength": 100} in name["schema"]["anyOf"]
 
 
+def test_updates_say_which_fields_cannot_be_cleared_and_give_no_defaults(document: Json) -> None:
+    # Leaving a field out of a PATCH keeps it; a default would say it resets.
+    update = document["components"]["schemas"]["ClientUpdate"]["properties"]
+    assert update["name"]["type"] == "string"  # `null` is a 422 `not_null`
+    assert {"type": "null"} in update["email"]["anyOf"]  # `null` clears it
+    assert not [name for name, field in update.items() if "default" in field]
+
+
 def test_the_document_is_cached(client: TestClient) -> None:
     assert client.get(OPENAPI_PATH).content == client.get(OPENAPI_PATH).content
 

@@ -6,8 +6,9 @@ document: an endpoint added tomorrow is covered without anyone writing its case 
   Operations not built yet (they declare a 501) check their scope first: they must give it too.
 - 404: each built operation whose path names records gets the ids of real records of another
   workspace; their owner then reads them back unchanged.
-- 422: each built operation with a JSON body gets a JSON array instead of an object, and an
-  object with a field of the wrong type; nothing is written.
+- 422: each built operation with a JSON body gets a JSON array instead of an object, an object
+  with a field of the wrong type, and `null` in each field the document does not call nullable;
+  nothing is written. A field the document calls nullable is never refused as `not_null`.
 
 The cases are made at collection time from `build_openapi` on an app that never starts (no
 database); `test_the_cases_are_the_served_documents_operations` checks that they are exactly the
@@ -127,15 +128,16 @@ class BadBody:
     field: str | None  # the field the errors must name, when there is one
 
 
-def _admits_an_object(document: JsonObject, schema: JsonObject) -> bool:
+def _admits(document: JsonObject, schema: JsonObject, kind: str) -> bool:
+    """Whether a value of this JSON type (`object`, `null`) can satisfy the schema."""
     schema = _resolve(document, schema)
     alternatives = schema.get("anyOf", []) + schema.get("oneOf", []) + schema.get("allOf", [])
     if alternatives:
-        return any(_admits_an_object(document, alternative) for alternative in alternatives)
-    kind = schema.get("type")
-    if kind is None:
+        return any(_admits(document, alternative, kind) for alternative in alternatives)
+    declared = schema.get("type")
+    if declared is None:
         return "enum" not in schema and "const" not in schema  # anything goes
-    return kind == "object" or (isinstance(kind, list) and "object" in kind)
+    return declared == kind or (isinstance(declared, list) and kind in declared)
 
 
 def _bad_bodies(operation: Operation) -> Iterator[BadBody]:
@@ -144,10 +146,15 @@ def _bad_bodies(operation: Operation) -> Iterator[BadBody]:
     # An object where the first field that cannot be an object is one (the other fields may be
     # missing: the errors must name that field among them).
     assert operation.body is not None
-    for name, schema in operation.body.get("properties", {}).items():
-        if not _admits_an_object(DOCUMENT, schema):
+    properties = operation.body.get("properties", {})
+    for name, schema in properties.items():
+        if not _admits(DOCUMENT, schema, "object"):
             yield BadBody(f"{name} of the wrong type", {name: {"wrong": "type"}}, name)
-            return
+            break
+    # Null where the document says a field cannot be null (the server must agree).
+    for name, schema in properties.items():
+        if not _admits(DOCUMENT, schema, "null"):
+            yield BadBody(f"{name} null", {name: None}, name)
 
 
 BAD_BODY_CASES: Final = [
@@ -347,3 +354,32 @@ def test_a_bad_body_is_422(
     assert writes(factory, workspace) == before
     if read_back:
         assert read(client, read_back, owner_key) == view
+
+
+NULLABLE_CASES: Final = [
+    pytest.param(op, name, id=f"{op.id} with {name} null")
+    for op in WITH_BODY
+    for name, schema in (op.body or {}).get("properties", {}).items()
+    if _admits(DOCUMENT, schema, "null")
+]
+
+
+@pytest.mark.parametrize(("operation", "field"), NULLABLE_CASES)
+def test_null_where_the_reference_allows_it_is_not_refused(
+    client: TestClient, factory: Factory, workspace: Workspace, operation: Operation, field: str
+) -> None:
+    records = make_records(client, factory, workspace)
+
+    response = client.request(
+        operation.method,
+        operation.url(records.ids),
+        json={field: None},
+        headers=records.key.headers,
+    )
+
+    # Other fields may be missing (a create), but this one is not what is wrong.
+    if response.status_code == 422:
+        named = [e for e in response.json()["error"]["errors"] if e["field"] == field]
+        assert named == [], named
+    else:
+        assert response.status_code < 300, response.text

@@ -9,7 +9,7 @@ from pydantic import EmailStr, Field, StrictBool, StringConstraints
 from pydantic.types import Strict
 
 from billabled.kit.currency import Currency
-from billabled.kit.schema import ApiModel
+from billabled.kit.schema import ApiModel, NotNull, UpdateModel
 from billabled.models.client import Client as ClientRow
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -39,15 +39,15 @@ class ClientCreate(ApiModel):
     external_ref: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
-class ClientUpdate(ApiModel):
+class ClientUpdate(UpdateModel):
     """Only the fields sent change; `null` clears an optional field."""
 
-    name: Name | None = None
+    name: NotNull[Name] = None
     email: EmailStr | None = None
-    currency: Currency | None = None
+    currency: NotNull[Currency] = None
     address: Annotated[str, StringConstraints(max_length=2000)] | None = None
     default_hourly_rate_minor: RateMinor | None = None
-    archived: StrictBool | None = None
+    archived: NotNull[StrictBool] = None
     external_ref: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 

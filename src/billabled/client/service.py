@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billabled.api.resources import HasDependents, get_or_404, refuse_delete
 from billabled.auth.principal import Principal
 from billabled.client.schemas import ClientCreate, client_json
-from billabled.errors import ValidationFailed
 from billabled.event.service import record_change
 from billabled.event.tombstones import record_deletion
 from billabled.models.client import Client
@@ -28,7 +27,6 @@ from billabled.models.time_entry import TimeEntry
 from billabled.project.service import follow_client_currency
 
 ENTITY = "client"
-_NOT_NULL = frozenset({"name", "currency", "archived"})
 
 
 async def get_client(
@@ -68,15 +66,6 @@ async def update_client(
     session: AsyncSession, principal: Principal, client_id: str, changes: dict[str, Any]
 ) -> Client:
     client = await get_client(session, principal, client_id, for_change=True)
-    nulls = sorted(field for field in _NOT_NULL if field in changes and changes[field] is None)
-    if nulls:
-        raise ValidationFailed(
-            "These fields cannot be null.",
-            errors=[
-                {"field": f, "in": "body", "message": "cannot be null", "type": "not_null"}
-                for f in nulls
-            ],
-        )
     before = client_json(client)
     currency = changes.get("currency")
     if currency is not None and currency != client.currency:

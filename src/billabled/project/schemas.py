@@ -16,7 +16,7 @@ from pydantic import Field, StringConstraints
 from pydantic.types import Strict
 from sqlalchemy import Row
 
-from billabled.kit.schema import ApiModel
+from billabled.kit.schema import ApiModel, NotNull, UpdateModel
 from billabled.models.project import BillingType, ProjectStatus
 from billabled.models.project import Project as ProjectRow
 
@@ -84,21 +84,21 @@ class ProjectCreate(ApiModel):
     tag_ids: TagIds = Field(default_factory=list, description="Tags of the workspace (tag_…).")
 
 
-class ProjectUpdate(ApiModel):
+class ProjectUpdate(UpdateModel):
     """Only the fields sent change; `null` clears an optional field. Moving the project to another
     client (`clientId`) is allowed only while it has no time entries."""
 
-    client_id: RecordId | None = None
-    name: Name | None = None
+    client_id: NotNull[RecordId] = None
+    name: NotNull[Name] = None
     code: Code | None = None
-    billing_type: BillingType | None = None
+    billing_type: NotNull[BillingType] = None
     hourly_rate_minor: RateMinor | None = None
     fixed_fee_minor: AmountMinor | None = None
     budget_seconds: BudgetSeconds | None = None
     budget_amount_minor: BudgetMinor | None = None
     retainer: RetainerTerms | None = None
-    status: ProjectStatus | None = None
-    tag_ids: TagIds | None = None
+    status: NotNull[ProjectStatus] = None
+    tag_ids: NotNull[TagIds] = None
 
 
 def project_json(project: ProjectRow | Row[Any], tag_ids: list[str]) -> dict[str, Any]:

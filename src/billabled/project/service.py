@@ -35,14 +35,6 @@ from billabled.project import repository
 from billabled.project.schemas import ProjectCreate, project_json
 
 ENTITY = "project"
-_NOT_NULL = frozenset({"client_id", "name", "billing_type", "status", "tag_ids"})
-_WIRE_NAMES = {
-    "client_id": "clientId",
-    "billing_type": "billingType",
-    "tag_ids": "tagIds",
-    "name": "name",
-    "status": "status",
-}
 # Fields whose change re-checks the billing rules against the resulting record.
 _BILLING_FIELDS = frozenset({"billing_type", "fixed_fee_minor", "retainer"})
 
@@ -172,12 +164,6 @@ async def update_project(
 ) -> tuple[Project, list[str]]:
     """Apply the fields sent; returns the project and its tag ids."""
     project = await get_project(session, principal, project_id, for_change=True)
-    nulls = sorted(field for field in _NOT_NULL if field in changes and changes[field] is None)
-    if nulls:
-        raise ValidationFailed(
-            "These fields cannot be null.",
-            errors=[_error(_WIRE_NAMES[field], "cannot be null", "not_null") for field in nulls],
-        )
     current_tags = await repository.tag_ids_of(session, project.id)
     before = project_json(project, current_tags)
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from billabled.kit.schema import ApiModel
+from billabled.kit.schema import ApiModel, NotNull, UpdateModel
 from billabled.kit.time import RequestDate
 
 IsoDate = RequestDate
@@ -49,14 +49,14 @@ class ScheduledWorkCreate(ApiModel):
     note: Note | None = None
 
 
-class ScheduledWorkUpdate(ApiModel):
+class ScheduledWorkUpdate(UpdateModel):
     """Only the fields sent change; `null` clears `taskId` or `note`."""
 
-    user_id: RecordId | None = None
-    project_id: RecordId | None = None
+    user_id: NotNull[RecordId] = None
+    project_id: NotNull[RecordId] = None
     task_id: RecordId | None = None
-    date: WorkDate | None = None
-    planned_seconds: PlannedSeconds | None = None
+    date: NotNull[WorkDate] = None
+    planned_seconds: NotNull[PlannedSeconds] = None
     note: Note | None = None
 
 

@@ -30,16 +30,6 @@ from billabled.schedule.schemas import ScheduledWorkCreate, schedule_json
 from billabled.user.repository import get_membership
 
 ENTITY = "schedule"
-_NOT_NULL = frozenset({"user_id", "project_id", "date", "planned_seconds"})
-# Wire names of the fields whose rules the service checks (pydantic checks the rest).
-_WIRE = {
-    "user_id": "userId",
-    "project_id": "projectId",
-    "task_id": "taskId",
-    "date": "date",
-    "planned_seconds": "plannedSeconds",
-    "note": "note",
-}
 
 
 class InvalidReference(ValidationFailed):
@@ -154,15 +144,6 @@ async def update_scheduled_work(
 ) -> ScheduledWork:
     """Apply the fields sent (snake_case keys of `ScheduledWorkUpdate`)."""
     work = await get_scheduled_work(session, principal, work_id, for_change=True)
-    nulls = sorted(_WIRE[f] for f in _NOT_NULL if f in changes and changes[f] is None)
-    if nulls:
-        raise ValidationFailed(
-            "These fields cannot be null.",
-            errors=[
-                {"field": f, "in": "body", "message": "cannot be null", "type": "not_null"}
-                for f in nulls
-            ],
-        )
     user_id: str = changes.get("user_id", work.user_id)
     project_id: str = changes.get("project_id", work.project_id)
     task_id: str | None = changes.get("task_id", work.task_id)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import StringConstraints
 from sqlalchemy import Row
 
-from billabled.kit.schema import ApiModel
+from billabled.kit.schema import ApiModel, NotNull, UpdateModel
 from billabled.models.tag import Tag as TagRow
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -29,10 +29,10 @@ class TagCreate(ApiModel):
     color: Color | None = None
 
 
-class TagUpdate(ApiModel):
+class TagUpdate(UpdateModel):
     """Only the fields sent change; `color: null` clears the color."""
 
-    name: Name | None = None
+    name: NotNull[Name] = None
     color: Color | None = None
 
 

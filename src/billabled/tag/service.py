@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.api.resources import HasDependents, get_or_404, refuse_delete
 from billabled.auth.principal import Principal
-from billabled.errors import Conflict, ValidationFailed
+from billabled.errors import Conflict
 from billabled.event.service import record_change
 from billabled.event.tombstones import record_deletion
 from billabled.kit.pagination import AnySelect
@@ -96,13 +96,6 @@ async def update_tag(
     session: AsyncSession, principal: Principal, tag_id: str, changes: dict[str, Any]
 ) -> Tag:
     tag = await get_tag(session, principal, tag_id, for_change=True)
-    if "name" in changes and changes["name"] is None:
-        raise ValidationFailed(
-            "These fields cannot be null.",
-            errors=[
-                {"field": "name", "in": "body", "message": "cannot be null", "type": "not_null"}
-            ],
-        )
     name = changes.get("name")
     if name is not None and name != tag.name:
         await _refuse_taken_name(session, principal.workspace_id, name, except_id=tag.id)

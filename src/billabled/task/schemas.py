@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import Field, StrictBool, StringConstraints
 from pydantic.types import Strict
 
-from billabled.kit.schema import ApiModel
+from billabled.kit.schema import ApiModel, NotNull, UpdateModel
 from billabled.models.task import SubTask as SubTaskRow
 from billabled.models.task import Task as TaskRow
 from billabled.models.task import TaskStatus
@@ -46,15 +46,15 @@ class TaskCreate(ApiModel):
     status: TaskStatus = TaskStatus.OPEN
 
 
-class TaskUpdate(ApiModel):
+class TaskUpdate(UpdateModel):
     """Only the fields sent change; `null` clears an optional field. `projectId` may be sent but
     must stay the task's own: a task cannot move between projects."""
 
-    project_id: RecordId | None = None
-    name: Name | None = None
+    project_id: NotNull[RecordId] = None
+    name: NotNull[Name] = None
     billable: StrictBool | None = Field(default=None, description=_BILLABLE_TASK)
     estimate_seconds: EstimateSeconds | None = None
-    status: TaskStatus | None = None
+    status: NotNull[TaskStatus] = None
 
 
 class SubTask(ApiModel):
@@ -77,15 +77,15 @@ class SubTaskCreate(ApiModel):
     status: TaskStatus = TaskStatus.OPEN
 
 
-class SubTaskUpdate(ApiModel):
+class SubTaskUpdate(UpdateModel):
     """Only the fields sent change; `null` clears an optional field. `taskId` may be sent but
     must stay the subtask's own: a subtask cannot move between tasks."""
 
-    task_id: RecordId | None = None
-    name: Name | None = None
+    task_id: NotNull[RecordId] = None
+    name: NotNull[Name] = None
     billable: StrictBool | None = Field(default=None, description=_BILLABLE_SUBTASK)
     estimate_seconds: EstimateSeconds | None = None
-    status: TaskStatus | None = None
+    status: NotNull[TaskStatus] = None
 
 
 def task_json(task: TaskRow) -> dict[str, Any]:

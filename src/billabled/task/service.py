@@ -38,8 +38,6 @@ from billabled.task.schemas import SubTaskCreate, TaskCreate, subtask_json, task
 
 TASK = "task"
 SUBTASK = "subtask"
-_TASK_NOT_NULL = frozenset({"project_id", "name", "status"})
-_SUBTASK_NOT_NULL = frozenset({"task_id", "name", "status"})
 
 
 class InvalidField(ValidationFailed):
@@ -50,23 +48,6 @@ class InvalidField(ValidationFailed):
             f"{field}: {message}.",
             errors=[{"field": field, "in": "body", "message": message, "type": type}],
         )
-
-
-def _refuse_nulls(changes: dict[str, Any], not_null: frozenset[str]) -> None:
-    nulls = sorted(field for field in not_null if field in changes and changes[field] is None)
-    if nulls:
-        raise ValidationFailed(
-            "These fields cannot be null.",
-            errors=[
-                {"field": _camel(f), "in": "body", "message": "cannot be null", "type": "not_null"}
-                for f in nulls
-            ],
-        )
-
-
-def _camel(field: str) -> str:
-    head, *rest = field.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _plain(value: Any) -> Any:
@@ -133,7 +114,6 @@ async def update_task(
     session: AsyncSession, principal: Principal, task_id: str, changes: dict[str, Any]
 ) -> Task:
     task = await get_task(session, principal, task_id, for_change=True)
-    _refuse_nulls(changes, _TASK_NOT_NULL)
     if changes.pop("project_id", task.project_id) != task.project_id:
         # Moving would strand its subtasks, schedule and time on the old project.
         raise InvalidField("projectId", "a task cannot move between projects", "immutable")
@@ -243,7 +223,6 @@ async def update_subtask(
     session: AsyncSession, principal: Principal, subtask_id: str, changes: dict[str, Any]
 ) -> SubTask:
     subtask = await get_subtask(session, principal, subtask_id, for_change=True)
-    _refuse_nulls(changes, _SUBTASK_NOT_NULL)
     if changes.pop("task_id", subtask.task_id) != subtask.task_id:
         raise InvalidField("taskId", "a subtask cannot move between tasks", "immutable")
     before = subtask_json(subtask)

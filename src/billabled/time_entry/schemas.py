@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic.types import Strict
 
-from billabled.kit.schema import ApiModel
+from billabled.kit.schema import ApiModel, NotNull, UpdateModel
 from billabled.kit.time import RequestDate, plausible_date, time_text
 from billabled.models.time_entry import TimeEntryStatus
 from billabled.time_entry.rates import amount_minor
@@ -108,26 +108,26 @@ class TimeEntryCreate(ApiModel):
     tag_ids: TagIds = Field(default_factory=list, description="Tags of the workspace.")
 
 
-class TimeEntryUpdate(ApiModel):
+class TimeEntryUpdate(UpdateModel):
     """Only the fields sent change. Sending `start`/`end` makes it a start + end entry; sending
     `date`/`durationSeconds` makes it a date + duration entry (start and end are cleared).
     Changing the project or the user re-takes the rate snapshot."""
 
-    user_id: Id | None = None
-    project_id: Id | None = None
+    user_id: NotNull[Id] = None
+    project_id: NotNull[Id] = None
     task_id: Id | None = None
     subtask_id: Id | None = None
-    start: Moment | None = None
-    end: Moment | None = None
-    date: Day | None = None
-    duration_seconds: Duration | None = None
+    start: NotNull[Moment] = None
+    end: NotNull[Moment] = None
+    date: NotNull[Day] = None
+    duration_seconds: NotNull[Duration] = None
     description: Description | None = None
-    billable: StrictBool | None = Field(
+    billable: NotNull[StrictBool] = Field(
         default=None,
         description="When not sent and the project, task or subtask changes, it follows the new "
         "work item's default.",
     )
-    tag_ids: TagIds | None = Field(default=None, description="Replaces the entry's tags.")
+    tag_ids: NotNull[TagIds] = Field(default=None, description="Replaces the entry's tags.")
 
 
 class TimeEntryBulkCreate(ApiModel):

@@ -63,7 +63,6 @@ from billabled.time_entry.validation import (
     default_billable,
     invalid,
     load_references,
-    not_null,
     rate_snapshot,
     timing_of,
 )
@@ -71,9 +70,6 @@ from billabled.time_entry.validation import (
 ENTITY: Final = "time_entry"
 # Tombstones of entries deleted, not moved to another member (built once: it is on every list).
 _DELETED_NOT_MOVED: Final = Tombstone.reassigned.is_(False)
-_UPDATE_NOT_NULL: Final = frozenset(
-    {"user_id", "project_id", "start", "end", "date", "duration_seconds", "billable", "tag_ids"}
-)
 
 
 class EntryLocked(Conflict):
@@ -479,9 +475,6 @@ async def update_entry(
     """Change the fields sent; the entry's public JSON after the change."""
     entry = await get_entry(session, principal, entry_id, for_change=True)
     refuse_locked(entry)
-    nulls = not_null(changes, _UPDATE_NOT_NULL)
-    if nulls:
-        raise invalid(nulls)
     new_user = changes.get("user_id", entry.user_id)
     if new_user != entry.user_id and not principal.is_manager_or_above:
         raise ForbiddenUser(FORBIDDEN_USER_MESSAGE)

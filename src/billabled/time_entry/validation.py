@@ -24,7 +24,6 @@ from functools import lru_cache
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from pydantic.alias_generators import to_camel
 from sqlalchemy import BindParameter, bindparam, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -440,12 +439,3 @@ def rate_snapshot(item: WorkItem, refs: References) -> RateSnapshot:
         member_default_bill_rate_minor=refs.member_rates.get(item.user_id),
     )
     return RateSnapshot(rate, project.currency)
-
-
-def not_null(changes: Mapping[str, Any], fields: Collection[str]) -> list[FieldError]:
-    """Fields of an update that were sent as null but cannot be cleared (camelCase names)."""
-    return [
-        field_error(to_camel(name), "cannot be null", "not_null")
-        for name in sorted(fields)
-        if name in changes and changes[name] is None
-    ]
