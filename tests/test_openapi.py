@@ -220,15 +220,52 @@ def test_list_filters_are_documented_with_their_constraints(document: Json) -> N
     } <= set(parameters)
     assert all(p["in"] == "query" and p["required"] is False for p in parameters.values())
     assert parameters["from"]["description"] == "Only on or after this date (YYYY-MM-DD)."
-    assert {"type": "string", "format": "date"} in parameters["from"]["schema"]["anyOf"]
-    assert {"type": "string", "maxLength": 64} in parameters["projectId"]["schema"]["anyOf"]
+    # A query string cannot send null: no parameter's schema admits it.
+    assert parameters["from"]["schema"]["format"] == "date"
+    assert parameters["projectId"]["schema"]["maxLength"] == 64
+    assert not [p for p in parameters.values() if "anyOf" in p["schema"]]
     assert parameters["pageSize"]["schema"]["default"] == 50
     assert "title" not in parameters["pageSize"]["schema"]
-    (status_ref,) = [s for s in parameters["status"]["schema"]["anyOf"] if "$ref" in s]
-    assert resolve(document, status_ref)["enum"]
+    assert resolve(document, parameters["status"]["schema"])["enum"]
     tags = document["paths"][f"{API_PREFIX}/tags"]["get"]["parameters"]
     (name,) = [p for p in tags if p["name"] == "name"]
-    assert {"type": "string", "minLength": 1, "maxLength": 100} in name["schema"]["anyOf"]
+    assert (name["schema"]["minLength"], name["schema"]["maxLength"]) == (1, 100)
+
+
+def test_each_list_documents_the_fields_it_sorts_by(document: Json) -> None:
+    # Each value is accepted (tests/api/test_every_endpoint.py sends them all).
+    def sort_values(path: str) -> list[str]:
+        (sort,) = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "sort"]
+        values: list[str] = sort["schema"]["enum"]
+        return values
+
+    assert sort_values(f"{API_PREFIX}/time-entries") == [
+        "createdAt",
+        "-createdAt",
+        "updatedAt",
+        "-updatedAt",
+        "date",
+        "-date",
+    ]
+    assert "email" in sort_values(f"{API_PREFIX}/users")
+
+
+def test_rules_beyond_a_type_are_in_the_schemas(document: Json) -> None:
+    """ISO 4217's codes and the years a date of work may fall in, which the server enforces."""
+    schemas = document["components"]["schemas"]
+    currency = schemas["ClientUpdate"]["properties"]["currency"]
+    assert "EUR" in currency["enum"]
+    assert "ZZZ" not in currency["enum"]
+    for date_field in (
+        schemas["ScheduledWorkCreate"]["properties"]["date"],
+        schemas["TimeEntryUpdate"]["properties"]["date"],
+        schemas["TimeEntryUpdate"]["properties"]["start"],
+    ):
+        years = re.compile(date_field["pattern"])
+        assert years.match("1900-01-01")
+        assert years.match("2999-12-31T23:00:00Z")
+        assert not years.match("1899-12-31")
+        assert not years.match("3000-01-01")
 
 
 def test_updates_say_which_fields_cannot_be_cleared_and_give_no_defaults(document: Json) -> None:

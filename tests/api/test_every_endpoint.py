@@ -9,6 +9,7 @@ document: an endpoint added tomorrow is covered without anyone writing its case 
 - 422: each built operation with a JSON body gets a JSON array instead of an object, an object
   with a field of the wrong type, and `null` in each field the document does not call nullable;
   nothing is written. A field the document calls nullable is never refused as `not_null`.
+- Each list takes every `sort` value its document lists, and no other.
 
 The cases are made at collection time from `build_openapi` on an app that never starts (no
 database); `test_the_cases_are_the_served_documents_operations` checks that they are exactly the
@@ -383,3 +384,28 @@ def test_null_where_the_reference_allows_it_is_not_refused(
         assert named == [], named
     else:
         assert response.status_code < 300, response.text
+
+
+# --- Documented values --------------------------------------------------------------------------
+
+
+def _sort_values(path: str) -> list[str]:
+    parameters = DOCUMENT["paths"][path]["get"].get("parameters", [])
+    return [value for p in parameters if p["name"] == "sort" for value in p["schema"]["enum"]]
+
+
+SORTED_LISTS: Final = [
+    pytest.param(op, id=op.id) for op in OPERATIONS if op.method == "GET" and _sort_values(op.path)
+]
+
+
+@pytest.mark.parametrize("operation", SORTED_LISTS)
+def test_a_list_sorts_by_each_documented_field_and_no_other(
+    client: TestClient, owner_key: Key, operation: Operation
+) -> None:
+    for value in _sort_values(operation.path):
+        response = client.get(operation.url({}), params={"sort": value}, headers=owner_key.headers)
+        assert response.status_code == 200, (value, response.text)
+    response = client.get(operation.url({}), params={"sort": "id"}, headers=owner_key.headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["errors"][0]["field"] == "sort"

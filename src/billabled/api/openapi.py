@@ -587,10 +587,26 @@ def _add_query_parameters(
     """The parameters of a query model (`kit.query`), which FastAPI cannot see, and the schemas
     they refer to."""
     parameters, referenced = openapi_parameters(model)
+    if issubclass(model, ListParams):
+        for parameter in parameters:
+            if parameter["name"] == "sort":
+                parameter["description"] = parameter["schema"]["description"] = _sort_description(
+                    model
+                )
+                parameter["schema"]["enum"] = [
+                    text for field in model.sortable for text in (field, f"-{field}")
+                ]
     operation.setdefault("parameters", []).extend(parameters)
     schemas: JsonObject = components.setdefault("schemas", {})
     for name, schema in referenced.items():
         schemas.setdefault(name, schema)
+
+
+def _sort_description(model: type[ListParams]) -> str:
+    return (
+        f"The field to sort by, `-field` for descending (default `{model.default_sort}`); ties "
+        "are broken by id. With `includeDeleted=true`, only `updatedAt`."
+    )
 
 
 def _drop_unreferenced_schemas(document: JsonObject, names: Sequence[str]) -> None:

@@ -31,6 +31,7 @@ ClientId = Annotated[str, Path(max_length=64, description="The client's id (cli_
 
 
 class ClientListQuery(ListParams):
+    sortable = SORTABLE
     archived: bool | None = Field(None, description="Only archived (true) or active (false).")
     external_ref: str | None = Field(None, alias="externalRef", max_length=200)
 
@@ -50,7 +51,6 @@ async def list_clients(
         session,
         query,
         params,
-        sortable=SORTABLE,
         id_column=ClientRow.id,
         updated_at_column=ClientRow.updated_at,
         tombstones=tombstones(principal.workspace_id, service.ENTITY),

@@ -7,6 +7,8 @@ from typing import Annotated, Final
 import pycountry
 from pydantic import AfterValidator, StringConstraints
 
+from billabled.kit.schema import SchemaKeywords
+
 MESSAGE: Final = "must be an ISO 4217 currency code such as USD or EUR"
 
 
@@ -21,5 +23,13 @@ def _known(code: str) -> str:
     return code
 
 
+# Every code the standard assigns, for the reference.
+CODES: Final = tuple(sorted(currency.alpha_3 for currency in pycountry.currencies))
+
 # A request field: three upper-case letters that ISO 4217 assigns ("ZZZ" was accepted).
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_known)]
+Currency = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    AfterValidator(_known),
+    SchemaKeywords(enum=list(CODES)),
+]

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any, Final, Self
+from typing import Any, ClassVar, Final, Self
 
 import orjson
 from pydantic import Field, model_validator
@@ -67,7 +67,13 @@ def _invalid(field: str, message: str) -> InvalidListParameter:
 
 class ListParams(QueryModel):
     """The paging parameters every list takes, as a query model (`kit.query`); each list's own
-    filters are a subclass: `Annotated[XListQuery, Depends(query_params(XListQuery))]`."""
+    filters are a subclass: `Annotated[XListQuery, Depends(query_params(XListQuery))]`.
+
+    The subclass names the fields `sort` takes (wire name → column) in `sortable`: `paginate`
+    sorts by them and the reference lists them as the parameter's values."""
+
+    sortable: ClassVar[Mapping[str, Column]]
+    default_sort: ClassVar[str] = "createdAt"
 
     page: int = Field(1, ge=1, le=1_000_000, description="1-based page number.")
     page_size: int = Field(
@@ -87,7 +93,10 @@ class ListParams(QueryModel):
         None, alias="updatedSince", description="Only records changed at or after this time."
     )
     include_deleted: bool = Field(
-        False, alias="includeDeleted", description="Also return tombstones of deleted records."
+        False,
+        alias="includeDeleted",
+        description="Also return tombstones of deleted records, merged by `updatedAt` (the only "
+        "order then).",
     )
 
     @model_validator(mode="after")
@@ -429,10 +438,8 @@ async def paginate(
     query: AnySelect,
     params: ListParams,
     *,
-    sortable: Mapping[str, Column],
     id_column: Column,
     updated_at_column: Column,
-    default_sort: str = "createdAt",
     tombstones: Tombstones | None = None,
     sort_value: Callable[[Any], Any] | None = None,
     query_values: Mapping[str, Any] | None = None,
@@ -462,7 +469,7 @@ async def paginate(
             )
         sort = _Sort("updatedAt", False, updated_at_column)
     else:
-        sort = _parse_sort(params.sort, sortable, default_sort)
+        sort = _parse_sort(params.sort, params.sortable, params.default_sort)
 
     cursor = _decode_cursor(params.cursor, sort) if params.cursor else None
     size = params.page_size

@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from billabled.kit.nul import NUL, nul_error
+from billabled.kit.schema import without_null
 
 # The attribute of a `query_params` dependency naming its model, for the OpenAPI builder.
 QUERY_MODEL_ATTRIBUTE: Final = "billabled_query_model"
@@ -70,12 +71,15 @@ def query_model_of(call: Callable[..., Any]) -> type[QueryModel] | None:
 def openapi_parameters(model: type[QueryModel]) -> tuple[list[JsonObject], JsonObject]:
     """The model's fields as OpenAPI query parameters, shaped as FastAPI shapes its own (the
     description on the parameter and in its schema, no schema title, no `null` default), and the
-    schemas they refer to (enums), for `components.schemas`."""
+    schemas they refer to (enums), for `components.schemas`. A query string cannot send `null`
+    (a parameter left out is `None`), so no schema admits it."""
     schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
     required = set(schema.get("required", []))
     parameters = []
     for name, field_schema in schema["properties"].items():
-        field_schema = {key: value for key, value in field_schema.items() if key != "title"}
+        field_schema = {
+            key: value for key, value in without_null(field_schema).items() if key != "title"
+        }
         if "default" in field_schema and field_schema["default"] is None:
             del field_schema["default"]
         parameter: JsonObject = {

@@ -39,18 +39,36 @@ def _refuse_null(value: ValueT) -> ValueT:
     return value
 
 
+def without_null(json_schema: JsonSchemaValue) -> JsonSchemaValue:
+    """The schema of `T | None` as `T`'s alone (other schemas as they are)."""
+    options = json_schema.get("anyOf")
+    if options is None:
+        return json_schema
+    rest = {key: value for key, value in json_schema.items() if key != "anyOf"}
+    kept = [option for option in options if option != {"type": "null"}]
+    return {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}
+
+
 class _NullLeftOutOfSchema:
-    """The schema of `T | None` as `T`'s alone: `None` only stands for 'not sent'."""
+    """`None` only stands for 'not sent': the schema is `T`'s alone."""
 
     def __get_pydantic_json_schema__(
         self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        json_schema = handler(core_schema)
-        options = json_schema.pop("anyOf", None)
-        if options is None:
-            return json_schema
-        kept = [option for option in options if option != {"type": "null"}]
-        return {**kept[0], **json_schema} if len(kept) == 1 else {**json_schema, "anyOf": kept}
+        return without_null(handler(core_schema))
+
+
+class SchemaKeywords:
+    """JSON Schema keywords added to a type's schema: a rule its validators enforce that its
+    type or format alone does not say (ISO 4217's codes, the years a date may fall in)."""
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {**handler(core_schema), **self.keywords}
 
 
 # An update field that may be left out but not cleared: `null` is a 422 `not_null`.

@@ -8,10 +8,14 @@ from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, BeforeValidator
 
+from billabled.kit.schema import SchemaKeywords
+
 # The years a date of work may fall in, for time and scheduled work alike: outside them a date
 # is a typing mistake, and far outside them it would overflow the time zone arithmetic.
 FIRST_YEAR: Final = 1900
 LAST_YEAR: Final = 2999
+# The same years for the reference, as the start of a date's text (tests/test_openapi.py).
+YEARS_PATTERN: Final = r"^(19\d\d|2\d\d\d)-"
 
 
 def plausible_date(value: date) -> date:
@@ -52,4 +56,9 @@ def time_text(value: Any) -> Any:
 
 
 # A request's calendar date: `YYYY-MM-DD`, in the years work may be recorded in.
-RequestDate = Annotated[date, BeforeValidator(iso_date_text), AfterValidator(plausible_date)]
+RequestDate = Annotated[
+    date,
+    BeforeValidator(iso_date_text),
+    AfterValidator(plausible_date),
+    SchemaKeywords(pattern=YEARS_PATTERN),
+]

@@ -36,6 +36,7 @@ ProjectId = Annotated[str, Path(max_length=64, description="The project's id (pr
 
 
 class ProjectListQuery(ListParams):
+    sortable = SORTABLE
     client_id: str | None = Field(
         None, alias="clientId", max_length=64, description="Only this client's."
     )
@@ -63,7 +64,6 @@ async def list_projects(
         session,
         query,
         params,
-        sortable=SORTABLE,
         id_column=ProjectRow.id,
         updated_at_column=ProjectRow.updated_at,
         tombstones=tombstones(principal.workspace_id, service.ENTITY),

@@ -48,6 +48,7 @@ class InvalidDateRange(ValidationFailed):
 
 
 class ScheduleListQuery(ListParams):
+    sortable = SORTABLE
     date_from: IsoDate | None = Field(
         None, alias="from", description="Only work on or after this date (YYYY-MM-DD)."
     )
@@ -94,7 +95,6 @@ async def list_schedule(
         session,
         query,
         params,
-        sortable=SORTABLE,
         id_column=ScheduledWorkRow.id,
         updated_at_column=ScheduledWorkRow.updated_at,
         tombstones=tombstones(principal.workspace_id, service.ENTITY),

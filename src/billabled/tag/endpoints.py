@@ -32,6 +32,7 @@ TagId = Annotated[str, Path(max_length=64, description="The tag's id (tag_…)."
 
 
 class TagListQuery(ListParams):
+    sortable = SORTABLE
     name: str | None = Field(
         None, min_length=1, max_length=100, description="Only the tag with this name (any case)."
     )
@@ -52,7 +53,6 @@ async def list_tags(
         session,
         query,
         params,
-        sortable=SORTABLE,
         id_column=TagRow.id,
         updated_at_column=TagRow.updated_at,
         tombstones=tombstones(principal.workspace_id, service.ENTITY),

@@ -48,6 +48,7 @@ SubTaskId = Annotated[str, Path(max_length=64, description="The subtask's id (su
 
 
 class TaskListQuery(ListParams):
+    sortable = TASK_SORTABLE
     project_id: str | None = Field(
         None, alias="projectId", max_length=64, description="Only this project's."
     )
@@ -55,6 +56,7 @@ class TaskListQuery(ListParams):
 
 
 class SubTaskListQuery(TaskListQuery):
+    sortable = SUBTASK_SORTABLE
     task_id: str | None = Field(
         None, alias="taskId", max_length=64, description="Only this task's."
     )
@@ -79,7 +81,6 @@ async def list_tasks(
         session,
         query,
         params,
-        sortable=TASK_SORTABLE,
         id_column=TaskRow.id,
         updated_at_column=TaskRow.updated_at,
         tombstones=tombstones(principal.workspace_id, service.TASK),
@@ -141,7 +142,6 @@ async def list_subtasks(
         session,
         query,
         params,
-        sortable=SUBTASK_SORTABLE,
         id_column=SubTaskRow.id,
         updated_at_column=SubTaskRow.updated_at,
         tombstones=tombstones(principal.workspace_id, service.SUBTASK),

@@ -47,6 +47,7 @@ EntryId = Annotated[str, Path(max_length=64, description="The time entry's id (t
 
 
 class TimeEntryListQuery(ListParams):
+    sortable = SORTABLE
     date_from: date | None = Field(
         None, alias="from", description="Only on or after this date (YYYY-MM-DD)."
     )
@@ -110,7 +111,6 @@ async def list_time_entries(
         params,
         query_values=query.values,
         few_first=query.few_first(params.sort),
-        sortable=SORTABLE,
         id_column=TimeEntryRow.id,
         updated_at_column=TimeEntryRow.updated_at,
         tombstones=service.entry_tombstones(principal),

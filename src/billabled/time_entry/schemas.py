@@ -26,8 +26,8 @@ from pydantic import (
 )
 from pydantic.types import Strict
 
-from billabled.kit.schema import ApiModel, NotNull, UpdateModel
-from billabled.kit.time import RequestDate, plausible_date, time_text
+from billabled.kit.schema import ApiModel, NotNull, SchemaKeywords, UpdateModel
+from billabled.kit.time import YEARS_PATTERN, RequestDate, plausible_date, time_text
 from billabled.models.time_entry import TimeEntryStatus
 from billabled.time_entry.rates import amount_minor
 
@@ -45,7 +45,12 @@ def _plausible_datetime(value: dt.datetime) -> dt.datetime:
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 # Written as text only, as the schedule's dates are: a Unix time, `"3600"` or `true` for a number
 # were taken and converted (a helper's schemathesis run).
-Moment = Annotated[AwareDatetime, BeforeValidator(time_text), AfterValidator(_plausible_datetime)]
+Moment = Annotated[
+    AwareDatetime,
+    BeforeValidator(time_text),
+    AfterValidator(_plausible_datetime),
+    SchemaKeywords(pattern=YEARS_PATTERN),
+]
 Day = RequestDate
 Duration = Annotated[int, Strict(), Field(ge=1, le=MAX_DURATION_SECONDS)]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)]

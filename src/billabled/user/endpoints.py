@@ -33,6 +33,7 @@ SORTABLE = {
 
 
 class UserListQuery(ListParams):
+    sortable = SORTABLE
     role: Role | None = Field(None, description="Only members with this role.")
 
 
@@ -50,7 +51,6 @@ async def list_users(
             principal.workspace_id, params.role.value if params.role else None
         ),
         params,
-        sortable=SORTABLE,
         id_column=UserRow.id,
         updated_at_column=Membership.updated_at,
         tombstones=Tombstones(
