@@ -23,6 +23,7 @@ taken as one window from now.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import math
 import time
@@ -135,6 +136,8 @@ class _Counts(Protocol):
 
     async def get_expiry(self, key: str) -> float: ...
 
+    async def delete(self, key: str) -> None: ...
+
 
 class RedisCounts:
     """Window counters in Redis; the increments asked for in one turn of the event loop are sent
@@ -170,6 +173,12 @@ class RedisCounts:
         except (RedisError, OSError) as exc:
             raise StorageError(exc) from exc
         return max(int(ttl), 0) + time.time()
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self._redis.delete(f"{_REDIS_KEY_PREFIX}:{key}")
+        except (RedisError, OSError) as exc:
+            raise StorageError(exc) from exc
 
     async def close(self) -> None:
         self._closed = True
@@ -240,6 +249,9 @@ class MemoryCounts:
         window = self._windows.get(key)
         return window[0] if window is not None else time.time()
 
+    async def delete(self, key: str) -> None:
+        self._windows.pop(key, None)
+
 
 class _WindowCounter:
     """Fixed windows in one storage, each window's end remembered after its first sighting."""
@@ -272,6 +284,10 @@ class _WindowCounter:
                 reset_at = now + WINDOW_SECONDS
             self._remember(key, reset_at)
         return WindowCount(count, reset_at)
+
+    async def forget(self, key: str) -> None:
+        self._resets.pop(key, None)
+        await self.storage.delete(key)
 
     def _remember(self, key: str, reset_at: float) -> None:
         # Ended windows are dropped when the map has doubled since the last pass (it was rebuilt
@@ -353,6 +369,15 @@ class RateLimiter:
                 )
                 self._local_until = time.monotonic() + SHARED_RETRY_SECONDS
             return await self._local.count(key)
+
+    async def forget(self, bucket: str) -> None:
+        """Drop `bucket`'s counter: it was counted before it turned out to be nobody's (a key
+        that is not one, counted while it was looked up). Where it cannot be reached, it
+        expires with its window."""
+        key = _WINDOW.key_for(bucket)
+        counter = self._local if self._local is not None and self._local_until else self._counter
+        with contextlib.suppress(StorageError):
+            await counter.forget(key)
 
     async def _try_shared(self) -> None:
         """While requests are counted locally: can Redis count again? An increment, not a PING,

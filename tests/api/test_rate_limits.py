@@ -490,3 +490,25 @@ def test_a_count_taken_by_redis_is_not_counted_again_when_its_window_end_cannot_
     # The window's end is not known: it is at most one window away.
     for _, reset_at in counted:
         assert before < reset_at <= time.time() + WINDOW_SECONDS
+
+
+@pytest.mark.skipif(
+    redis_test_url() is None, reason="needs BILLABLED_TEST_REDIS_URL (CI's second pass)"
+)
+def test_a_key_that_is_nobodys_leaves_no_counter_in_redis(
+    client: TestClient, settings: Settings
+) -> None:
+    """It is counted while it is looked up (the two overlap), so its counter is then deleted:
+    made-up keys would each leave one in Redis for a minute."""
+    import redis
+
+    from billabled.kit.apikeys import derive_pepper, generate_key, hash_key
+
+    made_up = generate_key()  # well formed, checksum and all
+    response = client.get("/api/v1/me", headers={"X-Api-Key": made_up})
+
+    assert response.status_code == 401
+    assert response.headers["ratelimit-policy"].startswith('"ip"')
+    key_hash = hash_key(derive_pepper(settings.resolved_secret_key), made_up)
+    with redis.Redis.from_url(redis_test_url() or "") as admin:
+        assert admin.exists(f"LIMITS:billabled/key:{key_hash[:32]}/1/1/minute") == 0

@@ -325,7 +325,9 @@ async def _authenticate_and_count(
     platform: ApiPlatform, key_hash: str
 ) -> tuple[Principal, WindowCount]:
     """Look the key up and count the request against its window. With Redis both are round
-    trips, so they overlap; the count is per key hash, so an unknown key charges no real key."""
+    trips, so they overlap; the count is per key hash, so an unknown key charges no real key,
+    and its counter is then deleted (made-up keys would otherwise each leave one in Redis for a
+    window)."""
     bucket = f"key:{key_hash[:32]}"
     if not platform.limiter.is_shared:
         principal = await authenticate_key(platform.keys, key_hash)
@@ -334,10 +336,12 @@ async def _authenticate_and_count(
     counting = asyncio.ensure_future(platform.limiter.count(bucket))
     try:
         principal = await authenticate_key(platform.keys, key_hash)
-    except BaseException:
+    except BaseException as exc:
         # The refusal stands whatever the count does; it is awaited only to be finished.
         with contextlib.suppress(Exception):
             await counting
+        if isinstance(exc, Unauthorized):
+            await platform.limiter.forget(bucket)
         raise
     return principal, await counting
 
