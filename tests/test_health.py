@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from billabled.app import GC_YOUNG_THRESHOLD, create_app
 from billabled.config import Settings
+from billabled.kit.apikeys import generate_key
 from tests.conftest import TEST_SECRET_KEY
 
 
@@ -41,6 +42,27 @@ def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
     assert ready.json()["error"]["code"] == "service_unavailable"
     assert "127.0.0.1" not in ready.text
     assert alive.status_code == 200
+
+
+def test_api_requests_are_503_with_retry_after_while_the_database_is_unreachable(
+    tmp_path: Path,
+) -> None:
+    """Not a 500: clients and their retry policies treat 503 + Retry-After as 'try again'. And
+    the app still shuts down cleanly (the last usage records could not be written: that raised)."""
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url="postgresql://nobody@127.0.0.1:9/unreachable",
+        secret_key=TEST_SECRET_KEY,
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        response = client.get("/api/v1/me", headers={"X-Api-Key": generate_key()})
+
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "service_unavailable"
+    assert error["requestId"] == response.headers["x-request-id"]
+    assert response.headers["retry-after"] == "5"
+    assert "127.0.0.1" not in response.text
 
 
 def test_a_started_app_keeps_the_collector_off_its_startup_objects(settings: Settings) -> None:

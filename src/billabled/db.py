@@ -14,14 +14,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final
 
+import asyncpg
 import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -34,6 +37,34 @@ from billabled.config import Settings
 from billabled.sqlite_driver import one_trip_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+# What a request meets when the database cannot serve it for now: down, restarting, out of
+# connections, unreachable. It is answered 503 with Retry-After (clients retry), not 500.
+_UNAVAILABLE: Final = (
+    OSError,  # refused, reset, timed out: asyncpg raises them bare while connecting
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, cancelled
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+    PoolTimeout,  # no pooled connection came free in time
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc`, or what it was raised from or while handling, says the database cannot
+    serve requests for now (rather than that this request or our code is wrong)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, sqlite3.OperationalError) and "locked" in str(current):
+            return True  # another writer held the lock past the busy timeout
+        current = current.__cause__ or current.__context__
+    return False
+
 
 _ASYNC_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite"}
 _SYNC_DRIVERS = {"postgresql": "psycopg", "sqlite": "pysqlite"}

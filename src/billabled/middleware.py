@@ -4,7 +4,8 @@
 - Every request is logged once with its id, method, route, status and duration (never headers,
   bodies or query strings, which can hold secrets).
 - An exception nobody handled is logged with the request id and answered with a 500 envelope that
-  names only the request id.
+  names only the request id; when it says the database cannot serve requests for now, a 503
+  with `Retry-After`.
 
 Written as plain ASGI (not BaseHTTPMiddleware): it runs on every request and must cost little.
 """
@@ -12,6 +13,7 @@ Written as plain ASGI (not BaseHTTPMiddleware): it runs on every request and mus
 from __future__ import annotations
 
 import re
+import sys
 import time
 from typing import Final
 
@@ -19,11 +21,14 @@ import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from billabled.errors import InternalError
+from billabled.db import is_unavailable
+from billabled.errors import InternalError, ServiceUnavailable
 from billabled.kit.ids import new_id
 from billabled.kit.jsonresponse import JsonResponse
 
 REQUEST_ID_HEADER: Final = "x-request-id"
+DATABASE_UNAVAILABLE: Final = "The database is not reachable for now; retry shortly."
+RETRY_AFTER_SECONDS: Final = 5
 _SANE_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 log = structlog.get_logger("billabled.request")
@@ -44,15 +49,24 @@ def _request_id_from(scope: Scope) -> str:
 
 
 async def answer_unhandled(scope: Scope, receive: Receive, send: Send) -> None:
-    """Log the exception being handled, with the request id, and answer a bare 500 envelope.
+    """Log the exception being handled, with the request id, and answer a bare 500 envelope,
+    or a 503 with `Retry-After` when the database cannot serve requests for now.
 
     Called from an `except` block by whichever middleware can still answer: the API platform
     layer (so the answer keeps its rate-limit headers) or, for everything else, this one.
     """
-    log.exception("unhandled_exception", method=scope["method"], path=scope["path"])
-    body = InternalError().body()
+    exc = sys.exc_info()[1]
+    unavailable = exc is not None and is_unavailable(exc)
+    log.exception(
+        "database_unavailable" if unavailable else "unhandled_exception",
+        method=scope["method"],
+        path=scope["path"],
+    )
+    error = ServiceUnavailable(DATABASE_UNAVAILABLE) if unavailable else InternalError()
+    body = error.body()
     body["error"]["requestId"] = scope.get("state", {}).get("request_id")
-    await JsonResponse(body, status_code=500)(scope, receive, send)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if unavailable else None
+    await JsonResponse(body, status_code=error.status, headers=headers)(scope, receive, send)
 
 
 class RequestContextMiddleware:

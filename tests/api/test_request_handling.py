@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import base64
 import gzip
+import sqlite3
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import make_url
 
 from billabled.api.routing import ApiRoute, directly_called
 from billabled.auth.scopes import Scope
+from billabled.config import Settings
 from tests.factories import Factory, Key, Workspace
+from tests.support import postgres_test_url
 
 CLIENTS = "/api/v1/clients"
 
@@ -172,3 +176,27 @@ def test_another_workspaces_id_in_the_path_is_404(
     response = client.get(f"{CLIENTS}/{created.json()['id']}", headers=owner_key.headers)
     assert response.status_code == 404, response.text
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.skipif(postgres_test_url() is not None, reason="SQLite's write lock")
+def test_a_write_that_waits_out_the_lock_is_503_with_retry_after(
+    client: TestClient, settings: Settings, owner_key: Key
+) -> None:
+    """Another process holding SQLite's write lock past the busy timeout: retry later."""
+    path = make_url(settings.resolved_database_url).database
+    assert path is not None
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        response = client.post(
+            "/api/v1/clients", json={"name": "Locked"}, headers=owner_key.headers
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert response.headers["retry-after"] == "5"
+    retried = client.post("/api/v1/clients", json={"name": "Locked"}, headers=owner_key.headers)
+    assert retried.status_code == 201

@@ -46,6 +46,7 @@ from billabled.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -56,6 +57,7 @@ from billabled.idempotency.service import (
 )
 from billabled.kit.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ListParams
 from billabled.kit.query import QueryModel, openapi_parameters, query_model_of
+from billabled.middleware import DATABASE_UNAVAILABLE
 from billabled.models.membership import Role
 from billabled.models.workspace import Plan
 from billabled.ratelimit import PLAN_LIMITS_PER_MINUTE, WINDOW_SECONDS
@@ -291,6 +293,13 @@ _ERROR_RESPONSES: Final = {
         "Something failed on our side; no details are given. Quote `requestId`.",
         (InternalError(requestId="req_01JD3S5X6Q2M8ZP4T7V9W0B1C2"),),
     ),
+    "ServiceUnavailable": _ErrorResponse(
+        503,
+        "The database cannot serve requests for now (`service_unavailable`). "
+        "Retry after `Retry-After` seconds.",
+        (ServiceUnavailable(DATABASE_UNAVAILABLE, requestId="req_01JD3S5X6Q2M8ZP4T7V9W0B1C2"),),
+        headers=("Retry-After",),
+    ),
 }
 _RESPONSE_BY_STATUS: Final = {response.status: name for name, response in _ERROR_RESPONSES.items()}
 
@@ -522,7 +531,7 @@ def _error_statuses(method: str, operation: JsonObject, scope: Scope | None) -> 
         statuses += [409, 413, 415]
     if has_input or method in _BODY_METHODS:
         statuses.append(422)
-    statuses += [429, 500]
+    statuses += [429, 500, 503]
     return sorted(statuses)
 
 

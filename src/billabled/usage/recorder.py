@@ -118,12 +118,17 @@ class UsageRecorder:
         """Let the flusher finish its current write and stop, then write what is left. Never
         cancelled mid-write: a driver interrupted in the middle of a statement (asyncpg's
         executemany, seen on shutdown) can leave its connection waiting forever, and the process
-        with it."""
+        with it. A database that cannot take the last records loses them, logged: the shutdown
+        goes on (it ended in a traceback)."""
         if self._task is not None:
             self._stopping.set()
             await self._task
             self._task = None
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("usage_records_lost", dropped=len(self._buffer))
+            self._buffer.clear()
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
