@@ -492,6 +492,32 @@ def test_a_project_with_time_stays_with_its_client(
     assert same.status_code == 200
 
 
+def test_a_project_with_billable_time_cannot_become_non_billable(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    """Its billable entries would have stayed billable (and growing) on a project whose time
+    cannot be made billable: `non_billable` projects have no billable time."""
+    project_id = factory.project(workspace, factory.client(workspace))
+    entry_id = insert_time_entry(factory, workspace, project_id)
+    url = f"{BASE}/{project_id}"
+    before = client.get(url, headers=owner_key.headers).json()
+
+    refused = client.patch(url, json={"billingType": "non_billable"}, headers=owner_key.headers)
+
+    assert refused.status_code == 409, refused.text
+    error = refused.json()["error"]
+    assert (error["code"], error["dependents"]) == ("has_dependents", {"billable time entries": 1})
+    assert client.get(url, headers=owner_key.headers).json() == before
+    # Once its time is not billable, it may.
+    unbill = client.patch(
+        f"/api/v1/time-entries/{entry_id}", json={"billable": False}, headers=owner_key.headers
+    )
+    assert unbill.status_code == 200, unbill.text
+    switched = client.patch(url, json={"billingType": "non_billable"}, headers=owner_key.headers)
+    assert switched.status_code == 200, switched.text
+    assert switched.json()["billingType"] == "non_billable"
+
+
 # --- rates ----------------------------------------------------------------------------------------
 
 

@@ -38,7 +38,7 @@ ProjectId = Annotated[str, Path(max_length=64, description="The project's id (pr
 class ProjectListQuery(ListParams):
     sortable = SORTABLE
     client_id: str | None = Field(
-        None, alias="clientId", max_length=64, description="Only this client's."
+        None, alias="clientId", min_length=1, max_length=64, description="Only this client's."
     )
     status: ProjectStatus | None = Field(None, description="Only with this status.")
     billing_type: BillingType | None = Field(

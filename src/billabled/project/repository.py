@@ -114,13 +114,17 @@ async def unknown_tag_ids(
     return sorted(set(tag_ids) - found)
 
 
-async def count_time_entries(session: AsyncSession, workspace_id: str, project_id: str) -> int:
-    count = await session.scalar(
+async def count_time_entries(
+    session: AsyncSession, workspace_id: str, project_id: str, *, billable_only: bool = False
+) -> int:
+    query = (
         select(func.count())
         .select_from(TimeEntry)
         .where(TimeEntry.workspace_id == workspace_id, TimeEntry.project_id == project_id)
     )
-    return int(count or 0)
+    if billable_only:
+        query = query.where(TimeEntry.billable.is_(True))
+    return int(await session.scalar(query) or 0)
 
 
 @dataclass(frozen=True, slots=True)

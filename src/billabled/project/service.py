@@ -186,6 +186,11 @@ async def update_project(
         tag_ids = _unique(changes.pop("tag_ids"))
         await _check_tags(session, principal, tag_ids)
 
+    if (
+        changes.get("billing_type") == BillingType.NON_BILLABLE
+        and project.billing_type != BillingType.NON_BILLABLE
+    ):
+        await _refuse_billable_time(session, principal, project)
     check_billing = bool(_BILLING_FIELDS & changes.keys())
     if "retainer" in changes:
         _set_retainer(project, changes.pop("retainer"))
@@ -204,6 +209,24 @@ async def update_project(
     if after != before:
         _record_update(session, principal, project.id, before, after)
     return project, tag_ids
+
+
+async def _refuse_billable_time(
+    session: AsyncSession, principal: Principal, project: Project
+) -> None:
+    """A `non_billable` project has no billable time (its entries could not be changed back:
+    `billable: true` is refused there). Time being logged meanwhile waits on the project's
+    lock and then sees it non_billable."""
+    billable = await repository.count_time_entries(
+        session, principal.workspace_id, project.id, billable_only=True
+    )
+    if billable:
+        raise HasDependents(
+            f"This project cannot become non_billable: {billable} of its time entries are "
+            "billable. Mark them not billable (or move them) first, or archive the project and "
+            "create a non_billable one.",
+            dependents={"billable time entries": billable},
+        )
 
 
 def _record_update(
