@@ -409,3 +409,26 @@ def test_a_list_sorts_by_each_documented_field_and_no_other(
     response = client.get(operation.url({}), params={"sort": "id"}, headers=owner_key.headers)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["errors"][0]["field"] == "sort"
+
+
+def _non_empty_filters(path: str) -> list[str]:
+    parameters = DOCUMENT["paths"][path]["get"].get("parameters", [])
+    return [p["name"] for p in parameters if p["schema"].get("minLength", 0) >= 1]
+
+
+NON_EMPTY_FILTERS: Final = [
+    pytest.param(op, name, id=f"{op.id} {name}=")
+    for op in OPERATIONS
+    if op.method == "GET"
+    for name in _non_empty_filters(op.path)
+]
+
+
+@pytest.mark.parametrize(("operation", "name"), NON_EMPTY_FILTERS)
+def test_an_empty_filter_is_422_not_an_empty_list(
+    client: TestClient, owner_key: Key, operation: Operation, name: str
+) -> None:
+    """`?userId=` matched nobody and answered an empty page, as if the member had no time."""
+    response = client.get(operation.url({}), params={name: ""}, headers=owner_key.headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["errors"][0]["field"] == name

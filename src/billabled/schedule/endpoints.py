@@ -56,10 +56,14 @@ class ScheduleListQuery(ListParams):
         None, alias="to", description="Only work on or before this date (YYYY-MM-DD)."
     )
     user_id: str | None = Field(
-        None, alias="userId", max_length=64, description="Only this member's work."
+        None, alias="userId", min_length=1, max_length=64, description="Only this member's work."
     )
     project_id: str | None = Field(
-        None, alias="projectId", max_length=64, description="Only work on this project."
+        None,
+        alias="projectId",
+        min_length=1,
+        max_length=64,
+        description="Only work on this project.",
     )
 
 

@@ -50,7 +50,7 @@ SubTaskId = Annotated[str, Path(max_length=64, description="The subtask's id (su
 class TaskListQuery(ListParams):
     sortable = TASK_SORTABLE
     project_id: str | None = Field(
-        None, alias="projectId", max_length=64, description="Only this project's."
+        None, alias="projectId", min_length=1, max_length=64, description="Only this project's."
     )
     status: TaskStatus | None = Field(None, description="Only with this status.")
 
@@ -58,7 +58,7 @@ class TaskListQuery(ListParams):
 class SubTaskListQuery(TaskListQuery):
     sortable = SUBTASK_SORTABLE
     task_id: str | None = Field(
-        None, alias="taskId", max_length=64, description="Only this task's."
+        None, alias="taskId", min_length=1, max_length=64, description="Only this task's."
     )
 
 

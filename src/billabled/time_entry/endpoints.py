@@ -55,13 +55,13 @@ class TimeEntryListQuery(ListParams):
         None, alias="to", description="Only on or before this date (YYYY-MM-DD)."
     )
     user_id: str | None = Field(
-        None, alias="userId", max_length=64, description="Only this member's."
+        None, alias="userId", min_length=1, max_length=64, description="Only this member's."
     )
     project_id: str | None = Field(
-        None, alias="projectId", max_length=64, description="Only this project's."
+        None, alias="projectId", min_length=1, max_length=64, description="Only this project's."
     )
     client_id: str | None = Field(
-        None, alias="clientId", max_length=64, description="Only this client's."
+        None, alias="clientId", min_length=1, max_length=64, description="Only this client's."
     )
     billable: bool | None = Field(None, description="Only billable (true) or not.")
     status: TimeEntryStatus | None = Field(None, description="Only with this status.")
