@@ -190,6 +190,8 @@ def test_a_duration_from_start_and_end_is_rounded_to_the_second(
         ({"start": "2026-03-02T10:00:00Z", "end": "2026-03-02T09:00:00Z"}, ["end"]),
         ({"start": "2026-03-02T10:00:00Z", "end": "2026-03-02T10:00:00Z"}, ["end"]),
         ({"start": "2026-03-02T10:00:00Z", "end": "2026-03-02T10:00:00.200Z"}, ["end"]),
+        # Half a second would round up to the one second it falls short of: was billed.
+        ({"start": "2026-03-02T10:00:00Z", "end": "2026-03-02T10:00:00.500Z"}, ["end"]),
         ({"start": "2026-03-02T10:00:00Z", "end": "2026-03-03T10:00:01Z"}, ["end"]),
         ({"start": "2026-03-02T09:00:00", "end": "2026-03-02T10:00:00Z"}, ["start"]),
         ({"start": "2026-03-02T09:00:00Z", "end": "2026-03-02T10:00:00"}, ["end"]),
@@ -456,6 +458,50 @@ def test_the_currency_is_the_projects(client: TestClient, factory: Factory, s: S
     assert (created["currency"], created["rateMinor"]) == ("EUR", 9000)
 
 
+def set_bill_rate(factory: Factory, ws: Workspace, user_id: str, rate: int) -> None:
+    factory.sql(
+        "UPDATE membership SET default_bill_rate_minor = :rate"
+        " WHERE workspace_id = :ws AND user_id = :user",
+        rate=rate,
+        ws=ws.id,
+        user=user_id,
+    )
+
+
+def test_a_members_rate_never_prices_work_billed_in_another_currency(
+    client: TestClient, factory: Factory, s: Setup
+) -> None:
+    """The member's rate is in the workspace's currency (USD here): on a EUR project without a
+    rate of its own it would have been stamped as EUR 135 for $135 of work."""
+    set_bill_rate(factory, s.ws, s.ws.owner_id, 13_500)
+    euro_client = factory.client(s.ws, currency="EUR")
+    euro_project = factory.project(s.ws, euro_client, currency="EUR", hourly_rate_minor=None)
+    dollar_project = factory.project(s.ws, factory.client(s.ws), hourly_rate_minor=None)
+
+    euro = log(client, s.key, day_entry(euro_project))
+    dollar = log(client, s.key, day_entry(dollar_project))
+
+    assert (euro["currency"], euro["rateMinor"], euro["amountMinor"]) == ("EUR", None, None)
+    assert (dollar["currency"], dollar["rateMinor"]) == ("USD", 13_500)
+
+
+def test_time_priced_by_its_members_rate_takes_the_new_members_when_reassigned(
+    client: TestClient, factory: Factory, s: Setup
+) -> None:
+    _, member_id = member_key(factory, s.ws)
+    set_bill_rate(factory, s.ws, s.ws.owner_id, 13_500)
+    set_bill_rate(factory, s.ws, member_id, 9_000)
+    unpriced = factory.project(s.ws, factory.client(s.ws), hourly_rate_minor=None)
+    created = log(client, s.key, day_entry(unpriced))
+    assert created["rateMinor"] == 13_500
+
+    url = f"{BASE}/{created['id']}"
+    moved = client.patch(url, json={"userId": member_id}, headers=s.key.headers)
+
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["rateMinor"], moved.json()["amountMinor"]) == (9_000, 9_000)
+
+
 def test_the_rate_snapshot_survives_rate_changes(
     client: TestClient, factory: Factory, s: Setup
 ) -> None:
@@ -486,7 +532,7 @@ def test_the_rate_snapshot_survives_rate_changes(
 
 
 @pytest.mark.parametrize("change", ["project", "task", "user", "billable"])
-def test_the_rate_is_retaken_when_project_or_user_change_not_task_or_billable(
+def test_the_rate_is_retaken_when_the_project_changes_not_task_user_or_billable(
     client: TestClient, factory: Factory, s: Setup, change: str
 ) -> None:
     other_project = factory.project(s.ws, s.client_id, hourly_rate_minor=11_000)
@@ -505,7 +551,8 @@ def test_the_rate_is_retaken_when_project_or_user_change_not_task_or_billable(
             "project": ({"projectId": other_project, "taskId": None}, 11_000),
             # The task plays no part in the rate: the logged rate stays (SPEC §4).
             "task": ({"taskId": other_task}, 10_000),
-            "user": ({"userId": member_id}, 20_000),
+            # The project sets the rate: who did the work does not change it (SPEC §4).
+            "user": ({"userId": member_id}, 10_000),
         }[change]
     response = client.patch(url, json=body, headers=s.key.headers)
     assert response.status_code == 200, response.text
@@ -765,6 +812,46 @@ def test_an_entry_on_a_project_archived_since_can_still_be_corrected(
     response = client.patch(url, json={"durationSeconds": 1800}, headers=s.key.headers)
     assert response.status_code == 200
     assert response.json()["amountMinor"] == 5000
+
+
+def test_an_archived_task_or_subtask_takes_no_new_time(
+    client: TestClient, factory: Factory, s: Setup
+) -> None:
+    archived_task = factory.task(s.ws, s.project_id, name="Old phase")
+    archived_subtask = factory.subtask(s.ws, s.task_id, name="Old step")
+    created = log(client, s.key, day_entry(s.project_id, taskId=s.task_id))
+    url = f"{BASE}/{created['id']}"
+    for table, record in (("task", archived_task), ("subtask", archived_subtask)):
+        factory.sql(f"UPDATE {table} SET status = 'archived' WHERE id = :id", id=record)
+
+    for body, field in (
+        ({"taskId": archived_task}, "taskId"),
+        ({"taskId": s.task_id, "subtaskId": archived_subtask}, "subtaskId"),
+    ):
+        logged = client.post(BASE, json=day_entry(s.project_id, **body), headers=s.key.headers)
+        moved = client.patch(url, json=body, headers=s.key.headers)
+        for response in (logged, moved):
+            assert response.status_code == 422, response.text
+            (error,) = response.json()["error"]["errors"]
+            assert (error["field"], error["type"]) == (field, "archived")
+    # Time already on a task archived since can still be corrected.
+    factory.sql("UPDATE task SET status = 'archived' WHERE id = :id", id=s.task_id)
+    corrected = client.patch(url, json={"durationSeconds": 1800}, headers=s.key.headers)
+    assert corrected.status_code == 200, corrected.text
+
+
+def test_billable_chosen_against_the_default_is_kept_when_the_task_changes(
+    client: TestClient, factory: Factory, s: Setup
+) -> None:
+    """Both tasks leave billable to the project (billable): `false` was someone's choice, and
+    moving the entry to the other task made it billable."""
+    other_task = factory.task(s.ws, s.project_id, name="Build")
+    created = log(client, s.key, day_entry(s.project_id, taskId=s.task_id, billable=False))
+    url = f"{BASE}/{created['id']}"
+
+    moved = client.patch(url, json={"taskId": other_task}, headers=s.key.headers).json()
+
+    assert (moved["billable"], moved["amountMinor"]) == (False, None)
 
 
 def test_billable_follows_a_new_work_item_unless_sent(

@@ -9,11 +9,13 @@ Reused by time entries (the snapshot), analytics and invoices (the amounts). Inv
   2. the client's `default_hourly_rate_minor`;
   3. the member's `default_bill_rate_minor` (their membership of the workspace);
   otherwise there is none (`None`). `non_billable` projects have none: their time is never billed.
-  The rate is in the project's currency.
+  The rate is in the project's currency; the member's is in the workspace's, so it prices only
+  projects billed in that currency (rates are never converted).
 - A time entry **snapshots** that rate when it is logged and keeps it: changing a project's,
   client's or member's rate later never reprices logged work. The snapshot is re-taken only when an
-  update changes the entry's project or user. A non-billable entry keeps its snapshot but shows
-  no rate and no amount: marked billable again, it bills at the rate of when it was logged.
+  update changes the entry's project, or its user where the member's rate is what prices it. A
+  non-billable entry keeps its snapshot but shows no rate and no amount: marked billable again,
+  it bills at the rate of when it was logged.
 - The **amount** of an entry is `rate * seconds / 3600`, rounded half up to a whole minor unit,
   per entry, on the raw duration (invoice rounding of durations is applied by invoicing, never
   stored). Rates and durations are never negative, so half up is `(r * s + 1800) // 3600`.

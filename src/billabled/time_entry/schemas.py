@@ -116,7 +116,8 @@ class TimeEntryCreate(ApiModel):
 class TimeEntryUpdate(UpdateModel):
     """Only the fields sent change. Sending `start`/`end` makes it a start + end entry; sending
     `date`/`durationSeconds` makes it a date + duration entry (start and end are cleared).
-    Changing the project or the user re-takes the rate snapshot."""
+    Changing the project re-takes the rate snapshot, and so does changing the user where the
+    member's rate is what prices the work (neither the project nor its client sets one)."""
 
     user_id: NotNull[Id] = None
     project_id: NotNull[Id] = None
@@ -130,7 +131,8 @@ class TimeEntryUpdate(UpdateModel):
     billable: NotNull[StrictBool] = Field(
         default=None,
         description="When not sent and the project, task or subtask changes, it follows the new "
-        "work item's default.",
+        "work item's default, unless it differed from the old one's (a choice, kept where the "
+        "new project bills time).",
     )
     tag_ids: NotNull[TagIds] = Field(default=None, description="Replaces the entry's tags.")
 

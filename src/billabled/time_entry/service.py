@@ -57,12 +57,14 @@ from billabled.time_entry.validation import (
     References,
     Timing,
     WorkItem,
+    billable_after_move,
     check_billable,
     check_tags,
     check_work_item,
     default_billable,
     invalid,
     load_references,
+    priced_by_member,
     rate_snapshot,
     timing_of,
 )
@@ -271,7 +273,7 @@ _WorkKey = tuple[str, str, str | None, str | None, bool | None, tuple[str, ...]]
 def _decide_work(key: _WorkKey, refs: References) -> _WorkDecision:
     user_id, project_id, task_id, subtask_id, billable_sent, tag_ids = key
     item = WorkItem(user_id, project_id, task_id, subtask_id)
-    problems = check_work_item(item, refs, check_project_state=True, check_user=True)
+    problems = check_work_item(item, refs, before=None, check_user=True)
     problems += check_tags(tag_ids, refs)
     billable = False
     if project_id in refs.projects:
@@ -335,6 +337,7 @@ async def _prepare(
     refs = await load_references(
         session,
         principal.workspace_id,
+        principal.currency,
         project_ids={body.project_id for body in bodies.values()},
         task_ids={body.task_id for body in bodies.values() if body.task_id},
         subtask_ids={body.subtask_id for body in bodies.values() if body.subtask_id},
@@ -502,24 +505,29 @@ async def update_entry(
     if isinstance(timing, list):
         problems += timing
     # The project (with its client's rate) and the member are needed to check a new work item,
-    # to derive billable, and to re-take the rate.
+    # to derive billable, and to re-take the rate; the old work too, to tell whether billable
+    # was its default or someone's choice.
     needs_work_item = work_changed or user_changed or billable_sent
+    works = (item, old) if work_changed and not billable_sent else (item,)
     refs = await load_references(
         session,
         principal.workspace_id,
-        project_ids={item.project_id} if needs_work_item else (),
-        task_ids={item.task_id} if needs_work_item and item.task_id else (),
-        subtask_ids={item.subtask_id} if needs_work_item and item.subtask_id else (),
+        principal.currency,
+        project_ids={work.project_id for work in works} if needs_work_item else (),
+        task_ids={work.task_id for work in works if work.task_id} if needs_work_item else (),
+        subtask_ids={w.subtask_id for w in works if w.subtask_id} if needs_work_item else (),
         user_ids={item.user_id} if needs_work_item else (),
         tag_ids=new_tags or (),
     )
     billable = entry.billable
     if needs_work_item:
-        problems += check_work_item(
-            item, refs, check_project_state=project_changed, check_user=user_changed
-        )
+        problems += check_work_item(item, refs, before=old, check_user=user_changed)
         if item.project_id in refs.projects and (billable_sent or work_changed):
-            billable = changes["billable"] if billable_sent else default_billable(item, refs)
+            billable = (
+                changes["billable"]
+                if billable_sent
+                else billable_after_move(entry.billable, old, item, refs)
+            )
             problems += check_billable(billable, item, refs)
     if new_tags is not None:
         problems += check_tags(new_tags, refs)
@@ -530,12 +538,14 @@ async def update_entry(
         _set(entry, "client_id", refs.projects[item.project_id].client_id)
     for name in ("user_id", "project_id", "task_id", "subtask_id"):
         _set(entry, name, getattr(item, name))
-    # The rate follows the project and the person. Not the task, nor billable: moved to another
-    # task, or marked not billable and billable again, time keeps the rate it was logged at.
-    # Time with no snapshot (no rate was set, or logged as not billable before snapshots were
+    # The rate follows the project, and the person where their rate is what prices the work.
+    # Not the task, nor billable: moved to another task, given to a colleague on a project with
+    # its own rate, or marked not billable and billable again, time keeps the rate it was logged
+    # at. Time with no snapshot (no rate was set, or logged as not billable before snapshots were
     # kept) takes today's when it becomes billable.
     becomes_billable_unpriced = billable and not entry.billable and entry.rate_minor is None
-    if project_changed or user_changed or becomes_billable_unpriced:
+    repriced_by_person = user_changed and priced_by_member(item, refs)
+    if project_changed or repriced_by_person or becomes_billable_unpriced:
         snapshot = rate_snapshot(item, refs)
         _set(entry, "rate_minor", snapshot.rate_minor)
         _set(entry, "currency", snapshot.currency)

@@ -34,8 +34,8 @@ from billabled.models.client import Client
 from billabled.models.membership import Membership
 from billabled.models.project import BillingType, Project, ProjectStatus
 from billabled.models.tag import Tag
-from billabled.models.task import SubTask, Task
-from billabled.time_entry.rates import effective_rate_minor
+from billabled.models.task import SubTask, Task, TaskStatus
+from billabled.time_entry.rates import effective_rate_minor, project_rate_minor
 from billabled.time_entry.schemas import MAX_DURATION_SECONDS
 
 FieldError = dict[str, str]
@@ -83,6 +83,7 @@ class TaskRef:
     id: str
     project_id: str
     billable: bool | None
+    status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class SubtaskRef:
     id: str
     task_id: str
     billable: bool | None
+    status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +101,10 @@ class References:
     projects: Mapping[str, ProjectRef]
     tasks: Mapping[str, TaskRef]
     subtasks: Mapping[str, SubtaskRef]
-    # Members of the workspace → their default bill rate.
+    # Members of the workspace → their default bill rate, in the workspace's currency.
     member_rates: Mapping[str, int | None]
     tags: frozenset[str]
+    workspace_currency: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +148,10 @@ def _reference_queries(dialect: str) -> _ReferenceQueries:
         .join(Client, Client.id == Project.client_id)
         .where(Project.workspace_id == workspace, ids(Project.id, "projects"))
         .with_for_update(read=True, key_share=True, of=Project),
-        tasks=select(Task.id, Task.project_id, Task.billable)
+        tasks=select(Task.id, Task.project_id, Task.billable, Task.status)
         .where(Task.workspace_id == workspace, ids(Task.id, "tasks"))
         .with_for_update(read=True, key_share=True),
-        subtasks=select(SubTask.id, SubTask.task_id, SubTask.billable)
+        subtasks=select(SubTask.id, SubTask.task_id, SubTask.billable, SubTask.status)
         .where(SubTask.workspace_id == workspace, ids(SubTask.id, "subtasks"))
         .with_for_update(read=True, key_share=True),
         members=select(Membership.user_id, Membership.default_bill_rate_minor).where(
@@ -176,6 +179,7 @@ def _one_of_each(kinds: tuple[str, ...]) -> AnySelect:
 async def load_references(
     session: AsyncSession,
     workspace_id: str,
+    workspace_currency: str,
     *,
     project_ids: Collection[str] = (),
     task_ids: Collection[str] = (),
@@ -216,6 +220,7 @@ async def load_references(
         subtasks={row[0]: SubtaskRef(*row) for row in rows.get("subtasks", ())},
         member_rates={row[0]: row[1] for row in rows.get("members", ())},
         tags=frozenset(row[0] for row in rows.get("tags", ())),
+        workspace_currency=workspace_currency,
     )
 
 
@@ -294,9 +299,9 @@ def timing_of(
     if end <= start:
         return [field_error("end", "must be after start", "end_before_start")]
     micros = (end - start) // timedelta(microseconds=1)
-    seconds = (micros + _ONE_SECOND_US // 2) // _ONE_SECOND_US
-    if seconds < 1:
+    if micros < _ONE_SECOND_US:  # before rounding: half a second is not billed as one
         return [field_error("end", "must be at least 1 second after start", "too_short")]
+    seconds = (micros + _ONE_SECOND_US // 2) // _ONE_SECOND_US
     if seconds > MAX_DURATION_SECONDS:
         return [field_error("end", "must be at most 24 hours after start", "too_long")]
     return Timing(
@@ -321,14 +326,16 @@ class WorkItem:
 
 
 def check_work_item(
-    item: WorkItem, refs: References, *, check_project_state: bool, check_user: bool
+    item: WorkItem, refs: References, *, before: WorkItem | None, check_user: bool
 ) -> list[FieldError]:
-    """Existence and consistency of the references. `check_project_state` also requires the
-    project to be active and `check_user` the user to be a member (both for new values only: an
-    entry that stays on a project archived since, or with a member removed since, may still be
-    edited)."""
+    """Existence and consistency of the references. A project, task or subtask the entry is not
+    already on (`before`: the entry before the change; None for a new entry) must also be open
+    to time: an active project, a task or subtask not archived. `check_user` requires the user
+    to be a member. Both only for new values: an entry that stays on a project archived since,
+    or with a member removed since, may still be edited."""
     errors: list[FieldError] = []
     project = refs.projects.get(item.project_id)
+    check_project_state = before is None or before.project_id != item.project_id
     if project is None:
         errors.append(
             field_error(
@@ -358,6 +365,8 @@ def check_work_item(
                     "not_in_project",
                 )
             )
+        elif _archived_and_new(task.status, before.task_id if before else None, item.task_id):
+            errors.append(_archived("taskId", "task", item.task_id))
     if item.subtask_id is not None:
         subtask = refs.subtasks.get(item.subtask_id)
         if item.task_id is None:
@@ -378,11 +387,25 @@ def check_work_item(
                     "not_in_task",
                 )
             )
+        elif _archived_and_new(
+            subtask.status, before.subtask_id if before else None, item.subtask_id
+        ):
+            errors.append(_archived("subtaskId", "subtask", item.subtask_id))
     if check_user and item.user_id not in refs.member_rates:
         errors.append(
             field_error("userId", f"no member {item.user_id!r} in this workspace", "not_found")
         )
     return errors
+
+
+def _archived_and_new(status: str, before_id: str | None, item_id: str) -> bool:
+    return status == TaskStatus.ARCHIVED and before_id != item_id
+
+
+def _archived(field: str, kind: str, record_id: str) -> FieldError:
+    return field_error(
+        field, f"{kind} {record_id!r} is archived; time is not logged on it", "archived"
+    )
 
 
 def check_tags(tag_ids: Collection[str], refs: References) -> list[FieldError]:
@@ -406,6 +429,18 @@ def default_billable(item: WorkItem, refs: References) -> bool:
         if ref is not None and ref.billable is not None:
             return ref.billable
     return True
+
+
+def billable_after_move(billable: bool, before: WorkItem, item: WorkItem, refs: References) -> bool:
+    """What `billable` becomes when an entry moves to other work without `billable` being sent:
+    the new work's default, unless the entry's flag was someone's choice (it differs from the
+    default of the work it was on), which is kept where the new project allows it. (Moving a
+    not-billable entry to another task made it billable.) `refs` holds both works."""
+    if refs.projects[item.project_id].billing_type == BillingType.NON_BILLABLE:
+        return False
+    if billable != default_billable(before, refs):
+        return billable
+    return default_billable(item, refs)
 
 
 def check_billable(billable: bool, item: WorkItem, refs: References) -> list[FieldError]:
@@ -436,6 +471,28 @@ def rate_snapshot(item: WorkItem, refs: References) -> RateSnapshot:
         project_hourly_rate_minor=project.hourly_rate_minor,
         project_retainer_overage_rate_minor=project.retainer_overage_rate_minor,
         client_default_hourly_rate_minor=project.client_rate_minor,
-        member_default_bill_rate_minor=refs.member_rates.get(item.user_id),
+        member_default_bill_rate_minor=_member_rate(item, refs),
     )
     return RateSnapshot(rate, project.currency)
+
+
+def _member_rate(item: WorkItem, refs: References) -> int | None:
+    """The member's default bill rate where it can price this work: it is in the workspace's
+    currency, so it prices only projects billed in that currency (a rate is never converted:
+    $135 stamped on a EUR project read as EUR 135)."""
+    if refs.projects[item.project_id].currency != refs.workspace_currency:
+        return None
+    return refs.member_rates.get(item.user_id)
+
+
+def priced_by_member(item: WorkItem, refs: References) -> bool:
+    """Whether the member's rate is what prices this work (neither the project nor its client
+    sets one): only then does the person logging it change its rate."""
+    project = refs.projects[item.project_id]
+    return (
+        project_rate_minor(
+            project.billing_type, project.hourly_rate_minor, project.retainer_overage_rate_minor
+        )
+        is None
+        and project.client_rate_minor is None
+    )
