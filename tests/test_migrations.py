@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from sqlalchemy import inspect
 from billabled import migrations
 from billabled.db import create_sync_engine
 from billabled.models import Base
-from tests.support import drop_database, new_database_url
+from tests.support import drop_database, new_database_url, postgres_test_url
 
 
 @pytest.fixture
@@ -145,3 +146,113 @@ def test_0006_keeps_existing_tombstones_and_marks_the_reassigned_ones(
         assert owners == {"cli_gone": None, "te_gone": "usr_01", "te_moved": "usr_01"}
     finally:
         engine.dispose()
+
+
+_REBUILD_MIGRATION = '''
+"""A later migration that rebuilds tables the way SQLite's batch mode does (copy, drop, rename)."""
+
+from alembic import op
+
+revision = "9999"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    for table in ("time_entry", "client"):
+        with op.batch_alter_table(table, recreate="always"):
+            pass
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+@pytest.mark.skipif(postgres_test_url() is not None, reason="SQLite's batch mode")
+def test_a_migration_that_rebuilds_a_table_keeps_the_rows_that_refer_to_it(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """Rebuilding `time_entry` with foreign keys on emptied `time_entry_tag` (its ON DELETE
+    CASCADE ran on the drop), and rebuilding `client` failed on `project`'s RESTRICT: later
+    migrations run with them off, checked before they commit."""
+    from datetime import date
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import insert, text
+
+    from billabled.models.client import Client
+    from billabled.models.project import Project
+    from billabled.models.tag import Tag, TimeEntryTag
+    from billabled.models.time_entry import TimeEntry
+    from billabled.models.user import User
+    from billabled.models.workspace import Workspace
+
+    migrations.upgrade(empty_database_url)
+    engine = create_sync_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            ids = {"workspace_id": "ws_01", "currency": "EUR"}
+            for table, values in (
+                (Workspace, {"id": "ws_01", "name": "W"}),
+                (User, {"id": "usr_01", "email": "a@example.com", "name": "A"}),
+                (Client, {"id": "cli_01", "name": "C", **ids}),
+                (Project, {"id": "proj_01", "client_id": "cli_01", "name": "P", **ids}),
+                (Tag, {"id": "tag_01", "workspace_id": "ws_01", "name": "T"}),
+                (
+                    TimeEntry,
+                    {
+                        "id": "te_01",
+                        "user_id": "usr_01",
+                        "client_id": "cli_01",
+                        "project_id": "proj_01",
+                        "work_date": date(2026, 1, 5),
+                        "duration_seconds": 60,
+                        "billable": True,
+                        **ids,
+                    },
+                ),
+                (TimeEntryTag, {"time_entry_id": "te_01", "tag_id": "tag_01"}),
+            ):
+                connection.execute(insert(table.__table__).values(**values))
+        scripts = tmp_path / "migrations"
+        shutil.copytree(migrations.SCRIPT_LOCATION, scripts)
+        (scripts / "versions" / "9999_rebuild.py").write_text(
+            _REBUILD_MIGRATION.format(head=migrations.head_revision())
+        )
+        with engine.connect() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(scripts))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+        with engine.connect() as connection:
+            tagged = connection.execute(text("SELECT count(*) FROM time_entry_tag")).scalar()
+            foreign_keys = connection.execute(text("PRAGMA foreign_keys")).scalar()
+    finally:
+        engine.dispose()
+    assert tagged == 1
+    assert foreign_keys == 1  # on again for whoever uses the connection next
+
+
+def test_every_index_of_the_models_is_in_the_database(empty_database_url: str) -> None:
+    """By name, expression indexes included: autogenerate cannot compare those on SQLite, where
+    batch mode also cannot copy them when it rebuilds a table (the tag name's, case-insensitive,
+    would go unnoticed)."""
+    from sqlalchemy import text
+
+    migrations.upgrade(empty_database_url)
+    engine = create_sync_engine(empty_database_url)
+    try:
+        with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                query = "SELECT name FROM sqlite_master WHERE type = 'index'"
+            else:
+                query = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+            present = set(connection.execute(text(query)).scalars())
+    finally:
+        engine.dispose()
+    wanted = {str(index.name) for table in Base.metadata.tables.values() for index in table.indexes}
+    assert wanted - present == set()

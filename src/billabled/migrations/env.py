@@ -26,16 +26,51 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
     return False
 
 
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    # Outside any transaction, where SQLite ignores the pragma: on the driver's connection,
+    # which runs it at once (SQLAlchemy's would begin a transaction first).
+    assert not connection.in_transaction(), "PRAGMA foreign_keys is a no-op in a transaction"
+    driver_connection: Any = connection.connection.driver_connection
+    driver_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
+def _check_sqlite_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migration left rows whose foreign keys do not hold: {broken[:5]}")
+
+
 def _run(connection: Connection) -> None:
+    """On SQLite, with foreign keys off while the migrations run, checked before they commit.
+    Batch mode rebuilds a table by copying it and dropping the old one: with foreign keys on,
+    that drop runs the ON DELETE actions of every table referring to it (rebuilding
+    `time_entry` emptied `time_entry_tag`; rebuilding `tag` failed on `project_tag`). Alembic's
+    documented way for SQLite."""
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
         render_item=_render_item,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    if not sqlite:
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    _sqlite_foreign_keys(connection, on=False)
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+            _check_sqlite_foreign_keys(connection)
+        # Committed here (the caller's commit finds nothing left), so that the connection can
+        # have its foreign keys back before anyone else uses it.
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        _sqlite_foreign_keys(connection, on=True)
 
 
 def run_migrations_online() -> None:
