@@ -12,7 +12,7 @@ from billabled import migrations
 from billabled.app import create_app
 from billabled.config import Settings
 from billabled.db import create_sync_engine
-from tests.factories import Key
+from tests.factories import Factory, Key
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
@@ -54,3 +54,38 @@ def test_libpq_tls_options_in_the_url_work_for_requests_and_migrations(
         assert client.get("/readyz").status_code == 200
         clients = client.get("/api/v1/clients", headers=owner_key.headers)
         assert clients.status_code == 200, clients.text
+
+
+def test_the_database_refuses_a_reference_into_another_workspace(factory: Factory) -> None:
+    """Every lookup filters by workspace; the keys are the second guard: (workspace_id, column)
+    → parent (workspace_id, id)."""
+    from datetime import date
+
+    from sqlalchemy.exc import IntegrityError
+
+    from billabled.models.task import Task
+    from billabled.models.time_entry import TimeEntry
+
+    ours, theirs = factory.workspace(), factory.workspace()
+    our_project = factory.project(ours, factory.client(ours))
+    their_client = factory.client(theirs)
+    their_project = factory.project(theirs, their_client)
+
+    def entry(**references: str) -> TimeEntry:
+        return TimeEntry(
+            workspace_id=ours.id,
+            user_id=ours.owner_id,
+            work_date=date(2026, 1, 5),
+            duration_seconds=60,
+            billable=True,
+            currency="USD",
+            **{"client_id": their_client, "project_id": our_project, **references},
+        )
+
+    for row in (
+        entry(project_id=their_project),  # another workspace's project
+        entry(),  # another workspace's client
+        Task(workspace_id=ours.id, project_id=their_project, name="Theirs"),
+    ):
+        with pytest.raises(IntegrityError):
+            factory.insert(row)

@@ -761,13 +761,14 @@ def test_a_project_with_schedule_or_time_cannot_be_deleted(
 def test_a_dependent_the_counts_miss_is_still_a_409(
     client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
 ) -> None:
-    """The foreign keys are the last word: a reference the counts cannot see (as one added by a
-    concurrent request after them would be) refuses the delete with a 409, never a 500. Here an
-    inconsistent row, filed under another workspace, stands in for the racing one."""
+    """The foreign keys are the last word: a reference the counts cannot see refuses the delete
+    with a 409, never a 500. Here a subtask filed under this project but under a task of
+    another (the counts look at tasks, schedule and time) stands in for one. (A row filed under
+    another workspace was the stand-in until the keys included the workspace.)"""
     project_id = factory.project(workspace)
-    other = factory.workspace()
-    entry_id = insert_time_entry(factory, workspace, project_id)
-    factory.sql("UPDATE time_entry SET workspace_id = :ws WHERE id = :id", ws=other.id, id=entry_id)
+    elsewhere = factory.task(workspace, factory.project(workspace, name="Elsewhere"))
+    subtask_id = factory.subtask(workspace, elsewhere)
+    factory.sql("UPDATE subtask SET project_id = :p WHERE id = :id", p=project_id, id=subtask_id)
     response = client.delete(f"{BASE}/{project_id}", headers=owner_key.headers)
     assert response.status_code == 409, response.text
     assert response.json()["error"]["code"] == "has_dependents"

@@ -11,7 +11,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, MetaData, String
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -115,3 +124,23 @@ class WorkspaceScopedMixin:
         return mapped_column(
             IdColumn(), ForeignKey("workspace.id", ondelete="CASCADE"), sort_order=-90
         )
+
+
+def in_same_workspace(table: str, column: str, parent: str) -> ForeignKeyConstraint:
+    """`table.column` names a `parent` record of the row's own workspace: the key is
+    (workspace_id, column) → parent (workspace_id, id), so the database refuses a row pointing
+    into another workspace (the code's workspace filters are then not the only guard), and the
+    check run when a parent is deleted uses the child's indexes, which all start with
+    workspace_id (a key on the column alone was checked by reading the whole table on
+    PostgreSQL: 78 ms to delete a project with 303,000 entries in the table)."""
+    return ForeignKeyConstraint(
+        ["workspace_id", column],
+        [f"{parent}.workspace_id", f"{parent}.id"],
+        ondelete="RESTRICT",
+        name=f"fk_{table}_{column}_{parent}",
+    )
+
+
+def referable_in_workspace() -> UniqueConstraint:
+    """What `in_same_workspace` keys refer to: (workspace_id, id), unique as the id is."""
+    return UniqueConstraint("workspace_id", "id")

@@ -5,7 +5,13 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billabled.models.base import Base, IdMixin, TimestampMixin, WorkspaceScopedMixin
+from billabled.models.base import (
+    Base,
+    IdMixin,
+    TimestampMixin,
+    WorkspaceScopedMixin,
+    referable_in_workspace,
+)
 
 
 class Client(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
@@ -21,6 +27,7 @@ class Client(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     external_ref: Mapped[str | None] = mapped_column(String(200), default=None)
 
     __table_args__ = (
+        referable_in_workspace(),
         Index("ix_client_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
         Index("ix_client_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),
         Index("ix_client_workspace_id_name_id", "workspace_id", "name", "id"),

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billabled.models.base import Base, IdColumn, IdMixin, TimestampMixin, WorkspaceScopedMixin
+from billabled.models.base import (
+    Base,
+    IdColumn,
+    IdMixin,
+    TimestampMixin,
+    WorkspaceScopedMixin,
+    in_same_workspace,
+    referable_in_workspace,
+)
 
 
 class BillingType(enum.StrEnum):
@@ -26,7 +34,7 @@ class Project(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     __tablename__ = "project"
     id_prefix = "proj"
 
-    client_id: Mapped[str] = mapped_column(IdColumn(), ForeignKey("client.id", ondelete="RESTRICT"))
+    client_id: Mapped[str] = mapped_column(IdColumn())
     name: Mapped[str] = mapped_column(String(200))
     code: Mapped[str | None] = mapped_column(String(50), default=None)
     billing_type: Mapped[str] = mapped_column(String(20), default=BillingType.HOURLY.value)
@@ -41,6 +49,8 @@ class Project(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default=ProjectStatus.ACTIVE.value)
 
     __table_args__ = (
+        referable_in_workspace(),
+        in_same_workspace("project", "client_id", "client"),
         CheckConstraint(
             "billing_type IN ('hourly', 'fixed_fee', 'retainer', 'non_billable')",
             name="billing_type_known",

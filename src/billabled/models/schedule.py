@@ -7,7 +7,14 @@ from datetime import date
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billabled.models.base import Base, IdColumn, IdMixin, TimestampMixin, WorkspaceScopedMixin
+from billabled.models.base import (
+    Base,
+    IdColumn,
+    IdMixin,
+    TimestampMixin,
+    WorkspaceScopedMixin,
+    in_same_workspace,
+)
 
 
 class ScheduledWork(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
@@ -17,17 +24,15 @@ class ScheduledWork(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     user_id: Mapped[str] = mapped_column(
         IdColumn(), ForeignKey("user_account.id", ondelete="RESTRICT")
     )
-    project_id: Mapped[str] = mapped_column(
-        IdColumn(), ForeignKey("project.id", ondelete="RESTRICT")
-    )
-    task_id: Mapped[str | None] = mapped_column(
-        IdColumn(), ForeignKey("task.id", ondelete="RESTRICT"), default=None
-    )
+    project_id: Mapped[str] = mapped_column(IdColumn())
+    task_id: Mapped[str | None] = mapped_column(IdColumn(), default=None)
     work_date: Mapped[date] = mapped_column(Date)
     planned_seconds: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text, default=None)
 
     __table_args__ = (
+        in_same_workspace("scheduled_work", "project_id", "project"),
+        in_same_workspace("scheduled_work", "task_id", "task"),
         CheckConstraint(
             "planned_seconds > 0 AND planned_seconds <= 86400", name="planned_in_a_day"
         ),

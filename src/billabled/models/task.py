@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billabled.models.base import Base, IdColumn, IdMixin, TimestampMixin, WorkspaceScopedMixin
+from billabled.models.base import (
+    Base,
+    IdColumn,
+    IdMixin,
+    TimestampMixin,
+    WorkspaceScopedMixin,
+    in_same_workspace,
+    referable_in_workspace,
+)
 
 
 class TaskStatus(enum.StrEnum):
@@ -20,9 +28,7 @@ class Task(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     __tablename__ = "task"
     id_prefix = "task"
 
-    project_id: Mapped[str] = mapped_column(
-        IdColumn(), ForeignKey("project.id", ondelete="RESTRICT")
-    )
+    project_id: Mapped[str] = mapped_column(IdColumn())
     name: Mapped[str] = mapped_column(String(200))
     # None: follow the project (billable unless the project is non-billable).
     billable: Mapped[bool | None] = mapped_column(Boolean, default=None)
@@ -30,6 +36,8 @@ class Task(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default=TaskStatus.OPEN.value)
 
     __table_args__ = (
+        referable_in_workspace(),
+        in_same_workspace("task", "project_id", "project"),
         CheckConstraint("status IN ('open', 'done', 'archived')", name="status_known"),
         Index("ix_task_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
         Index("ix_task_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),
@@ -43,17 +51,18 @@ class SubTask(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     __tablename__ = "subtask"
     id_prefix = "sub"
 
-    task_id: Mapped[str] = mapped_column(IdColumn(), ForeignKey("task.id", ondelete="RESTRICT"))
+    task_id: Mapped[str] = mapped_column(IdColumn())
     # The task's project, kept here so time entries and filters need no join.
-    project_id: Mapped[str] = mapped_column(
-        IdColumn(), ForeignKey("project.id", ondelete="RESTRICT")
-    )
+    project_id: Mapped[str] = mapped_column(IdColumn())
     name: Mapped[str] = mapped_column(String(200))
     billable: Mapped[bool | None] = mapped_column(Boolean, default=None)
     estimate_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
     status: Mapped[str] = mapped_column(String(20), default=TaskStatus.OPEN.value)
 
     __table_args__ = (
+        referable_in_workspace(),
+        in_same_workspace("subtask", "task_id", "task"),
+        in_same_workspace("subtask", "project_id", "project"),
         CheckConstraint("status IN ('open', 'done', 'archived')", name="status_known"),
         Index("ix_subtask_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
         Index("ix_subtask_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),

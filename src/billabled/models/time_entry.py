@@ -15,7 +15,14 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billabled.models.base import Base, IdColumn, IdMixin, TimestampMixin, WorkspaceScopedMixin
+from billabled.models.base import (
+    Base,
+    IdColumn,
+    IdMixin,
+    TimestampMixin,
+    WorkspaceScopedMixin,
+    in_same_workspace,
+)
 
 
 class TimeEntryStatus(enum.StrEnum):
@@ -31,16 +38,10 @@ class TimeEntry(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     user_id: Mapped[str] = mapped_column(
         IdColumn(), ForeignKey("user_account.id", ondelete="RESTRICT")
     )
-    client_id: Mapped[str] = mapped_column(IdColumn(), ForeignKey("client.id", ondelete="RESTRICT"))
-    project_id: Mapped[str] = mapped_column(
-        IdColumn(), ForeignKey("project.id", ondelete="RESTRICT")
-    )
-    task_id: Mapped[str | None] = mapped_column(
-        IdColumn(), ForeignKey("task.id", ondelete="RESTRICT"), default=None
-    )
-    subtask_id: Mapped[str | None] = mapped_column(
-        IdColumn(), ForeignKey("subtask.id", ondelete="RESTRICT"), default=None
-    )
+    client_id: Mapped[str] = mapped_column(IdColumn())
+    project_id: Mapped[str] = mapped_column(IdColumn())
+    task_id: Mapped[str | None] = mapped_column(IdColumn(), default=None)
+    subtask_id: Mapped[str | None] = mapped_column(IdColumn(), default=None)
     start_at: Mapped[datetime | None] = mapped_column(default=None)
     end_at: Mapped[datetime | None] = mapped_column(default=None)
     work_date: Mapped[date] = mapped_column(Date)  # in the workspace's time zone
@@ -53,6 +54,10 @@ class TimeEntry(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     invoice_id: Mapped[str | None] = mapped_column(IdColumn(), default=None)
 
     __table_args__ = (
+        in_same_workspace("time_entry", "client_id", "client"),
+        in_same_workspace("time_entry", "project_id", "project"),
+        in_same_workspace("time_entry", "task_id", "task"),
+        in_same_workspace("time_entry", "subtask_id", "subtask"),
         CheckConstraint(
             "duration_seconds > 0 AND duration_seconds <= 86400", name="duration_in_a_day"
         ),
