@@ -59,6 +59,13 @@ def cursor_of(created_at: str) -> str:
         ("cursor=eyJub3QiOiAiYSBjdXJzb3IifQ", "cursor"),
         ("sort=password", "sort"),
         ("sort=--createdAt", "sort"),  # was read as -createdAt
+        # Only the reference's values: were read as createdAt (a helper's schemathesis run).
+        ("sort=", "sort"),
+        ("sort=%20createdAt", "sort"),
+        ("sort=createdAt%20", "sort"),
+        # Times are text: Unix times were taken.
+        ("updatedSince=1700000000", "updatedSince"),
+        ("updatedSince=0.5", "updatedSince"),
         ("updatedSince=yesterday", "updatedSince"),
         ("updatedSince=2026-01-01T00:00:00", "updatedSince"),
         # Before the first or after the last moment a timestamp holds, once in UTC: were 500s.

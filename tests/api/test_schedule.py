@@ -429,6 +429,8 @@ def test_user_and_project_filters(client: TestClient, plan: Plan, week: dict[str
         ("from=yesterday", "from"),
         ("to=2026-02-30", "to"),
         ("from=2026-03-01T00:00:00", "from"),
+        ("from=1772409600", "from"),
+        ("to=1899-12-31", "to"),
         ("userId=" + "u" * 65, "userId"),
         ("sort=name", "sort"),
     ],

@@ -151,6 +151,15 @@ def test_the_date_of_a_start_is_in_the_workspace_time_zone(
     )
     assert morning["date"] == "2026-03-10"  # 10:00 in New York
     assert morning["start"] == "2026-03-10T14:00:00Z"
+    # The years of work hold for the date of work: 03:00 UTC on the first day of 1900 is a day of
+    # 1899 in New York (was stored as one).
+    first_day = {"start": "1900-01-01T03:00:00Z", "end": "1900-01-01T04:00:00Z"}
+    response = client.post(
+        BASE, json={"projectId": s.project_id, **first_day}, headers=s.key.headers
+    )
+    assert response.status_code == 422, response.text
+    assert fields_of(response) == ["start"]
+    assert "1899-12-31" in response.json()["error"]["errors"][0]["message"]
 
 
 def test_a_duration_from_start_and_end_is_rounded_to_the_second(
@@ -196,12 +205,16 @@ def test_a_duration_from_start_and_end_is_rounded_to_the_second(
         ({"start": "2026-03-02T09:00:00", "end": "2026-03-02T10:00:00Z"}, ["start"]),
         ({"start": "2026-03-02T09:00:00Z", "end": "2026-03-02T10:00:00"}, ["end"]),
         ({"start": "0001-01-01T00:30:00+01:00", "end": "0001-01-01T01:00:00+01:00"}, None),
+        # In the years as written but not in UTC, where they are stored: were taken as 1899/3000.
+        ({"start": "1900-01-01T00:00:00+14:00", "end": "1900-01-01T01:00:00+14:00"}, None),
+        ({"start": "2999-12-31T22:00:00-12:00", "end": "2999-12-31T23:00:00-12:00"}, None),
         ({"date": "2026-02-30", "durationSeconds": 60}, ["date"]),
         ({"date": "1066-10-14", "durationSeconds": 60}, ["date"]),
         ({"date": "2026-03-02", "durationSeconds": 0}, ["durationSeconds"]),
         ({"date": "2026-03-02", "durationSeconds": 86_401}, ["durationSeconds"]),
         ({"date": "2026-03-02", "durationSeconds": 1.5}, ["durationSeconds"]),
         ({"start": 1772442000, "end": "2026-03-02T10:00:00Z"}, ["start"]),  # a Unix time: was taken
+        ({"start": "2026-03-02T09:00:00Z", "end": "1772445600"}, ["end"]),  # as text: was taken
     ],
 )
 def test_the_shape_of_the_time_is_checked(
@@ -1085,6 +1098,10 @@ def test_filters(client: TestClient, factory: Factory, s: Setup) -> None:
         ("from=yesterday", "from"),
         ("to=2026-02-30", "to"),
         ("from=2026-03-02&to=2026-03-01", "to"),
+        # Dates as the schedule takes them (were taken: a time, a Unix time, any year).
+        ("from=2026-03-01T00:00:00", "from"),
+        ("from=1772409600", "from"),
+        ("to=1899-12-31", "to"),
         ("status=invoiced", "status"),
         ("billable=maybe", "billable"),
         ("invoiced=sometimes", "invoiced"),

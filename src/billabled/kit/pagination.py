@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any, ClassVar, Final, Self
+from typing import Annotated, Any, ClassVar, Final, Self
 
 import orjson
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
@@ -45,6 +45,7 @@ from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.nul import NUL
 from billabled.kit.query import QueryModel
 from billabled.kit.sql import SortedNotWalked
+from billabled.kit.time import RequestDate, time_text
 
 # Any SELECT, whatever its columns (SQLAlchemy 2.1's Select is variadic).
 AnySelect = Select[*tuple[Any, ...]]
@@ -87,9 +88,10 @@ class ListParams(QueryModel):
         None, max_length=1000, description="`nextCursor` of the previous page (keyset paging)."
     )
     sort: str | None = Field(
-        None, max_length=40, description="Sort field, `-field` for descending."
+        None, min_length=1, max_length=40, description="Sort field, `-field` for descending."
     )
-    updated_since: datetime | None = Field(
+    # Text only, as every time the API takes: a Unix time (`1700000000`, `0.5`) was taken.
+    updated_since: Annotated[datetime | None, BeforeValidator(time_text)] = Field(
         None, alias="updatedSince", description="Only records changed at or after this time."
     )
     include_deleted: bool = Field(
@@ -114,6 +116,32 @@ class ListParams(QueryModel):
             raise _invalid(
                 "updatedSince", "updatedSince is out of range (years 1 to 9999, in UTC)."
             ) from None
+        return self
+
+
+class DateWindowParams(ListParams):
+    """A list with `from`/`to` on the date of work: `YYYY-MM-DD` in the years work may be
+    recorded in (as the records' own dates), `to` not before `from`."""
+
+    date_from: RequestDate | None = Field(
+        None, alias="from", description="Only on or after this date (YYYY-MM-DD)."
+    )
+    date_to: RequestDate | None = Field(
+        None, alias="to", description="Only on or before this date (YYYY-MM-DD)."
+    )
+
+    @model_validator(mode="after")
+    def _to_is_not_before_from(self) -> Self:
+        if (
+            self.date_from is not None
+            and self.date_to is not None
+            and self.date_to < self.date_from
+        ):
+            message = "must not be before from"
+            raise InvalidListParameter(
+                "`to` is before `from`.",
+                errors=[{"field": "to", "in": "query", "message": message, "type": "range"}],
+            )
         return self
 
 
@@ -162,14 +190,14 @@ class _Sort:
 
 
 def sort_field(raw: str | None, default: str = "createdAt") -> str:
-    """The field a `sort` parameter names, either direction (`" -date"` → `"date"`; one `-`
-    only: `--date` names no field)."""
-    text = (raw or default).strip()
+    """The field a `sort` parameter names, either direction (`"-date"` → `"date"`; one `-`
+    only: `--date` names no field, nor does `" date"`: the values are the reference's enum)."""
+    text = raw or default
     return text[1:] if text.startswith("-") else text
 
 
 def _parse_sort(raw: str | None, sortable: Mapping[str, Column], default: str) -> _Sort:
-    descending = (raw or default).strip().startswith("-")
+    descending = (raw or default).startswith("-")
     field = sort_field(raw, default)
     if field not in sortable:
         allowed = ", ".join(sorted(sortable))

@@ -47,10 +47,15 @@ def iso_date_text(value: Any) -> Any:
     return value
 
 
+_ISO_DATE_TIME_START: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
 def time_text(value: Any) -> Any:
-    """Only text reaches the time parser: pydantic alone would take a Unix time (a
-    before-validator)."""
-    if isinstance(value, datetime | str):
+    """Only a date and time written out reaches the time parser: pydantic alone would take a
+    Unix time, as a number or as text (`1700000000`, `"0.5"`) (a before-validator)."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE_TIME_START.match(value):
         return value
     raise ValueError("must be an RFC 3339 time with an offset, e.g. 2026-03-02T09:00:00Z")
 

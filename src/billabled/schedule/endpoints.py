@@ -15,15 +15,13 @@ from billabled.api.platform import API_PREFIX
 from billabled.api.resources import sent_fields, tombstones
 from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import ScheduleRead, ScheduleWrite
-from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
-from billabled.kit.pagination import ListParams, page_response, paginate, sort_field
+from billabled.kit.pagination import DateWindowParams, page_response, paginate, sort_field
 from billabled.kit.query import query_params
 from billabled.kit.schema import Page
 from billabled.models.schedule import ScheduledWork as ScheduledWorkRow
 from billabled.schedule import service
 from billabled.schedule.schemas import (
-    IsoDate,
     ScheduledWork,
     ScheduledWorkCreate,
     ScheduledWorkUpdate,
@@ -43,18 +41,8 @@ ScheduledWorkId = Annotated[
 ]
 
 
-class InvalidDateRange(ValidationFailed):
-    code = "validation_failed"
-
-
-class ScheduleListQuery(ListParams):
+class ScheduleListQuery(DateWindowParams):
     sortable = SORTABLE
-    date_from: IsoDate | None = Field(
-        None, alias="from", description="Only work on or after this date (YYYY-MM-DD)."
-    )
-    date_to: IsoDate | None = Field(
-        None, alias="to", description="Only work on or before this date (YYYY-MM-DD)."
-    )
     user_id: str | None = Field(
         None, alias="userId", min_length=1, max_length=64, description="Only this member's work."
     )
@@ -75,11 +63,6 @@ async def list_schedule(
 ) -> JsonResponse:
     """The workspace's scheduled work. Sort by `createdAt` (default), `updatedAt` or `date`."""
     date_from, date_to = params.date_from, params.date_to
-    if date_from is not None and date_to is not None and date_from > date_to:
-        message = "`from` must be on or before `to`."
-        raise InvalidDateRange(
-            message, errors=[{"field": "to", "in": "query", "message": message, "type": "range"}]
-        )
     query = ScheduledWorkRow.__table__.select().where(
         ScheduledWorkRow.workspace_id == principal.workspace_id
     )

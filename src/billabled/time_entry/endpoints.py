@@ -8,7 +8,6 @@ mode), and the page's tag ids in one `IN (...)` query.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
@@ -18,9 +17,8 @@ from billabled.api.platform import API_PREFIX
 from billabled.api.resources import sent_fields
 from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import TimeRead, TimeWrite
-from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
-from billabled.kit.pagination import ListParams, page_response, paginate
+from billabled.kit.pagination import DateWindowParams, page_response, paginate
 from billabled.kit.query import query_params
 from billabled.kit.schema import Page
 from billabled.models.time_entry import TimeEntry as TimeEntryRow
@@ -46,14 +44,8 @@ SORTABLE = {
 EntryId = Annotated[str, Path(max_length=64, description="The time entry's id (te_…).")]
 
 
-class TimeEntryListQuery(ListParams):
+class TimeEntryListQuery(DateWindowParams):
     sortable = SORTABLE
-    date_from: date | None = Field(
-        None, alias="from", description="Only on or after this date (YYYY-MM-DD)."
-    )
-    date_to: date | None = Field(
-        None, alias="to", description="Only on or before this date (YYYY-MM-DD)."
-    )
     user_id: str | None = Field(
         None, alias="userId", min_length=1, max_length=64, description="Only this member's."
     )
@@ -78,22 +70,6 @@ async def list_time_entries(
 ) -> JsonResponse:
     """Logged time with its tag ids; `from`/`to` are inclusive and apply to `date`. Sort by
     `createdAt` (default), `updatedAt` or `date`. A member's key lists its creator's own time."""
-    if (
-        params.date_from is not None
-        and params.date_to is not None
-        and params.date_to < params.date_from
-    ):
-        raise ValidationFailed(
-            "`to` is before `from`.",
-            errors=[
-                {
-                    "field": "to",
-                    "in": "query",
-                    "message": "must not be before from",
-                    "type": "range",
-                }
-            ],
-        )
     query = service.entries_query(
         principal,
         date_from=params.date_from,

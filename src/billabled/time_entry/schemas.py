@@ -38,7 +38,10 @@ MAX_DESCRIPTION_LENGTH: Final = 10_000
 
 
 def _plausible_datetime(value: dt.datetime) -> dt.datetime:
+    # Both as written and as stored (UTC): 1900-01-01T00:00+14:00 is 1899 in UTC. The date of
+    # work, in the workspace zone, is checked by the service (validation.timing_of).
     plausible_date(value.date())
+    plausible_date(value.astimezone(dt.UTC).date())
     return value
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billabled.errors import Forbidden, ValidationFailed
 from billabled.kit.pagination import AnySelect
 from billabled.kit.sql import one_of, one_of_value
+from billabled.kit.time import plausible_date
 from billabled.models.client import Client
 from billabled.models.membership import Membership
 from billabled.models.project import BillingType, Project, ProjectStatus
@@ -304,12 +305,13 @@ def timing_of(
     seconds = (micros + _ONE_SECOND_US // 2) // _ONE_SECOND_US
     if seconds > MAX_DURATION_SECONDS:
         return [field_error("end", "must be at most 24 hours after start", "too_long")]
-    return Timing(
-        start.astimezone(UTC),
-        end.astimezone(UTC),
-        start.astimezone(ZoneInfo(time_zone)).date(),
-        seconds,
-    )
+    work_date = start.astimezone(ZoneInfo(time_zone)).date()
+    try:
+        plausible_date(work_date)
+    except ValueError as error:
+        # 1900-01-01T03:00Z is a day of 1899 in New York: the date of work is what must fit.
+        return [field_error("start", f"the date of work {work_date} {error}", "value_error")]
+    return Timing(start.astimezone(UTC), end.astimezone(UTC), work_date, seconds)
 
 
 # --- what and who ------------------------------------------------------------------------------
