@@ -63,6 +63,32 @@ def test_workspaces_create_rejects_a_bad_email(cli_env: dict[str, str]) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_a_name_too_long_for_the_record_is_a_clear_error(
+    cli_env: dict[str, str], unique: str
+) -> None:
+    # Was a database error on PostgreSQL (the column holds 200) and stored whole on SQLite.
+    result = run_cli(
+        [
+            "workspaces", "create", "X", "--owner-email", f"long{unique}@example.com",
+            "--owner-name", "n" * 201,
+        ],
+        cli_env,
+    )  # fmt: skip
+    assert result.exit_code == 1, result.stdout
+    assert result.stderr.startswith("error: The name must be at most 200 characters.")
+    assert "Traceback" not in result.stderr
+    workspace = _create_workspace(cli_env, unique)
+    added = run_cli(
+        [
+            "users", "add", "--workspace", workspace, "--email", f"m{unique}@example.com",
+            "--role", "member", "--name", "n" * 201,
+        ],
+        cli_env,
+    )  # fmt: skip
+    assert added.exit_code == 1
+    assert added.stderr.startswith("error: The name must be at most 200 characters.")
+
+
 def _create_workspace(cli_env: dict[str, str], unique: str) -> str:
     result = run_cli(
         ["workspaces", "create", "Team", "--owner-email", f"boss{unique}@example.com", "--json"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,6 +66,21 @@ def check_password(password: str) -> None:
         )
 
 
+MAX_NAME_LENGTH: Final = 200  # the user.name column
+
+
+def person_name(raw: str | None, email: str) -> str:
+    """The name given (trimmed), else one made from the email; 422 when it is too long for the
+    record (PostgreSQL refused it with a 500-like error, SQLite stored it)."""
+    name = (raw or "").strip()
+    if len(name) > MAX_NAME_LENGTH:
+        message = f"The name must be at most {MAX_NAME_LENGTH} characters."
+        raise ValidationFailed(
+            message, errors=[{"field": "name", "in": "body", "message": message, "type": "length"}]
+        )
+    return name or default_name(email)
+
+
 def default_name(email: str) -> str:
     local = email.split("@", 1)[0]
     return re.sub(r"[._+-]+", " ", local).strip().title() or email
@@ -92,6 +108,7 @@ async def add_member(
 ) -> NewMember:
     """Add a person to a workspace, creating their user account when the email is new."""
     email = normalise_email(email)
+    name = person_name(name, email)
     if password is not None:
         check_password(password)
     user = await repository.get_user_by_email(session, email)
@@ -99,7 +116,7 @@ async def add_member(
     if user is None:
         user = User(
             email=email,
-            name=(name or "").strip() or default_name(email),
+            name=name,
             password_hash=hash_password(password) if password else None,
         )
         session.add(user)
