@@ -436,6 +436,7 @@ class Person:
 class ClientRec:
     id: str
     rate: int | None
+    archived: bool = False  # its projects take no new time
 
 
 @dataclass(slots=True)
@@ -627,6 +628,9 @@ class WorkspaceBuilder:
             rate = rng.randrange(10_000, 25_001, 500) if rng.random() < 0.6 else None
             client = ClientRec(make_id("cli", created, rng), rate)
             self.clients.append(client)
+            # In the order the generator has always drawn them: the same seed, the same data.
+            address = f"{rng.randint(1, 999)} Market Street\nSuite {rng.randint(1, 40)}"
+            client.archived = rng.random() < 0.05
             rows.append(
                 (
                     client.id,
@@ -634,9 +638,9 @@ class WorkspaceBuilder:
                     name,
                     f"billing@client{index + 1}.example.com",
                     CURRENCY,
-                    f"{rng.randint(1, 999)} Market Street\nSuite {rng.randint(1, 40)}",
+                    address,
                     rate,
-                    rng.random() < 0.05,
+                    client.archived,
                     f"CRM-{100000 + index}" if rng.random() < 0.5 else None,
                     created,
                     created,
@@ -1153,9 +1157,14 @@ def busy_project_month(built: Built, today: date) -> tuple[str, date, date, int]
 
 
 def write_project(built: Built, preferred: str) -> str:
-    """An active project for the write scenarios to log time on (an archived one refuses it):
-    the month's project when active, else the active project with the most entries."""
-    active = {project.id for project in built.projects if not project.archived}
+    """An active project for the write scenarios to log time on (an archived one, or one of an
+    archived client, refuses it): the month's project when active, else the active project with
+    the most entries."""
+    active = {
+        project.id
+        for project in built.projects
+        if not project.archived and not project.client.archived
+    }
     if preferred in active:
         return preferred
     entries: Counter[str] = Counter()

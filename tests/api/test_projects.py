@@ -471,6 +471,33 @@ def test_a_project_without_time_moves_to_another_client(
     assert (response.json()["clientId"], response.json()["currency"]) == (other, "EUR")
 
 
+def test_an_archived_client_takes_no_new_projects(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    archived = factory.client(workspace, name="Former", archived=True)
+    response = client.post(
+        BASE,
+        json={"clientId": archived, "name": "Revival", "billingType": "hourly"},
+        headers=owner_key.headers,
+    )
+    assert response.status_code == 422, response.text
+    assert [(e["field"], e["type"]) for e in response.json()["error"]["errors"]] == [
+        ("clientId", "client_archived")
+    ]
+    project = create(client, owner_key, factory.client(workspace))
+    moved = client.patch(
+        f"{BASE}/{project['id']}", json={"clientId": archived}, headers=owner_key.headers
+    )
+    assert moved.status_code == 422, moved.text
+    assert moved.json()["error"]["errors"][0]["type"] == "client_archived"
+    # A project the client already had stays editable.
+    kept = factory.project(workspace, archived, name="Old site")
+    renamed = client.patch(
+        f"{BASE}/{kept}", json={"name": "Old site (2019)"}, headers=owner_key.headers
+    )
+    assert renamed.status_code == 200, renamed.text
+
+
 def test_a_project_with_time_stays_with_its_client(
     client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
 ) -> None:

@@ -319,6 +319,18 @@ def test_an_archived_project_is_refused(client: TestClient, factory: Factory, pl
     assert error_fields(moved) == ["projectId"]
 
 
+def test_a_project_of_an_archived_client_is_refused(
+    client: TestClient, factory: Factory, plan: Plan
+) -> None:
+    former = factory.client(plan.workspace, name="Former", archived=True)
+    project = factory.project(plan.workspace, former)
+    response = client.post(BASE, json=body_for(plan, projectId=project), headers=plan.key.headers)
+    assert response.status_code == 422, response.text
+    assert [(e["field"], e["type"]) for e in response.json()["error"]["errors"]] == [
+        ("projectId", "client_archived")
+    ]
+
+
 def test_a_task_of_another_project_is_refused(
     client: TestClient, factory: Factory, plan: Plan
 ) -> None:

@@ -357,6 +357,30 @@ def test_an_archived_project_is_refused(client: TestClient, factory: Factory, s:
     assert "archived" in error["message"]
 
 
+def test_a_project_of_an_archived_client_takes_no_new_time(
+    client: TestClient, factory: Factory, s: Setup
+) -> None:
+    # Was taken: archiving a client left its active projects open to time.
+    entry = log(client, s.key, day_entry(s.project_id))
+    factory.sql("UPDATE client SET archived = true WHERE id = :id", id=s.client_id)
+    response = client.post(BASE, json=day_entry(s.project_id), headers=s.key.headers)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]["errors"][0]
+    assert (error["field"], error["type"]) == ("projectId", "client_archived")
+    # Time already there can still be corrected.
+    corrected = client.patch(
+        f"{BASE}/{entry['id']}", json={"description": "fixed"}, headers=s.key.headers
+    )
+    assert corrected.status_code == 200, corrected.text
+    # And moved onto it from elsewhere it is new to the project: refused.
+    elsewhere = log(client, s.key, day_entry(factory.project(s.ws, name="Elsewhere")))
+    moved = client.patch(
+        f"{BASE}/{elsewhere['id']}", json={"projectId": s.project_id}, headers=s.key.headers
+    )
+    assert moved.status_code == 422, moved.text
+    assert moved.json()["error"]["errors"][0]["type"] == "client_archived"
+
+
 def test_every_problem_of_an_entry_is_reported_at_once(client: TestClient, s: Setup) -> None:
     response = client.post(
         BASE,

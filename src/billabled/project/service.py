@@ -57,6 +57,9 @@ async def _client_or_422(session: AsyncSession, principal: Principal, client_id:
     if client is None:
         message = f"No client {client_id!r} in this workspace."
         raise ValidationFailed(message, errors=[_error("clientId", message, "not_found")])
+    if client.archived:  # as time is not logged for it, no new work is filed under it
+        message = f"Client {client_id!r} is archived; unarchive it to give it projects."
+        raise ValidationFailed(message, errors=[_error("clientId", message, "client_archived")])
     return client
 
 

@@ -23,6 +23,7 @@ from billabled.auth.principal import Principal
 from billabled.errors import ValidationFailed
 from billabled.event.service import record_change
 from billabled.event.tombstones import record_deletion
+from billabled.models.client import Client
 from billabled.models.project import Project, ProjectStatus
 from billabled.models.schedule import ScheduledWork
 from billabled.models.task import Task
@@ -61,20 +62,30 @@ async def _check_user(session: AsyncSession, principal: Principal, user_id: str)
 
 
 async def _check_project(session: AsyncSession, principal: Principal, project_id: str) -> None:
-    status = await session.scalar(
-        select(Project.status)
-        .where(Project.workspace_id == principal.workspace_id, Project.id == project_id)
-        # Held until commit, so a concurrent delete waits for us (or we for it, and then find
-        # nothing): never a foreign-key error as a 500.
-        .with_for_update(read=True, key_share=True)
-    )
-    if status is None:
+    found = (
+        await session.execute(
+            select(Project.status, Client.archived)
+            .join(Client, Client.id == Project.client_id)
+            .where(Project.workspace_id == principal.workspace_id, Project.id == project_id)
+            # Held until commit, so a concurrent delete waits for us (or we for it, and then
+            # find nothing): never a foreign-key error as a 500.
+            .with_for_update(read=True, key_share=True, of=Project)
+        )
+    ).one_or_none()
+    if found is None:
         raise _invalid("projectId", f"No project {project_id!r} in this workspace.", "not_found")
+    status, client_archived = found
     if status != ProjectStatus.ACTIVE.value:
         raise _invalid(
             "projectId",
             f"Project {project_id!r} is archived; work cannot be scheduled on it.",
             "project_archived",
+        )
+    if client_archived:
+        raise _invalid(
+            "projectId",
+            f"The client of project {project_id!r} is archived; work cannot be scheduled on it.",
+            "client_archived",
         )
 
 

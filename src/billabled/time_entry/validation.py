@@ -77,6 +77,7 @@ class ProjectRef:
     hourly_rate_minor: int | None
     retainer_overage_rate_minor: int | None
     client_rate_minor: int | None
+    client_archived: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,7 @@ def _reference_queries(dialect: str) -> _ReferenceQueries:
             Project.hourly_rate_minor,
             Project.retainer_overage_rate_minor,
             Client.default_hourly_rate_minor,
+            Client.archived,
         )
         .join(Client, Client.id == Project.client_id)
         .where(Project.workspace_id == workspace, ids(Project.id, "projects"))
@@ -332,9 +334,9 @@ def check_work_item(
 ) -> list[FieldError]:
     """Existence and consistency of the references. A project, task or subtask the entry is not
     already on (`before`: the entry before the change; None for a new entry) must also be open
-    to time: an active project, a task or subtask not archived. `check_user` requires the user
-    to be a member. Both only for new values: an entry that stays on a project archived since,
-    or with a member removed since, may still be edited."""
+    to time: an active project of a client not archived, a task or subtask not archived.
+    `check_user` requires the user to be a member. Both only for new values: an entry that stays
+    on a project archived since, or with a member removed since, may still be edited."""
     errors: list[FieldError] = []
     project = refs.projects.get(item.project_id)
     check_project_state = before is None or before.project_id != item.project_id
@@ -351,6 +353,15 @@ def check_work_item(
                 f"project {item.project_id!r} is {project.status}; time is logged on active "
                 "projects only",
                 "project_not_active",
+            )
+        )
+    elif check_project_state and project.client_archived:
+        errors.append(
+            field_error(
+                "projectId",
+                f"client {project.client_id!r} of project {item.project_id!r} is archived; time "
+                "is logged for active clients only",
+                "client_archived",
             )
         )
     if item.task_id is not None:
