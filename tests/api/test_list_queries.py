@@ -70,3 +70,25 @@ def test_a_filter_naming_another_workspaces_project_finds_nothing(
         response = client.get(query, headers=owner_key.headers)
         assert response.status_code == 200, response.text
         assert response.json()["items"] == [], path
+
+
+BOOLEAN_FILTERS = [
+    ("/api/v1/clients", "archived"),
+    ("/api/v1/time-entries", "billable"),
+    ("/api/v1/time-entries", "invoiced"),
+    ("/api/v1/users", "includeDeleted"),
+]
+
+
+@pytest.mark.parametrize(("path", "name"), BOOLEAN_FILTERS)
+def test_a_boolean_is_true_or_false_only(
+    client: TestClient, owner_key: Key, path: str, name: str
+) -> None:
+    # yes/on/1/t and their opposites were read as booleans: one spelling, as the reference says.
+    for value in ("yes", "on", "1", "t", "no", "0", "True", ""):
+        response = client.get(f"{path}?{name}={value}", headers=owner_key.headers)
+        assert response.status_code == 422, (value, response.text)
+        assert [e["field"] for e in response.json()["error"]["errors"]] == [name]
+    for value in ("true", "false"):
+        response = client.get(f"{path}?{name}={value}", headers=owner_key.headers)
+        assert response.status_code == 200, (value, response.text)

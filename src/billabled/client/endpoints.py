@@ -15,7 +15,7 @@ from billabled.client import service
 from billabled.client.schemas import Client, ClientCreate, ClientUpdate, client_json
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.pagination import ListParams, page_response, paginate
-from billabled.kit.query import query_params
+from billabled.kit.query import QueryBool, query_params
 from billabled.kit.schema import Page
 from billabled.models.client import Client as ClientRow
 from billabled.transaction import DbSession
@@ -32,7 +32,7 @@ ClientId = Annotated[str, Path(max_length=64, description="The client's id (cli_
 
 class ClientListQuery(ListParams):
     sortable = SORTABLE
-    archived: bool | None = Field(None, description="Only archived (true) or active (false).")
+    archived: QueryBool | None = Field(None, description="Only archived (true) or active (false).")
     external_ref: str | None = Field(None, alias="externalRef", max_length=200)
 
 

@@ -43,7 +43,7 @@ from sqlalchemy.orm import QueryableAttribute
 from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.nul import NUL
-from billabled.kit.query import QueryModel
+from billabled.kit.query import QueryBool, QueryModel
 from billabled.kit.sql import SortedNotWalked
 from billabled.kit.time import RequestDate, time_text
 
@@ -94,7 +94,7 @@ class ListParams(QueryModel):
     updated_since: Annotated[datetime | None, BeforeValidator(time_text)] = Field(
         None, alias="updatedSince", description="Only records changed at or after this time."
     )
-    include_deleted: bool = Field(
+    include_deleted: QueryBool = Field(
         False,
         alias="includeDeleted",
         description="Also return tombstones of deleted records, merged by `updatedAt` (the only "

@@ -16,11 +16,11 @@ costs ~3 µs. So a list endpoint declares its query as a `QueryModel` subclass a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from billabled.kit.nul import NUL, nul_error
 from billabled.kit.schema import without_null
@@ -29,6 +29,17 @@ from billabled.kit.schema import without_null
 QUERY_MODEL_ATTRIBUTE: Final = "billabled_query_model"
 
 JsonObject = dict[str, Any]
+
+
+def _true_or_false(value: Any) -> Any:
+    # pydantic alone also reads yes/no, on/off, 1/0, t/f and y/n: one spelling, as documented.
+    if isinstance(value, bool) or value in ("true", "false"):
+        return value
+    raise ValueError("must be true or false")
+
+
+# A query string's boolean: `true` or `false`, nothing else.
+QueryBool = Annotated[bool, BeforeValidator(_true_or_false)]
 
 
 class QueryModel(BaseModel):

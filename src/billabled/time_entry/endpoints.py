@@ -19,7 +19,7 @@ from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import TimeRead, TimeWrite
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.pagination import DateWindowParams, page_response, paginate
-from billabled.kit.query import query_params
+from billabled.kit.query import QueryBool, query_params
 from billabled.kit.schema import Page
 from billabled.models.time_entry import TimeEntry as TimeEntryRow
 from billabled.models.time_entry import TimeEntryStatus
@@ -55,9 +55,9 @@ class TimeEntryListQuery(DateWindowParams):
     client_id: str | None = Field(
         None, alias="clientId", min_length=1, max_length=64, description="Only this client's."
     )
-    billable: bool | None = Field(None, description="Only billable (true) or not.")
+    billable: QueryBool | None = Field(None, description="Only billable (true) or not.")
     status: TimeEntryStatus | None = Field(None, description="Only with this status.")
-    invoiced: bool | None = Field(
+    invoiced: QueryBool | None = Field(
         None, description="Only invoiced (true) or not yet invoiced (false)."
     )
 
