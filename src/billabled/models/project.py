@@ -58,6 +58,7 @@ class Project(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
         CheckConstraint("status IN ('active', 'archived')", name="status_known"),
         Index("ix_project_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
         Index("ix_project_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),
+        Index("ix_project_workspace_id_name_id", "workspace_id", "name", "id"),
         Index("ix_project_workspace_id_client_id", "workspace_id", "client_id"),
         Index(
             "ix_project_workspace_id_status_billing_type", "workspace_id", "status", "billing_type"

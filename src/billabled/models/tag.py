@@ -20,6 +20,7 @@ class Tag(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
         Index("uq_tag_workspace_id_lower_name", "workspace_id", func.lower(name), unique=True),
         Index("ix_tag_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
         Index("ix_tag_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),
+        Index("ix_tag_workspace_id_name_id", "workspace_id", "name", "id"),
     )
 
 
