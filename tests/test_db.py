@@ -89,3 +89,51 @@ def test_the_database_refuses_a_reference_into_another_workspace(factory: Factor
     ):
         with pytest.raises(IntegrityError):
             factory.insert(row)
+
+
+NOT_NEGATIVE = [
+    ("client", "default_hourly_rate_minor"),
+    ("membership", "default_bill_rate_minor"),
+    ("membership", "default_cost_rate_minor"),
+    ("project", "hourly_rate_minor"),
+    ("project", "fixed_fee_minor"),
+    ("project", "budget_seconds"),
+    ("project", "budget_amount_minor"),
+    ("project", "retainer_included_seconds"),
+    ("project", "retainer_monthly_fee_minor"),
+    ("project", "retainer_overage_rate_minor"),
+    ("task", "estimate_seconds"),
+    ("subtask", "estimate_seconds"),
+    ("time_entry", "rate_minor"),
+]
+
+
+@pytest.mark.parametrize(("table", "column"), NOT_NEGATIVE)
+def test_the_database_refuses_a_negative_amount(factory: Factory, table: str, column: str) -> None:
+    """The API refuses negative rates, fees, budgets and estimates; so does the database, for
+    every other way in (were stored: a rate of -1 priced time at minus the hour)."""
+    from datetime import date
+
+    from sqlalchemy.exc import IntegrityError
+
+    from billabled.models.time_entry import TimeEntry
+
+    workspace = factory.workspace()
+    client_id = factory.client(workspace)
+    project_id = factory.project(workspace, client_id)
+    factory.subtask(workspace, factory.task(workspace, project_id))
+    factory.insert(
+        TimeEntry(
+            workspace_id=workspace.id,
+            user_id=workspace.owner_id,
+            client_id=client_id,
+            project_id=project_id,
+            work_date=date(2026, 1, 5),
+            duration_seconds=60,
+            billable=True,
+            currency="USD",
+        )
+    )
+    factory.sql(f"UPDATE {table} SET {column} = 0 WHERE workspace_id = :id", id=workspace.id)
+    with pytest.raises(IntegrityError, match=f"ck_{table}_{column}_not_negative"):
+        factory.sql(f"UPDATE {table} SET {column} = -1 WHERE workspace_id = :id", id=workspace.id)

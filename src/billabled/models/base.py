@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     DateTime,
     Dialect,
     ForeignKey,
@@ -144,3 +145,11 @@ def in_same_workspace(table: str, column: str, parent: str) -> ForeignKeyConstra
 def referable_in_workspace() -> UniqueConstraint:
     """What `in_same_workspace` keys refer to: (workspace_id, id), unique as the id is."""
     return UniqueConstraint("workspace_id", "id")
+
+
+def not_negative(*columns: str) -> tuple[CheckConstraint, ...]:
+    """Money and time amounts never below zero, whatever writes them (the API refuses them
+    first; this is for every other way in): `ck_<table>_<column>_not_negative`."""
+    return tuple(
+        CheckConstraint(f"{column} >= 0", name=f"{column}_not_negative") for column in columns
+    )

@@ -10,6 +10,7 @@ from billabled.models.base import (
     IdMixin,
     TimestampMixin,
     WorkspaceScopedMixin,
+    not_negative,
     referable_in_workspace,
 )
 
@@ -27,6 +28,7 @@ class Client(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     external_ref: Mapped[str | None] = mapped_column(String(200), default=None)
 
     __table_args__ = (
+        *not_negative("default_hourly_rate_minor"),
         referable_in_workspace(),
         Index("ix_client_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
         Index("ix_client_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),

@@ -7,7 +7,14 @@ import enum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billabled.models.base import Base, IdColumn, IdMixin, TimestampMixin, WorkspaceScopedMixin
+from billabled.models.base import (
+    Base,
+    IdColumn,
+    IdMixin,
+    TimestampMixin,
+    WorkspaceScopedMixin,
+    not_negative,
+)
 
 
 class Role(enum.StrEnum):
@@ -35,6 +42,7 @@ class Membership(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     default_cost_rate_minor: Mapped[int | None] = mapped_column(Integer, default=None)
 
     __table_args__ = (
+        *not_negative("default_bill_rate_minor", "default_cost_rate_minor"),
         Index("uq_membership_workspace_id_user_id", "workspace_id", "user_id", unique=True),
         Index("ix_membership_user_id", "user_id"),
         CheckConstraint("role IN ('owner', 'admin', 'manager', 'member')", name="role_known"),

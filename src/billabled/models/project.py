@@ -14,6 +14,7 @@ from billabled.models.base import (
     TimestampMixin,
     WorkspaceScopedMixin,
     in_same_workspace,
+    not_negative,
     referable_in_workspace,
 )
 
@@ -49,6 +50,15 @@ class Project(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default=ProjectStatus.ACTIVE.value)
 
     __table_args__ = (
+        *not_negative(
+            "hourly_rate_minor",
+            "fixed_fee_minor",
+            "budget_seconds",
+            "budget_amount_minor",
+            "retainer_included_seconds",
+            "retainer_monthly_fee_minor",
+            "retainer_overage_rate_minor",
+        ),
         referable_in_workspace(),
         in_same_workspace("project", "client_id", "client"),
         CheckConstraint(

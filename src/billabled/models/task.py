@@ -14,6 +14,7 @@ from billabled.models.base import (
     TimestampMixin,
     WorkspaceScopedMixin,
     in_same_workspace,
+    not_negative,
     referable_in_workspace,
 )
 
@@ -38,6 +39,7 @@ class Task(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     __table_args__ = (
         referable_in_workspace(),
         in_same_workspace("task", "project_id", "project"),
+        *not_negative("estimate_seconds"),
         CheckConstraint("status IN ('open', 'done', 'archived')", name="status_known"),
         Index("ix_task_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
         Index("ix_task_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),
@@ -64,6 +66,7 @@ class SubTask(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
         referable_in_workspace(),
         in_same_workspace("subtask", "task_id", "task"),
         in_same_workspace("subtask", "project_id", "project"),
+        *not_negative("estimate_seconds"),
         CheckConstraint("status IN ('open', 'done', 'archived')", name="status_known"),
         Index("ix_subtask_workspace_id_created_at_id", "workspace_id", "created_at", "id"),
         Index("ix_subtask_workspace_id_updated_at_id", "workspace_id", "updated_at", "id"),

@@ -22,6 +22,7 @@ from billabled.models.base import (
     TimestampMixin,
     WorkspaceScopedMixin,
     in_same_workspace,
+    not_negative,
 )
 
 
@@ -54,6 +55,7 @@ class TimeEntry(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     invoice_id: Mapped[str | None] = mapped_column(IdColumn(), default=None)
 
     __table_args__ = (
+        *not_negative("rate_minor"),
         in_same_workspace("time_entry", "client_id", "client"),
         in_same_workspace("time_entry", "project_id", "project"),
         in_same_workspace("time_entry", "task_id", "task"),
