@@ -197,6 +197,17 @@ def test_an_overlong_key_is_refused(api: TestClient, owner_key: Key) -> None:
     )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "idempotency_key_invalid"
+    assert response.json()["error"]["errors"][0]["type"] == "length"
+
+
+def test_a_key_with_characters_that_do_not_print_is_refused_as_such(
+    api: TestClient, owner_key: Key
+) -> None:
+    # Was reported as a length problem, which it is not.
+    headers = {**owner_key.headers, "Idempotency-Key": b"order-\x85-1"}
+    response = api.post(URL, json={"name": "x"}, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["errors"][0]["type"] == "characters"
 
 
 def test_a_crash_is_a_500_envelope_with_rate_limit_headers(api: TestClient, owner_key: Key) -> None:

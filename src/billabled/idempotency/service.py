@@ -63,14 +63,16 @@ ClaimResult = Literal["claimed"] | Replay
 
 
 def validate_key(raw: str) -> str:
-    if not raw or len(raw) > MAX_KEY_LENGTH or not raw.isprintable():
-        raise InvalidIdempotencyKey(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
-            errors=[
-                {"field": "Idempotency-Key", "in": "header", "message": "invalid", "type": "length"}
-            ],
-        )
-    return raw
+    if not raw or len(raw) > MAX_KEY_LENGTH:
+        problem, kind = f"must be 1 to {MAX_KEY_LENGTH} characters", "length"
+    elif not raw.isprintable():
+        problem, kind = "must be printable characters only", "characters"
+    else:
+        return raw
+    raise InvalidIdempotencyKey(
+        f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+        errors=[{"field": "Idempotency-Key", "in": "header", "message": problem, "type": kind}],
+    )
 
 
 def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
