@@ -52,13 +52,15 @@ from billabled.kit.apikeys import derive_pepper
 from billabled.kit.pagination import (
     AFTER_ID,
     AFTER_VALUE,
-    FEW_ROWS,
     PAGE_LIMIT,
     PAGE_OFFSET,
     PROBE_LIMIT,
     AnySelect,
+    FewFirst,
     ListStatements,
     encode_cursor,
+    few_first_on,
+    few_rows_below,
     list_statements,
     records,
 )
@@ -161,20 +163,23 @@ async def choose_page(
     values: dict[str, Any],
     *,
     cursor: bool,
+    few_first: FewFirst | None,
 ) -> tuple[AnySelect, int | None]:
     """The page statement `paginate` runs, and the total it has counted to choose it (page mode):
-    when few rows may match, it counts them first (after a cursor, up to FEW_ROWS) and, when they
-    are fewer, reads them alone."""
-    if statements.page_of_few is None:
+    when few rows may match, it counts them first (after a cursor, up to the threshold) and, when
+    they are fewer, reads them alone."""
+    few_first = few_first_on(connection.dialect.name, few_first)
+    if statements.page_of_few is None or few_first is None:
         return statements.page, None
+    few = few_rows_below(few_first, updated_since=False)
     total: int | None = None
     if cursor:
         assert statements.probe is not None
-        probed = {**values, PROBE_LIMIT: FEW_ROWS}
+        probed = {**values, PROBE_LIMIT: few}
         matching = int((await connection.execute(statements.probe, probed)).scalar_one())
     else:
         total = matching = int((await connection.execute(statements.count, values)).scalar_one())
-    return (statements.page_of_few if matching < FEW_ROWS else statements.page), total
+    return (statements.page_of_few if matching < few else statements.page), total
 
 
 def decode_cursor(raw: str) -> tuple[datetime, str]:
@@ -306,7 +311,11 @@ class Ceiling:
         connection: AsyncConnection
         async with self.reader.connect() as connection:
             page_query, total = await choose_page(
-                connection, statements, values, cursor=cursor is not None
+                connection,
+                statements,
+                values,
+                cursor=cursor is not None,
+                few_first=query.few_first(None),
             )
             rows = records(await connection.execute(page_query, values))
             has_more = len(rows) > page_size

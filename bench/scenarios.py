@@ -487,7 +487,13 @@ async def explain(engine: AsyncEngine, manifest: dict[str, Any], setup: Setup) -
                 listed, page=page_number, page_size=size, cursor=cursor
             )
             # The page statement the app would choose (with few matching rows, read alone).
-            page, _ = await choose_page(connection, derived, values, cursor=cursor is not None)
+            page, _ = await choose_page(
+                connection,
+                derived,
+                values,
+                cursor=cursor is not None,
+                few_first=listed.few_first(None),
+            )
             statements[page_label] = (page, values)
             if count_label is not None:
                 statements[count_label] = (derived.count, values)

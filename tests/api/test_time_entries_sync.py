@@ -295,9 +295,10 @@ def _instant(text: str) -> datetime:
 def test_filtered_lists_give_the_same_pages_whichever_way_the_rows_are_read(
     client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, reading: str
 ) -> None:
-    # A filter that follows time (dates, status), alone or with others, read both ways: every
-    # order, direction and page must answer the same, and the cursor pages that follow them
-    # (read through the order's index both times).
+    # A filter that follows time (dates, status) or names a person, project or client, alone or
+    # with others, read both ways: every order, direction and page must answer the same, and the
+    # cursor pages that follow them (time-following filters read through the order's index
+    # after a cursor both times; a person's, project's or client's rows first when few).
     first_project, second_project = factory.project(workspace), factory.project(workspace)
     member_email = factory.member(workspace, Role.MEMBER)
     member = factory.key(workspace, email=member_email)
@@ -351,6 +352,15 @@ def test_filtered_lists_give_the_same_pages_whichever_way_the_rows_are_read(
         ),
         (owner_key, "status=open&to=2026-06-30", lambda e: e["date"] <= "2026-06-30"),
         (member, "from=2026-03-01", lambda e: mine(e) and e["date"] >= "2026-03-01"),
+        # Spread over time: a project's, a person's, a client's, a member's own.
+        (owner_key, f"projectId={second_project}", lambda e: e["projectId"] == second_project),
+        (owner_key, f"userId={member_id}", mine),
+        (
+            owner_key,
+            f"clientId={entries[0]['clientId']}",
+            lambda e: e["clientId"] == entries[0]["clientId"],
+        ),
+        (member, "billable=true", mine),
     ]
     for key, filters, wanted in cases:
         chosen = [entry for entry in entries if wanted(entry)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -274,8 +275,15 @@ AFTER_ID: Final = "page_after_id"  # the cursor's id
 _UPDATED_SINCE: Final = "page_updated_since"
 
 
-def _after(sort: _Sort, id_column: Column) -> ColumnElement[bool]:
-    key = tuple_(sort.column, id_column)
+def _after(sort: _Sort, id_column: Column, *, walked: bool = True) -> ColumnElement[bool]:
+    """The rows after the cursor's. Not `walked`: as a condition no index range serves, so that
+    the planner keeps to the filters' index (a range of the order's index from the cursor on,
+    through most of the workspace, was its choice on SQLite: 300-600 ms a page)."""
+    key = (
+        tuple_(sort.column, id_column)
+        if walked
+        else tuple_(SortedNotWalked(_core(sort.column)), SortedNotWalked(_core(id_column)))
+    )
     # Typed binds, so values go through the columns' own conversions (UTC timestamps on SQLite).
     bound = tuple_(
         bindparam(AFTER_VALUE, type_=sort.column.type),
@@ -308,7 +316,44 @@ def _ordered(
 # - for `updatedSince` under an ascending order other than `updatedAt`, after a cursor too (a
 #   count that stops at this many): the rows changed lately lie anywhere in another order.
 FEW_ROWS: Final = 50_000
+# A person's, project's or client's rows are the opposite case: spread over their whole life,
+# they are sparse in every time order, after a cursor as before one, so the walk to a page passes
+# about (workspace rows / their rows) * page size index entries, or most of the workspace when
+# they lie at the far end (a project of last month, oldest first). On SQLite at 1M entries
+# (docs/benchmarks.md, twelfth round), a page of 200 read this way took 22-70 ms below this many
+# rows where the walk took up to 640 ms (30 rows, `-updatedAt`); above it the walk took 27-83 ms
+# and sorting would cost more with every row (~80 ms at 14,000 newest first).
+FEW_SPREAD_ROWS: Final = 10_000
 PROBE_LIMIT: Final = "page_probe_limit"
+
+
+class FewFirst(enum.Enum):
+    """How a list's filters lie in time, for `paginate` to read few matching rows first."""
+
+    # Dates, status, invoices: the rows sit in one stretch of any time order; below FEW_ROWS, on
+    # a first or numbered page (after a cursor the order's index is where they are).
+    TIME_FOLLOWING = "time_following"
+    # A person, project or client: below FEW_SPREAD_ROWS, after a cursor too; on SQLite only
+    # (`few_first_on`).
+    SPREAD = "spread"
+
+
+def few_first_on(dialect: str, few_first: FewFirst | None) -> FewFirst | None:
+    """`few_first` as it applies on `dialect`: SPREAD on SQLite only. PostgreSQL's planner, with
+    the statistics autovacuum keeps, already reads a small project's rows through its index;
+    made to, it only lost a few ms where the order's index was right (a project's entries by
+    date: 25 -> 36 ms). SQLite plans with what ANALYZE last left, which is nothing on a database
+    that never ran it, or whose table a migration rebuilt (twelfth round)."""
+    if few_first is FewFirst.SPREAD and dialect != "sqlite":
+        return None
+    return few_first
+
+
+def few_rows_below(few_first: FewFirst | None, *, updated_since: bool) -> int:
+    """Under how many matching rows `paginate` reads them first (read at call time, so that
+    tests can lower the thresholds)."""
+    rows = FEW_SPREAD_ROWS if few_first is FewFirst.SPREAD else FEW_ROWS
+    return max(rows, FEW_ROWS) if updated_since else rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +381,7 @@ def _derive(
     *,
     with_cursor: bool,
     with_updated_since: bool,
-    few_first: bool,
+    few_first: FewFirst | None,
 ) -> ListStatements:
     filtered = query
     if with_updated_since:
@@ -351,9 +396,11 @@ def _derive(
         and not sort.descending  # newest first, the order's index meets recent changes at once
         and not _core(sort.column).compare(_core(updated_at_column))
     )
-    # After a cursor, a filter's rows are dense from the cursor on: the order's index is kept. Not
-    # so for the rows changed since a time, which lie anywhere in another order.
-    if not (recent_changes_first or (few_first and not with_cursor)):
+    # After a cursor, a time-following filter's rows are dense from the cursor on: the order's
+    # index is kept. Not so for a person's, project's or client's rows, nor for the rows changed
+    # since a time, which lie anywhere in another order.
+    reads_few_first = few_first is FewFirst.SPREAD or (few_first is not None and not with_cursor)
+    if not (recent_changes_first or reads_few_first):
         return ListStatements(page, count)
     # The probe counts every matching row, cursor or not: an index range of the filters alone.
     probe = select(func.count()).select_from(
@@ -366,6 +413,7 @@ def _derive(
     # them through the filters' own index. (A `MATERIALIZED` CTE did the same at twice the cost:
     # it copied every matching row before sorting.)
     key = SortedNotWalked(_core(sort.column))
+    live = filtered.where(_after(sort, id_column, walked=False)) if with_cursor else filtered
     if not sort.descending:
         page_of_few = _a_page(_ordered(live, sort, id_column, key=key))
         return ListStatements(page, count, probe, page_of_few)
@@ -403,7 +451,7 @@ def _statements_for(
     *,
     with_cursor: bool,
     with_updated_since: bool,
-    few_first: bool,
+    few_first: FewFirst | None,
     template: bool,
 ) -> ListStatements:
     if not template:
@@ -442,12 +490,12 @@ def list_statements(
     updated_at_column: Column,
     sort_text: str = "createdAt",
     with_cursor: bool = False,
-    few_first: bool = False,
+    few_first: FewFirst | None = None,
 ) -> ListStatements:
     """The statements `paginate` derives from a template query, ascending by `sort_column` (the
     same cached objects): for tools that must run exactly its SQL, such as the benchmark ceiling.
     Their values: the template's, `PAGE_OFFSET`, `PAGE_LIMIT`, after a cursor `AFTER_VALUE` and
-    `AFTER_ID`, and for the probe `PROBE_LIMIT` (= FEW_ROWS)."""
+    `AFTER_ID`, and for the probe `PROBE_LIMIT` (`few_rows_below`)."""
     statements = _statements_for(
         template,
         _Sort(sort_text, False, sort_column),
@@ -471,7 +519,7 @@ async def paginate(
     tombstones: Tombstones | None = None,
     sort_value: Callable[[Any], Any] | None = None,
     query_values: Mapping[str, Any] | None = None,
-    few_first: bool = False,
+    few_first: FewFirst | None = None,
 ) -> PageResult:
     """Run `query` (already filtered by workspace and the resource's filters) as one page.
 
@@ -483,9 +531,9 @@ async def paginate(
     `sort_value(row)` returns the sort column's value of a row (default: the attribute named after
     the sort column's key).
 
-    `few_first`: the query's filters follow time through an index of their own, so when few
-    rows match, reading them first and sorting them beats walking the order's index (see
-    FEW_ROWS).
+    `few_first`: how the query's filters lie in time, each through an index of its own, so that
+    when few rows match, reading them first and sorting them beats walking the order's index
+    (see FEW_ROWS, FEW_SPREAD_ROWS).
     """
     include_deleted = params.include_deleted and tombstones is not None
     if params.include_deleted and not include_deleted:
@@ -499,6 +547,10 @@ async def paginate(
     else:
         sort = _parse_sort(params.sort, params.sortable, params.default_sort)
 
+    # Through the session's connection, not `session.execute`: these are Core selects, and the
+    # ORM result path costs ~1 ms more per 200-row page (bench/scenarios.py, issue #5).
+    connection = await session.connection()
+    few_first = few_first_on(connection.dialect.name, few_first)
     cursor = _decode_cursor(params.cursor, sort) if params.cursor else None
     size = params.page_size
     offset = 0 if cursor else (params.page - 1) * size
@@ -521,22 +573,20 @@ async def paginate(
     def value_of(row: Any) -> Any:
         return sort_value(row) if sort_value else getattr(row, sort.column.key or sort.field)
 
-    # Through the session's connection, not `session.execute`: these are Core selects, and the
-    # ORM result path costs ~1 ms more per 200-row page (bench/scenarios.py, issue #5).
-    connection = await session.connection()
     total: int | None = None
     if not include_deleted:
         page = statements.page
         if statements.page_of_few is not None:
             # How many rows match: page mode counts them anyway; after a cursor, a count that
-            # stops at FEW_ROWS.
+            # stops at the threshold.
+            few = few_rows_below(few_first, updated_since=params.updated_since is not None)
             if cursor is None:
                 total = matching = await _scalar(connection, statements.count, values)
             else:
                 assert statements.probe is not None
-                values[PROBE_LIMIT] = FEW_ROWS
+                values[PROBE_LIMIT] = few
                 matching = await _scalar(connection, statements.probe, values)
-            if matching < FEW_ROWS:
+            if matching < few:
                 page = statements.page_of_few
         values[PAGE_OFFSET], values[PAGE_LIMIT] = offset, size + 1
         rows: list[Any] = records(await connection.execute(page, values))

@@ -16,7 +16,13 @@ from billabled.api.resources import sent_fields, tombstones
 from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import ScheduleRead, ScheduleWrite
 from billabled.kit.jsonresponse import JsonResponse
-from billabled.kit.pagination import DateWindowParams, page_response, paginate, sort_field
+from billabled.kit.pagination import (
+    DateWindowParams,
+    FewFirst,
+    page_response,
+    paginate,
+    sort_field,
+)
 from billabled.kit.query import query_params
 from billabled.kit.schema import Page
 from billabled.models.schedule import ScheduledWork as ScheduledWorkRow
@@ -85,7 +91,7 @@ async def list_schedule(
         id_column=ScheduledWorkRow.id,
         updated_at_column=ScheduledWorkRow.updated_at,
         tombstones=tombstones(principal.workspace_id, service.ENTITY),
-        few_first=dated and not by_date,
+        few_first=FewFirst.TIME_FOLLOWING if dated and not by_date else None,
     )
     items: list[Any] = [row if isinstance(row, dict) else schedule_json(row) for row in result.rows]
     return page_response(result, items)
