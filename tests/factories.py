@@ -259,6 +259,29 @@ class Factory:
             )
         )
 
+    def time_entry(self, workspace: Workspace, project_id: str, **fields: Any) -> str:
+        """An hour of billable time on the project (at 100.00/h unless told otherwise), the
+        owner's, straight into the table: for tests of what depends on time, whose own rules are
+        tested through the API."""
+        from datetime import date
+
+        from billabled.models.time_entry import TimeEntry
+
+        client_id = self.sql("SELECT client_id FROM project WHERE id = :id", id=project_id)[0][0]
+        values: dict[str, Any] = {
+            "user_id": workspace.owner_id,
+            "client_id": client_id,
+            "work_date": date(2026, 1, 5),
+            "duration_seconds": 3600,
+            "billable": True,
+            "rate_minor": 10_000,
+            "currency": "USD",
+            **fields,
+        }
+        return str(
+            self.insert(TimeEntry(workspace_id=workspace.id, project_id=project_id, **values))
+        )
+
     def tag(self, workspace: Workspace, name: str | None = None, color: str | None = None) -> str:
         from billabled.models.tag import Tag
 

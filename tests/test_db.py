@@ -112,28 +112,12 @@ NOT_NEGATIVE = [
 def test_the_database_refuses_a_negative_amount(factory: Factory, table: str, column: str) -> None:
     """The API refuses negative rates, fees, budgets and estimates; so does the database, for
     every other way in (were stored: a rate of -1 priced time at minus the hour)."""
-    from datetime import date
-
     from sqlalchemy.exc import IntegrityError
 
-    from billabled.models.time_entry import TimeEntry
-
     workspace = factory.workspace()
-    client_id = factory.client(workspace)
-    project_id = factory.project(workspace, client_id)
+    project_id = factory.project(workspace, factory.client(workspace))
     factory.subtask(workspace, factory.task(workspace, project_id))
-    factory.insert(
-        TimeEntry(
-            workspace_id=workspace.id,
-            user_id=workspace.owner_id,
-            client_id=client_id,
-            project_id=project_id,
-            work_date=date(2026, 1, 5),
-            duration_seconds=60,
-            billable=True,
-            currency="USD",
-        )
-    )
+    factory.time_entry(workspace, project_id)
     factory.sql(f"UPDATE {table} SET {column} = 0 WHERE workspace_id = :id", id=workspace.id)
     with pytest.raises(IntegrityError, match=f"ck_{table}_{column}_not_negative"):
         factory.sql(f"UPDATE {table} SET {column} = -1 WHERE workspace_id = :id", id=workspace.id)

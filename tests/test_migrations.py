@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import Connection, inspect
 
 from billabled import migrations
 from billabled.db import create_sync_engine
@@ -148,6 +148,23 @@ def test_0006_keeps_existing_tombstones_and_marks_the_reassigned_ones(
         engine.dispose()
 
 
+def _upgrade_with(migration: str, tmp_path: Path, connection: Connection) -> None:
+    """Upgrade through our migrations and one more, `migration` (a template of its text, with
+    `{head}` for the revision it follows), as `billabled.migrations` runs them."""
+    from alembic import command
+    from alembic.config import Config
+
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrations.SCRIPT_LOCATION, scripts)
+    (scripts / "versions" / "9999_extra.py").write_text(
+        migration.format(head=migrations.head_revision())
+    )
+    config = Config()
+    config.set_main_option("script_location", str(scripts))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
 _REBUILD_MIGRATION = '''
 """A later migration that rebuilds tables the way SQLite's batch mode does (copy, drop, rename)."""
 
@@ -179,8 +196,6 @@ def test_a_migration_that_rebuilds_a_table_keeps_the_rows_that_refer_to_it(
     migrations run with them off, checked before they commit."""
     from datetime import date
 
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import insert, text
 
     from billabled.models.client import Client
@@ -219,16 +234,8 @@ def test_a_migration_that_rebuilds_a_table_keeps_the_rows_that_refer_to_it(
                 connection.execute(insert(table.__table__).values(**values))
         with engine.begin() as connection:  # planner statistics, which the rebuild drops
             connection.execute(text("ANALYZE"))
-        scripts = tmp_path / "migrations"
-        shutil.copytree(migrations.SCRIPT_LOCATION, scripts)
-        (scripts / "versions" / "9999_rebuild.py").write_text(
-            _REBUILD_MIGRATION.format(head=migrations.head_revision())
-        )
         with engine.connect() as connection:
-            config = Config()
-            config.set_main_option("script_location", str(scripts))
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            _upgrade_with(_REBUILD_MIGRATION, tmp_path, connection)
             connection.commit()
         with engine.connect() as connection:
             tagged = connection.execute(text("SELECT count(*) FROM time_entry_tag")).scalar()
@@ -271,25 +278,17 @@ def test_a_migration_that_breaks_a_foreign_key_is_rolled_back(
     """With foreign keys off during migrations, the check before commit is what stands between
     a faulty migration and orphaned rows: it runs whenever a migration ran (a run with nothing
     to do skips it, 1.5 s at a million entries)."""
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import text
 
     migrations.upgrade(empty_database_url)
     migrations.upgrade(empty_database_url)  # nothing to do, nothing to check: no error either
-    scripts = tmp_path / "migrations"
-    shutil.copytree(migrations.SCRIPT_LOCATION, scripts)
-    (scripts / "versions" / "9999_breaking.py").write_text(
-        _BREAKING_MIGRATION.format(head=migrations.head_revision())
-    )
     engine = create_sync_engine(empty_database_url)
     try:
-        with engine.connect() as connection:
-            config = Config()
-            config.set_main_option("script_location", str(scripts))
-            config.attributes["connection"] = connection
-            with pytest.raises(RuntimeError, match="foreign keys do not hold"):
-                command.upgrade(config, "head")
+        with (
+            engine.connect() as connection,
+            pytest.raises(RuntimeError, match="foreign keys do not hold"),
+        ):
+            _upgrade_with(_BREAKING_MIGRATION, tmp_path, connection)
         with engine.connect() as connection:
             orphans = connection.execute(text("SELECT count(*) FROM time_entry_tag")).scalar()
             revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()

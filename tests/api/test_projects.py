@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from billabled.auth.scopes import Scope
 from billabled.models.membership import Role
 from billabled.models.schedule import ScheduledWork
-from billabled.models.time_entry import TimeEntry
 from tests.api.conftest import count_queries
 from tests.factories import Factory, Key, Workspace
 
@@ -28,28 +27,6 @@ def create(client: TestClient, key: Key, client_id: str, **fields: Any) -> dict[
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
-
-
-def insert_time_entry(
-    factory: Factory, workspace: Workspace, project_id: str, rate_minor: int = 10_000
-) -> str:
-    """A time entry straight into the table, with its rate snapshot (its engineer owns the API)."""
-    client_id = factory.sql("SELECT client_id FROM project WHERE id = :id", id=project_id)[0][0]
-    return str(
-        factory.insert(
-            TimeEntry(
-                workspace_id=workspace.id,
-                user_id=workspace.owner_id,
-                client_id=client_id,
-                project_id=project_id,
-                work_date=date(2026, 1, 5),
-                duration_seconds=3600,
-                billable=True,
-                rate_minor=rate_minor,
-                currency="USD",
-            )
-        )
-    )
 
 
 def insert_scheduled_work(factory: Factory, workspace: Workspace, project_id: str) -> str:
@@ -503,8 +480,8 @@ def test_a_project_with_time_stays_with_its_client(
 ) -> None:
     first = factory.client(workspace)
     project_id = factory.project(workspace, first)
-    insert_time_entry(factory, workspace, project_id)
-    insert_time_entry(factory, workspace, project_id)
+    factory.time_entry(workspace, project_id)
+    factory.time_entry(workspace, project_id)
     other = factory.client(workspace, name="Globex")
     url = f"{BASE}/{project_id}"
     response = client.patch(url, json={"clientId": other}, headers=owner_key.headers)
@@ -525,7 +502,7 @@ def test_a_project_with_billable_time_cannot_become_non_billable(
     """Its billable entries would have stayed billable (and growing) on a project whose time
     cannot be made billable: `non_billable` projects have no billable time."""
     project_id = factory.project(workspace, factory.client(workspace))
-    entry_id = insert_time_entry(factory, workspace, project_id)
+    entry_id = factory.time_entry(workspace, project_id)
     url = f"{BASE}/{project_id}"
     before = client.get(url, headers=owner_key.headers).json()
 
@@ -552,7 +529,7 @@ def test_a_new_rate_never_reprices_logged_time(
     client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
 ) -> None:
     project_id = factory.project(workspace, hourly_rate_minor=10_000)
-    entry_id = insert_time_entry(factory, workspace, project_id, rate_minor=10_000)
+    entry_id = factory.time_entry(workspace, project_id, rate_minor=10_000)
     url = f"{BASE}/{project_id}"
     response = client.patch(url, json={"hourlyRateMinor": 20_000}, headers=owner_key.headers)
     assert response.status_code == 200
@@ -772,7 +749,7 @@ def test_a_project_with_schedule_or_time_cannot_be_deleted(
     project_id = factory.project(workspace)
     insert_scheduled_work(factory, workspace, project_id)
     for _ in range(3):
-        insert_time_entry(factory, workspace, project_id)
+        factory.time_entry(workspace, project_id)
     response = client.delete(f"{BASE}/{project_id}", headers=owner_key.headers)
     assert response.status_code == 409
     error = response.json()["error"]

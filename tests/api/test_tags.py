@@ -4,7 +4,6 @@ name filter, sorting, tombstones, events and audit, and the in-use 409."""
 from __future__ import annotations
 
 import threading
-from datetime import date
 
 import httpx
 import pytest
@@ -12,7 +11,6 @@ from fastapi.testclient import TestClient
 
 from billabled.auth.scopes import Scope
 from billabled.models.membership import Role
-from billabled.models.time_entry import TimeEntry
 from tests.api.conftest import count_queries
 from tests.factories import Factory, Key, Workspace
 
@@ -24,26 +22,6 @@ def create(client: TestClient, key: Key, **fields: object) -> dict[str, object]:
     assert response.status_code == 201, response.text
     body: dict[str, object] = response.json()
     return body
-
-
-def insert_time_entry(factory: Factory, workspace: Workspace, project_id: str) -> str:
-    """A time entry straight into the table (its own engineer owns the rules)."""
-    client_id = factory.sql("SELECT client_id FROM project WHERE id = :id", id=project_id)[0][0]
-    return str(
-        factory.insert(
-            TimeEntry(
-                workspace_id=workspace.id,
-                user_id=workspace.owner_id,
-                client_id=client_id,
-                project_id=project_id,
-                work_date=date(2026, 1, 5),
-                duration_seconds=3600,
-                billable=True,
-                rate_minor=10_000,
-                currency="USD",
-            )
-        )
-    )
 
 
 # --- the whole life of a tag --------------------------------------------------------------------
@@ -407,7 +385,7 @@ def test_a_tag_used_by_time_entries_cannot_be_deleted(
     tag_id = factory.tag(workspace)
     project_id = factory.project(workspace)
     for _ in range(2):
-        entry_id = insert_time_entry(factory, workspace, project_id)
+        entry_id = factory.time_entry(workspace, project_id)
         factory.sql(
             "INSERT INTO time_entry_tag (time_entry_id, tag_id) VALUES (:e, :t)",
             e=entry_id,
