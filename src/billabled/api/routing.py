@@ -26,7 +26,6 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
@@ -184,10 +183,9 @@ async def _json_body(request: Request) -> Any:
         document = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise _malformed(exc.pos, exc.msg) from exc
-    except (UnicodeDecodeError, RecursionError) as exc:  # not UTF-8; nested past the parser
+    # Not UTF-8; an integer past Python's 4,300 digits (ValueError); nested past the parser.
+    except (ValueError, RecursionError) as exc:
         raise _malformed(0, str(exc)) from exc
-    except Exception as exc:
-        raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
     # JSON sends a NUL only as the escape `\u0000`: documents without one are not walked.
     if b"\\u0000" in raw:
         errors = nul_errors(document, ("body",))
