@@ -196,3 +196,32 @@ def test_a_method_longer_than_the_column_does_not_stall_usage_recording(
     assert httpx.get(f"{live_api}/api/v1/me", headers=headers).status_code == 200
     rows = usage_rows(factory, agent, 2)
     assert sorted(row.method for row in rows) == ["GET", "UNSUBSCRIB"]
+
+
+def test_usage_ids_go_past_32_bits(
+    client: TestClient, factory: Factory, owner_key: Key, unique: str
+) -> None:
+    """Every request is a usage row, and purging old rows does not give their ids back: 2^31 of
+    them is a month at 800 requests/s. PostgreSQL's `serial` stopped there, every batch after it
+    was refused (`nextval: reached maximum value`), and no request was recorded again."""
+    last_32_bit_id = 2**31 - 1
+    if factory.database.engine.dialect.name == "postgresql":
+        factory.sql(
+            "SELECT setval(pg_get_serial_sequence('usage_record', 'id'), :id)"
+            " WHERE (SELECT last_value FROM usage_record_id_seq) < :id",
+            id=last_32_bit_id,
+        )
+    else:  # SQLite's rowid is 64 bits: the next id is one past the largest in the table.
+        factory.sql(
+            "INSERT INTO usage_record (id, endpoint, method, status, latency_us, created_at)"
+            " SELECT :id, '/api/v1/me', 'GET', 200, 1, CURRENT_TIMESTAMP"
+            " WHERE NOT EXISTS (SELECT 1 FROM usage_record WHERE id >= :id)",
+            id=last_32_bit_id,
+        )
+    agent = f"usage-64-bit/{unique}"
+    headers = {**owner_key.headers, "User-Agent": agent}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert len(usage_rows(factory, agent, 2)) == 2
+    ids = factory.sql("SELECT id FROM usage_record WHERE user_agent = :ua", ua=agent)
+    assert all(row.id > last_32_bit_id for row in ids)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billabled.kit.time import utcnow
@@ -18,8 +18,12 @@ from billabled.models.base import Base, IdColumn
 class UsageRecord(Base):
     __tablename__ = "usage_record"
 
-    # Surrogate key: usage rows are never addressed one by one, so no prefixed id.
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Surrogate key: usage rows are never addressed one by one, so no prefixed id. 64 bits: one
+    # row per request, and purged rows do not give their ids back (2^31 is a month at 800 r/s).
+    # SQLite's rowid is 64 bits already, and autoincrements only as `INTEGER PRIMARY KEY`.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     workspace_id: Mapped[str | None] = mapped_column(
         IdColumn(), ForeignKey("workspace.id", ondelete="CASCADE"), default=None
     )
