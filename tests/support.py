@@ -92,8 +92,8 @@ def run_cli(args: list[str], env: Mapping[str, str], timeout: float = 60) -> Cli
     return CliResult(completed.returncode, completed.stdout, completed.stderr)
 
 
-def wait_for_a_blocked_request(database_url: str) -> None:
-    """Return once a statement of this database waits on a lock (PostgreSQL)."""
+def wait_for_a_blocked_request(database_url: str, count: int = 1) -> None:
+    """Return once `count` statements of this database wait on a lock (PostgreSQL)."""
     engine = create_sync_engine(database_url)
     try:
         deadline = time.monotonic() + 10
@@ -106,7 +106,7 @@ def wait_for_a_blocked_request(database_url: str) -> None:
                     )
                 ).scalar_one()
                 connection.rollback()
-                if waiting:
+                if waiting >= count:
                     return
                 time.sleep(0.02)
         raise AssertionError("no request waited on a lock")

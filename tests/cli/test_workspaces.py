@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
-from tests.support import run_cli
+import pytest
+from sqlalchemy import text
+
+from billabled.db import create_sync_engine
+from tests.support import BILLABLED, run_cli, wait_for_a_blocked_request
 
 
 def test_workspaces_create_json_prints_one_object(cli_env: dict[str, str], unique: str) -> None:
@@ -175,3 +181,82 @@ def test_commands_refuse_an_unmigrated_database(tmp_path: object, cli_env: dict[
     assert result.stderr.strip() == (
         "error: the database schema is not up to date; run `billabled migrate` first"
     )
+
+
+def _owners(database_url: str, workspace_id: str) -> int:
+    engine = create_sync_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    text(
+                        "SELECT count(*) FROM membership"
+                        " WHERE workspace_id = :ws AND role = 'owner'"
+                    ),
+                    {"ws": workspace_id},
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+def test_the_last_owner_can_be_neither_demoted_nor_removed(
+    cli_env: dict[str, str], database_url: str, unique: str
+) -> None:
+    workspace_id = _create_workspace(cli_env, unique)
+    owner = f"boss{unique}@example.com"
+    where = ["--workspace", workspace_id, "--email"]
+    demoted = run_cli(["users", "set-role", *where, owner, "--role", "admin"], cli_env)
+    removed = run_cli(["users", "remove", *where, owner], cli_env)
+    for result in (demoted, removed):
+        assert result.exit_code == 1
+        assert "at least one owner" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert _owners(database_url, workspace_id) == 1
+
+    second = f"second{unique}@example.com"
+    assert run_cli(["users", "add", *where, second, "--role", "owner"], cli_env).exit_code == 0
+    handed_over = run_cli(["users", "set-role", *where, owner, "--role", "admin"], cli_env)
+    assert handed_over.exit_code == 0, handed_over.stderr
+    assert handed_over.stdout.strip() == f"{owner} is now admin in {workspace_id}"
+    assert _owners(database_url, workspace_id) == 1
+
+
+@pytest.mark.skipif(
+    not os.environ.get("BILLABLED_TEST_DATABASE_URL"),
+    reason="concurrent writers: PostgreSQL (CI's second pass)",
+)
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(
+    cli_env: dict[str, str], database_url: str, unique: str
+) -> None:
+    """Each demotion counted two owners before either was written (a lock on `membership` holds
+    their writes until both have counted), and the workspace was left with none."""
+    workspace_id = _create_workspace(cli_env, unique)
+    where = ["--workspace", workspace_id, "--email"]
+    owners = [f"boss{unique}@example.com", f"second{unique}@example.com"]
+    assert run_cli(["users", "add", *where, owners[1], "--role", "owner"], cli_env).exit_code == 0
+
+    engine = create_sync_engine(database_url)
+    try:
+        with engine.connect() as locker:
+            lock = locker.begin()
+            locker.execute(text("LOCK TABLE membership IN SHARE MODE"))  # reads go on, writes wait
+            demotions = [
+                subprocess.Popen(
+                    [BILLABLED, "users", "set-role", *where, email, "--role", "member"],
+                    env={**os.environ, **cli_env},
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for email in owners
+            ]
+            wait_for_a_blocked_request(database_url, count=2)
+            lock.commit()
+        results = [process.communicate(timeout=60) for process in demotions]
+    finally:
+        engine.dispose()
+    codes = sorted(process.returncode for process in demotions)
+    assert codes == [0, 1], results
+    assert any("at least one owner" in stderr for _, stderr in results)
+    assert _owners(database_url, workspace_id) == 1

@@ -23,6 +23,7 @@ from billabled.kit.passwords import MIN_PASSWORD_LENGTH, hash_password
 from billabled.models.membership import Membership, Role
 from billabled.models.user import User
 from billabled.user import repository
+from billabled.workspace.repository import lock_workspace
 
 
 class AlreadyMember(Conflict):
@@ -203,6 +204,9 @@ async def remove_member(
 
 
 async def _keep_an_owner(session: AsyncSession, workspace_id: str) -> None:
+    # Counted under the workspace's lock: two owners demoted at once each counted the other and
+    # left the workspace with none.
+    await lock_workspace(session, workspace_id)
     owners = await repository.count_owners(session, workspace_id)
     if owners <= 1:
         raise LastOwner("A workspace needs at least one owner; make someone else owner first.")
