@@ -331,6 +331,31 @@ def test_a_project_of_an_archived_client_is_refused(
     ]
 
 
+def test_an_archived_task_is_refused_but_work_already_on_it_stays_editable(
+    client: TestClient, factory: Factory, plan: Plan
+) -> None:
+    """Before, `_check_task` never looked at the task's status: work was scheduled on it."""
+    already = create(client, plan, taskId=plan.task_id)
+    archived = factory.task(plan.workspace, plan.project_id, name="Old", status="archived")
+    response = client.post(BASE, json=body_for(plan, taskId=archived), headers=plan.key.headers)
+    assert response.status_code == 422, response.text
+    assert [(e["field"], e["type"]) for e in response.json()["error"]["errors"]] == [
+        ("taskId", "archived")
+    ]
+    moved = client.patch(
+        f"{BASE}/{already['id']}", json={"taskId": archived}, headers=plan.key.headers
+    )
+    assert moved.status_code == 422
+    assert error_fields(moved) == ["taskId"]
+
+    factory.sql("UPDATE task SET status = 'archived' WHERE id = :id", id=plan.task_id)
+    corrected = client.patch(
+        f"{BASE}/{already['id']}", json={"plannedSeconds": 1800}, headers=plan.key.headers
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.json()["taskId"] == plan.task_id
+
+
 def test_a_task_of_another_project_is_refused(
     client: TestClient, factory: Factory, plan: Plan
 ) -> None:

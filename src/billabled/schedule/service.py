@@ -1,12 +1,13 @@
 """Scheduled work: time planned for a member on a project (and optionally a task) on a day.
 
 Invariants:
-- the person is a member of the workspace, the project is one of the workspace's and active, and
-  the task (when there is one) belongs to that project; a violation is a 422 naming the field,
-  and another workspace's ids look exactly like ids that do not exist;
-- on update, a person or project is checked when it changes (work planned on a project that was
-  archived later can still be corrected or moved off it), and the task is checked against the
-  resulting project whenever either of them changes;
+- the person is a member of the workspace, the project is one of the workspace's and active (its
+  client not archived), and the task (when there is one) belongs to that project and is not
+  archived; a violation is a 422 naming the field, and another workspace's ids look exactly like
+  ids that do not exist;
+- on update, a person, project or task is checked when it changes (work planned on a project or
+  task that was archived later can still be corrected or moved off it), and the task is checked
+  against the resulting project whenever either of them changes;
 - nothing depends on scheduled work, so it can always be deleted; a deletion leaves a tombstone;
 - every change writes its `schedule.*` event and audit record in the same transaction.
 """
@@ -26,7 +27,7 @@ from billabled.event.tombstones import record_deletion
 from billabled.models.client import Client
 from billabled.models.project import Project, ProjectStatus
 from billabled.models.schedule import ScheduledWork
-from billabled.models.task import Task
+from billabled.models.task import Task, TaskStatus
 from billabled.schedule.schemas import ScheduledWorkCreate, schedule_json
 from billabled.user.repository import get_membership
 
@@ -90,20 +91,28 @@ async def _check_project(session: AsyncSession, principal: Principal, project_id
 
 
 async def _check_task(
-    session: AsyncSession, principal: Principal, task_id: str, project_id: str
+    session: AsyncSession, principal: Principal, task_id: str, project_id: str, *, new: bool
 ) -> None:
-    task_project = await session.scalar(
-        select(Task.project_id)
-        .where(Task.workspace_id == principal.workspace_id, Task.id == task_id)
-        .with_for_update(read=True, key_share=True)  # as for the project
-    )
-    if task_project is None:
+    """The task is in the project; a task the work is not already on (`new`) is not archived."""
+    found = (
+        await session.execute(
+            select(Task.project_id, Task.status)
+            .where(Task.workspace_id == principal.workspace_id, Task.id == task_id)
+            .with_for_update(read=True, key_share=True)  # as for the project
+        )
+    ).one_or_none()
+    if found is None:
         raise _invalid("taskId", f"No task {task_id!r} in this workspace.", "not_found")
+    task_project, status = found
     if task_project != project_id:
         raise _invalid(
             "taskId",
             f"Task {task_id!r} is not in project {project_id!r}.",
             "task_not_in_project",
+        )
+    if new and status == TaskStatus.ARCHIVED:
+        raise _invalid(
+            "taskId", f"Task {task_id!r} is archived; work cannot be scheduled on it.", "archived"
         )
 
 
@@ -134,7 +143,7 @@ async def create_scheduled_work(
     await _check_user(session, principal, body.user_id)
     await _check_project(session, principal, body.project_id)
     if body.task_id is not None:
-        await _check_task(session, principal, body.task_id, body.project_id)
+        await _check_task(session, principal, body.task_id, body.project_id, new=True)
     work = ScheduledWork(
         workspace_id=principal.workspace_id,
         user_id=body.user_id,
@@ -163,7 +172,7 @@ async def update_scheduled_work(
     if project_id != work.project_id:
         await _check_project(session, principal, project_id)
     if task_id is not None and (task_id != work.task_id or project_id != work.project_id):
-        await _check_task(session, principal, task_id, project_id)
+        await _check_task(session, principal, task_id, project_id, new=task_id != work.task_id)
 
     before = schedule_json(work)
     work.user_id = user_id
