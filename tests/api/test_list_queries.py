@@ -92,3 +92,18 @@ def test_a_boolean_is_true_or_false_only(
     for value in ("true", "false"):
         response = client.get(f"{path}?{name}={value}", headers=owner_key.headers)
         assert response.status_code == 200, (value, response.text)
+
+
+SENTINEL = "Secret4Echo"
+
+
+@pytest.mark.parametrize("path", [path for path, *_ in LISTS])
+def test_rejected_query_values_are_not_echoed_back(
+    client: TestClient, owner_key: Key, path: str
+) -> None:
+    """A secret pasted into the wrong parameter must not come back in the error (and so in the
+    integrator's logs). `sort` repeated it ("Cannot sort by 'Secret4Echo'")."""
+    for parameter in ("sort", "pageSize", "page", "updatedSince", "cursor", "includeDeleted"):
+        response = client.get(f"{path}?{parameter}={SENTINEL}", headers=owner_key.headers)
+        assert response.status_code == 422, (parameter, response.text)
+        assert SENTINEL.lower() not in response.text.lower(), (parameter, response.text)

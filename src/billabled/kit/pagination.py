@@ -202,9 +202,8 @@ def _parse_sort(raw: str | None, sortable: Mapping[str, Column], default: str) -
     field = sort_field(raw, default)
     if field not in sortable:
         allowed = ", ".join(sorted(sortable))
-        raise _invalid(
-            "sort", f"Cannot sort by {field!r}; use one of: {allowed} (prefix - for descending)."
-        )
+        # The value sent is not repeated: rejected values are never echoed back (docs/api.md).
+        raise _invalid("sort", f"sort must be one of: {allowed} (prefix - for descending).")
     return _Sort(field, descending, sortable[field])
 
 
