@@ -68,6 +68,8 @@ def cursor_of(created_at: str) -> str:
         ("updatedSince=0.5", "updatedSince"),
         ("updatedSince=yesterday", "updatedSince"),
         ("updatedSince=2026-01-01T00:00:00", "updatedSince"),
+        ("updatedSince=2026-01-01T00:00Z", "updatedSince"),  # not RFC 3339: was taken
+        ("updatedSince=2026-01-01T00:00:00%2B0100", "updatedSince"),
         # Before the first or after the last moment a timestamp holds, once in UTC: were 500s.
         ("updatedSince=0001-01-01T00:00:00%2B01:00", "updatedSince"),
         ("updatedSince=9999-12-31T23:00:00-05:00", "updatedSince"),

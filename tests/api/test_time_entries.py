@@ -215,6 +215,12 @@ def test_a_duration_from_start_and_end_is_rounded_to_the_second(
         ({"date": "2026-03-02", "durationSeconds": 1.5}, ["durationSeconds"]),
         ({"start": 1772442000, "end": "2026-03-02T10:00:00Z"}, ["start"]),  # a Unix time: was taken
         ({"start": "2026-03-02T09:00:00Z", "end": "1772445600"}, ["end"]),  # as text: was taken
+        # Not RFC 3339 (a helper's docs audit): no seconds, an offset without its colon, a week
+        # date, digits of another script. Were taken as 09:00:00Z and 08:00:00Z.
+        ({"start": "2026-03-02T09:00Z", "end": "2026-03-02T10:00:00Z"}, ["start"]),
+        ({"start": "2026-03-02T09:00:00Z", "end": "2026-03-02T10:00:00+0100"}, ["end"]),
+        ({"start": "2026-W10-1T09:00:00Z", "end": "2026-03-02T10:00:00Z"}, ["start"]),
+        ({"start": "٢٠٢٦-03-02T09:00:00Z", "end": "2026-03-02T10:00:00Z"}, ["start"]),
     ],
 )
 def test_the_shape_of_the_time_is_checked(
@@ -227,6 +233,25 @@ def test_the_shape_of_the_time_is_checked(
         assert fields_of(response) == expected
     else:
         assert set(fields_of(response)) == {"start", "end"}
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2026-03-02T09:00:00Z", "2026-03-02T10:00:00.000Z"),
+        ("2026-03-02t10:00:00+01:00", "2026-03-02 10:00:00z"),  # RFC 3339 allows t, z, space
+        ("2026-03-02T04:00:00.000000001-05:00", "2026-03-02T05:00:00.4-05:00"),
+    ],
+)
+def test_rfc_3339_times_are_taken_in_every_form_it_allows(
+    client: TestClient, s: Setup, start: str, end: str
+) -> None:
+    response = client.post(
+        BASE, json={"projectId": s.project_id, "start": start, "end": end}, headers=s.key.headers
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["start"] == "2026-03-02T09:00:00Z"
+    assert response.json()["durationSeconds"] == 3600
 
 
 @pytest.mark.parametrize(

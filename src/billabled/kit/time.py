@@ -47,15 +47,20 @@ def iso_date_text(value: Any) -> Any:
     return value
 
 
-_ISO_DATE_TIME_START: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+# RFC 3339's date-time (section 5.6), with the space its note allows between date and time.
+_RFC_3339: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
 
 
 def time_text(value: Any) -> Any:
-    """Only a date and time written out reaches the time parser: pydantic alone would take a
-    Unix time, as a number or as text (`1700000000`, `"0.5"`) (a before-validator)."""
+    """Only an RFC 3339 date-time reaches the time parser (which then checks the calendar and the
+    clock): pydantic alone would take a Unix time, as a number or as text (`1700000000`,
+    `"0.5"`), a time without seconds (`09:00Z`) or an offset without its colon (`+0100`)
+    (a before-validator)."""
     if isinstance(value, datetime):
         return value
-    if isinstance(value, str) and _ISO_DATE_TIME_START.match(value):
+    if isinstance(value, str) and _RFC_3339.fullmatch(value):
         return value
     raise ValueError("must be an RFC 3339 time with an offset, e.g. 2026-03-02T09:00:00Z")
 
