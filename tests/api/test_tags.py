@@ -376,6 +376,9 @@ def test_a_tag_used_by_a_project_cannot_be_deleted(
     assert error["code"] == "has_dependents"
     assert error["dependents"] == {"projects": 1}
     assert "1 projects" in error["message"]
+    # Tags cannot be archived: the message said "Archive it instead" (a helper's docs audit).
+    assert "archive" not in error["message"].lower()
+    assert error["message"].endswith("Take it off them first, or rename it.")
     assert client.get(f"{BASE}/{tag_id}", headers=owner_key.headers).status_code == 200
 
 

@@ -58,15 +58,17 @@ async def get_or_404(
     return record
 
 
-def refuse_delete(what: str, dependents: dict[str, int]) -> None:
-    """409 naming what depends on the record, or nothing when nothing does."""
+def refuse_delete(
+    what: str, dependents: dict[str, int], remedy: str = "Archive it instead."
+) -> None:
+    """409 naming what depends on the record and what to do instead, or nothing when nothing
+    depends on it."""
     present = {name: count for name, count in dependents.items() if count}
     if not present:
         return
     listed = ", ".join(f"{count} {name}" for name, count in present.items())
     raise HasDependents(
-        f"This {what} cannot be deleted: {listed} depend on it. Archive it instead.",
-        dependents=present,
+        f"This {what} cannot be deleted: {listed} depend on it. {remedy}", dependents=present
     )
 
 

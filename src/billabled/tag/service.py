@@ -127,7 +127,12 @@ async def delete_tag(session: AsyncSession, principal: Principal, tag_id: str) -
     counts = (
         await session.execute(select(projects.scalar_subquery(), entries.scalar_subquery()))
     ).one()
-    refuse_delete(ENTITY, {"projects": int(counts[0] or 0), "time entries": int(counts[1] or 0)})
+    refuse_delete(
+        ENTITY,
+        {"projects": int(counts[0] or 0), "time entries": int(counts[1] or 0)},
+        # Tags are not archived.
+        remedy="Take it off them first, or rename it.",
+    )
     before = tag_json(tag)
     await session.delete(tag)
     try:
