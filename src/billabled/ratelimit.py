@@ -73,6 +73,12 @@ class RateLimitDecision:
     policy: str  # the IETF policy name: "key" or "ip"
 
     @property
+    def reset_epoch(self) -> int:
+        """The window's end in whole seconds, rounded up (`X-RateLimit-Reset`, `/me`'s
+        `resetAt`): a client that waits until then finds the window over."""
+        return math.ceil(self.reset_at)
+
+    @property
     def reset_in(self) -> int:
         return max(0, math.ceil(self.reset_at - time.time()))
 
@@ -81,7 +87,7 @@ class RateLimitDecision:
         return [
             (b"x-ratelimit-limit", str(self.limit).encode()),
             (b"x-ratelimit-remaining", str(self.remaining).encode()),
-            (b"x-ratelimit-reset", str(math.ceil(self.reset_at)).encode()),
+            (b"x-ratelimit-reset", str(self.reset_epoch).encode()),
             (
                 b"ratelimit-policy",
                 f'"{self.policy}";q={self.limit};w={WINDOW_SECONDS}'.encode(),

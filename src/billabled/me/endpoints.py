@@ -51,7 +51,7 @@ async def me(principal: AnyKey, request: Request) -> JsonResponse:
             "rateLimit": {
                 "limit": decision.limit,
                 "remaining": decision.remaining,
-                "resetAt": datetime.fromtimestamp(round(decision.reset_at), UTC),
+                "resetAt": datetime.fromtimestamp(decision.reset_epoch, UTC),
                 "windowSeconds": WINDOW_SECONDS,
             },
         }
