@@ -321,7 +321,9 @@ class Ceiling:
             has_more = len(rows) > page_size
             rows = rows[:page_size]
             next_cursor = (
-                encode_cursor("createdAt", rows[-1].created_at, rows[-1].id) if has_more else None
+                encode_cursor("createdAt", rows[-1].created_at, rows[-1].id, table="time_entry")
+                if has_more
+                else None
             )
             if cursor is None and total is None:
                 total = int((await connection.execute(statements.count, values)).scalar_one())

@@ -254,7 +254,9 @@ async def read_setup(engine: AsyncEngine, manifest: dict[str, Any]) -> Setup:
                     .limit(1)
                 )
             ).one()
-            cursor = encode_cursor("createdAt", row.created_at, row.id)
+            cursor = encode_cursor(
+                "createdAt", row.created_at, row.id, table=TimeEntry.__tablename__
+            )
     return Setup(total, deep, cursor)
 
 

@@ -163,6 +163,26 @@ def test_a_cursor_made_for_another_sort_is_refused(
     assert response.json()["error"]["errors"][0]["field"] == "cursor"
 
 
+def test_a_cursor_made_for_another_list_is_refused(
+    client: TestClient, crowded: tuple[Workspace, Key, list[str]], factory: Factory
+) -> None:
+    """It was taken, and paged the other list from wherever its values fell (a helper's docs
+    audit). A cursor made before lists were named in cursors is still taken (`cursor_of`)."""
+    workspace, key, _ = crowded
+    for n in range(3):
+        factory.client(workspace, name=f"Client {n}")
+    cursor = client.get("/api/v1/users?pageSize=3", headers=key.headers).json()["nextCursor"]
+    response = client.get(f"/api/v1/clients?pageSize=3&cursor={cursor}", headers=key.headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["errors"][0]["field"] == "cursor"
+    assert "another list" in response.json()["error"]["errors"][0]["message"]
+    assert client.get(f"/api/v1/users?cursor={cursor}", headers=key.headers).status_code == 200
+    legacy = cursor_of("2000-01-01T00:00:00+00:00")
+    following = client.get(f"/api/v1/users?pageSize=200&cursor={legacy}", headers=key.headers)
+    assert following.status_code == 200, following.text
+    assert len(following.json()["items"]) == 25
+
+
 def test_updated_since_with_include_deleted_replays_creates_updates_and_deletes(
     client: TestClient, factory: Factory
 ) -> None:

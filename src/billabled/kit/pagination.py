@@ -233,12 +233,13 @@ def _decode_value(value: Any, column: Column) -> Any:
     return value
 
 
-def encode_cursor(sort: str, value: Any, last_id: str) -> str:
-    payload = orjson.dumps({"s": sort, "v": _encode_value(value), "i": last_id})
+def encode_cursor(sort: str, value: Any, last_id: str, *, table: str) -> str:
+    """The cursor after the row `last_id` of `table`'s list in the order `sort`."""
+    payload = orjson.dumps({"t": table, "s": sort, "v": _encode_value(value), "i": last_id})
     return base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
 
 
-def _decode_cursor(cursor: str, sort: _Sort) -> tuple[Any, str]:
+def _decode_cursor(cursor: str, sort: _Sort, table: str) -> tuple[Any, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
@@ -246,6 +247,12 @@ def _decode_cursor(cursor: str, sort: _Sort) -> tuple[Any, str]:
             raise ValueError("bad cursor shape")
         if NUL in payload["i"] or (isinstance(payload.get("v"), str) and NUL in payload["v"]):
             raise ValueError("a NUL in the cursor")  # no cursor we make holds one
+        # Cursors made before lists were named in them ("t") are still taken, for the length of
+        # the syncs in flight; a cursor of another list was taken too.
+        if payload.get("t", table) != table:
+            raise _invalid(
+                "cursor", "This cursor was made for another list; use the nextCursor of this one."
+            )
         if payload.get("s") != sort.text:
             raise _invalid(
                 "cursor", "This cursor was made for another sort order; resend its sort."
@@ -550,7 +557,8 @@ async def paginate(
     # ORM result path costs ~1 ms more per 200-row page (bench/scenarios.py, issue #5).
     connection = await session.connection()
     few_first = few_first_on(connection.dialect.name, few_first)
-    cursor = _decode_cursor(params.cursor, sort) if params.cursor else None
+    table = id_column.table.name
+    cursor = _decode_cursor(params.cursor, sort, table) if params.cursor else None
     size = params.page_size
     offset = 0 if cursor else (params.page - 1) * size
     statements = _statements_for(
@@ -593,7 +601,7 @@ async def paginate(
         rows = rows[:size]
         # Only the last row's sort value and id are needed, for the cursor.
         next_cursor = (
-            encode_cursor(sort.text, value_of(rows[-1]), _id_of(rows[-1], id_column))
+            encode_cursor(sort.text, value_of(rows[-1]), _id_of(rows[-1], id_column), table=table)
             if has_more
             else None
         )
@@ -614,9 +622,11 @@ async def paginate(
         last = rows[-1] if has_more else None
         next_cursor = None
         if isinstance(last, dict):
-            next_cursor = encode_cursor(sort.text, last["deletedAt"], last["id"])
+            next_cursor = encode_cursor(sort.text, last["deletedAt"], last["id"], table=table)
         elif last is not None:
-            next_cursor = encode_cursor(sort.text, value_of(last), _id_of(last, id_column))
+            next_cursor = encode_cursor(
+                sort.text, value_of(last), _id_of(last, id_column), table=table
+            )
 
     if cursor is None and total is None:
         total = await _scalar(connection, statements.count, values)
