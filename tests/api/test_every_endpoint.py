@@ -320,6 +320,8 @@ def test_another_workspaces_id_is_404(
 
     assert response.status_code == 404, response.text
     assert response.json()["error"]["code"] == "not_found"
+    # Which record was not found: `/users/{id}` did not say (a helper's docs audit).
+    assert response.json()["error"]["resource"], response.text
     assert writes(factory, other) == before
     if their_view is not None:
         assert read(client, url, theirs.key) == their_view

@@ -253,7 +253,7 @@ _ERROR_RESPONSES: Final = {
     "NotFound": _ErrorResponse(
         404,
         "No such record in the key's workspace (another workspace's id is simply not found).",
-        (NotFound("No user 'usr_01JD3S5X6Q' in this workspace."),),
+        (NotFound("No user 'usr_01JD3S5X6Q' in this workspace.", resource="user"),),
     ),
     "Conflict": _ErrorResponse(
         409,

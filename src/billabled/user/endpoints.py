@@ -80,5 +80,5 @@ async def get_user(
         )
     ).one_or_none()
     if row is None:
-        raise NotFound(f"No user {user_id!r} in this workspace.")
+        raise NotFound(f"No user {user_id!r} in this workspace.", resource="user")
     return JsonResponse(user_json(row, principal.currency, show_cost=principal.is_manager_or_above))
