@@ -96,14 +96,28 @@ def test_bad_list_parameters_are_422_naming_the_field(
     assert error["errors"][0]["in"] == "query"
 
 
-def test_unknown_parameters_are_ignored_and_a_repeated_one_counts_by_its_last_value(
+def test_an_unknown_parameter_is_a_422_naming_it(
+    client: TestClient, crowded: tuple[Workspace, Key, list[str]]
+) -> None:
+    """A misspelt filter was ignored, and the list came back unfiltered: `user_id=` for
+    `userId=` listed everyone's time as if it were one person's."""
+    _, key, _ = crowded
+    response = client.get(
+        "/api/v1/users?role=member&page_size=9&Role=admin&colour=", headers=key.headers
+    )
+    assert response.status_code == 422, response.text
+    assert [(e["field"], e["in"], e["type"]) for e in response.json()["error"]["errors"]] == [
+        ("page_size", "query", "extra_forbidden"),
+        ("Role", "query", "extra_forbidden"),
+        ("colour", "query", "extra_forbidden"),
+    ]
+
+
+def test_a_repeated_parameter_counts_by_its_last_value(
     client: TestClient, crowded: tuple[Workspace, Key, list[str]]
 ) -> None:
     _, key, _ = crowded
-    response = client.get(
-        "/api/v1/users?pageSize=500&pageSize=3&page_size=9&colour=blue&role=member",
-        headers=key.headers,
-    )
+    response = client.get("/api/v1/users?pageSize=500&pageSize=3&role=member", headers=key.headers)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["pageSize"] == 3

@@ -8,7 +8,9 @@ costs ~3 µs. So a list endpoint declares its query as a `QueryModel` subclass a
 
 - a value that does not validate raises FastAPI's own `RequestValidationError` with
   `("query", alias)` locations, so the 422 envelope names the parameter exactly as before;
-- unknown parameters are ignored and a repeated one counts by its last value, as with FastAPI;
+- a parameter the model does not name is a 422 (`extra_forbidden`), as an unknown body field
+  is: ignored, a misspelt filter listed everything (decisions §33); a repeated parameter counts
+  by its last value, as with FastAPI;
 - FastAPI cannot see these parameters, so `api/openapi.py` documents each field of the model as a
   query parameter (`openapi_parameters`).
 """
@@ -45,7 +47,7 @@ QueryBool = Annotated[bool, BeforeValidator(_true_or_false)]
 class QueryModel(BaseModel):
     """A query string's parameters; fields use `alias` for their camelCase names."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 QueryModelT = TypeVar("QueryModelT", bound=QueryModel)
