@@ -2,7 +2,8 @@
 
 The session is created lazily on first use. The transaction is decided when the response starts,
 before a single byte reaches the client: commit for statuses below 400, roll back otherwise, and
-roll back on any exception. A failed commit turns the response into a 500.
+roll back on any exception. A failed commit turns the response into a 500 (a 503 with
+`Retry-After` when the database went away).
 
 Hooks registered in `before_commit` run inside the transaction with the finished response (the
 idempotency layer stores the response there, so it exists exactly when the change committed);
@@ -11,6 +12,7 @@ they make the response buffered.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -21,8 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billabled.db import Database
-from billabled.errors import InternalError
-from billabled.kit.jsonresponse import JsonResponse
+from billabled.middleware import answer_unhandled
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -156,11 +157,11 @@ class TransactionMiddleware:
                 FinishedResponse(start["status"], list(start.get("headers", [])), body)
             )
         except Exception:
-            log.exception("commit_failed", method=scope["method"], path=scope["path"])
-            await transaction.rollback()
-            error = InternalError().body()
-            error["error"]["requestId"] = scope["state"].get("request_id")
-            await JsonResponse(error, status_code=500)(scope, receive, send)
+            with contextlib.suppress(Exception):  # the connection may be gone already
+                await transaction.rollback()
+            # A 500, or a 503 with Retry-After when the database went away during the commit
+            # (it was a 500 whatever the cause).
+            await answer_unhandled(scope, receive, send)
             return False
         return True
 

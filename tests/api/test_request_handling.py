@@ -205,3 +205,38 @@ def test_a_write_that_waits_out_the_lock_is_503_with_retry_after(
     assert response.headers["retry-after"] == "5"
     retried = client.post("/api/v1/clients", json={"name": "Locked"}, headers=owner_key.headers)
     assert retried.status_code == 201
+
+
+@pytest.mark.skipif(postgres_test_url() is None, reason="a connection lost at COMMIT: PostgreSQL")
+def test_a_connection_lost_at_commit_is_503_and_writes_nothing(
+    client: TestClient, factory: Factory, owner_key: Key, unique: str
+) -> None:
+    """The database went away during COMMIT (a deferred trigger ends its own connection there):
+    the answer was a 500 without Retry-After (a helper's failure audit); every other lost
+    connection was already a 503. With an Idempotency-Key the retry then runs the request once."""
+    name = f"commit-lost-{unique}"
+    factory.sql(
+        "CREATE FUNCTION end_own_connection() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$"
+    )
+    factory.sql(
+        "CREATE CONSTRAINT TRIGGER end_connection_at_commit AFTER INSERT ON client"
+        " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+        f" WHEN (NEW.name = '{name}') EXECUTE FUNCTION end_own_connection()"
+    )
+    headers = {**owner_key.headers, "Idempotency-Key": name}
+    try:
+        response = client.post(CLIENTS, json={"name": name}, headers=headers)
+    finally:
+        factory.sql("DROP TRIGGER end_connection_at_commit ON client")
+        factory.sql("DROP FUNCTION end_own_connection()")
+
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert response.headers["retry-after"] == "5"
+    assert "x-ratelimit-remaining" in response.headers
+    assert factory.sql("SELECT id FROM client WHERE name = :name", name=name) == []
+    retried = client.post(CLIENTS, json={"name": name}, headers=headers)
+    assert retried.status_code == 201, retried.text
+    assert "idempotent-replayed" not in retried.headers
+    assert len(factory.sql("SELECT id FROM client WHERE name = :name", name=name)) == 1
