@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
-import structlog
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,8 +25,6 @@ from billabled.db import Database
 from billabled.middleware import answer_unhandled
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-log = structlog.get_logger("billabled.transaction")
 
 
 @dataclass(frozen=True, slots=True)
