@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
+import socket
 import sqlite3
+import time
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -17,6 +21,7 @@ from sqlalchemy import make_url
 from billabled.api.routing import ApiRoute, directly_called
 from billabled.auth.scopes import Scope
 from billabled.config import Settings
+from tests.api.test_usage import usage_rows
 from tests.factories import Factory, Key, Workspace
 from tests.support import postgres_test_url
 
@@ -240,3 +245,28 @@ def test_a_connection_lost_at_commit_is_503_and_writes_nothing(
     assert retried.status_code == 201, retried.text
     assert "idempotent-replayed" not in retried.headers
     assert len(factory.sql("SELECT id FROM client WHERE name = :name", name=name)) == 1
+
+
+def test_a_body_cut_short_by_the_client_runs_nothing(
+    live_api: str, factory: Factory, owner_key: Key, unique: str
+) -> None:
+    """The client sent a whole JSON document but less than its Content-Length, and hung up: the
+    disconnect was taken for the end of the body and the entries were created (a helper's failure
+    audit). A request that never arrived whole is not run; its usage record says 499, as nginx
+    logs a client that closed the request."""
+    agent = f"cut-short/{unique}"
+    body = json.dumps({"name": f"Cut short {unique}"}).encode()
+    host, port = urlsplit(live_api).hostname, urlsplit(live_api).port
+    assert host is not None
+    assert port is not None
+    with socket.create_connection((host, port)) as connection:
+        connection.sendall(
+            b"POST /api/v1/clients HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            + f"X-Api-Key: {owner_key.raw}\r\nUser-Agent: {agent}\r\n".encode()
+            + f"Content-Length: {len(body) + 100}\r\n\r\n".encode()
+            + body
+        )
+        time.sleep(0.2)  # the server has read what was sent and waits for the rest
+    rows = usage_rows(factory, agent, 1)
+    assert [(row.endpoint, row.status) for row in rows] == [("/api/v1/clients", 499)]
+    assert factory.sql("SELECT id FROM client WHERE name = :n", n=f"Cut short {unique}") == []

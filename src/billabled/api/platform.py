@@ -126,13 +126,23 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _ClientGone(Exception):
+    """The client hung up before its body was complete: the request never arrived whole."""
+
+
+# nginx's status for a request the client closed: never sent (no one is there to read it), it
+# is what the usage record says.
+CLIENT_CLOSED_REQUEST: Final = 499
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            # Not the end of the body: a JSON document cut short may still parse, and was run.
+            raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -213,6 +223,9 @@ class ApiPlatformMiddleware:
             if scope["method"] in _BODY_METHODS:
                 try:
                     body = await _read_body(receive, platform.settings.max_request_body_bytes)
+                except _ClientGone:
+                    status = CLIENT_CLOSED_REQUEST
+                    return
                 except _BodyTooLarge:
                     limit = platform.settings.max_request_body_bytes
                     await _respond(
