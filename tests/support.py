@@ -224,6 +224,25 @@ class TcpForwarder:
             sink.shutdown(socket.SHUT_WR)
 
 
+class SilenceableForwarder(TcpForwarder):
+    """A TcpForwarder that can go silent: while `passing` is clear, what either side sends is
+    held, neither answered nor refused (a database behind a network that dropped it without a
+    reset), and passed on once it is set again."""
+
+    def __init__(self, port: int, target: tuple[str, int]) -> None:
+        super().__init__(port, target)
+        self.passing = threading.Event()
+        self.passing.set()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:  # type: ignore[override]
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                self.passing.wait()
+                sink.sendall(chunk)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
 class SilentTcpServer(TcpForwarder):
     """Accepts connections on 127.0.0.1:`port` and never answers: a service that hangs."""
 

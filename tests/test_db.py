@@ -56,6 +56,29 @@ def test_libpq_tls_options_in_the_url_work_for_requests_and_migrations(
         assert clients.status_code == 200, clients.text
 
 
+def test_the_urls_tls_mode_holds_for_the_key_lookups_too(
+    settings: Settings, database_url: str, owner_key: Key
+) -> None:
+    """The key lookups' connection was opened from the engine's URL, which had lost its query:
+    `sslmode=require` (or `verify-full`, a client certificate) did not hold for it, and keys
+    were looked up over plain text (or, with a client certificate required, not at all). This
+    server has no TLS, so a URL that requires it must serve nothing."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("libpq options: PostgreSQL (CI's second pass)")
+    engine = create_sync_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            if connection.execute(text("SHOW ssl")).scalar_one() == "on":
+                pytest.skip("this PostgreSQL serves TLS")
+    finally:
+        engine.dispose()
+    requires_tls = f"{database_url}?sslmode=require"
+    app = create_app(Settings(**{**settings.model_dump(), "database_url": requires_tls}))
+    with TestClient(app) as client:
+        me = client.get("/api/v1/me", headers=owner_key.headers)
+    assert me.status_code == 503, me.text
+
+
 def test_the_database_refuses_a_reference_into_another_workspace(factory: Factory) -> None:
     """Every lookup filters by workspace; the keys are the second guard: (workspace_id, column)
     → parent (workspace_id, id)."""

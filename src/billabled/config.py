@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     # single-entry POSTs ran at ~290/s with a pool of 10, ~400/s with 20 (docs/benchmarks.md).
     db_pool_size: int = Field(default=20, ge=1, le=200)
     db_pool_overflow: int = Field(default=10, ge=0, le=200)
+    # PostgreSQL: a statement running longer is cancelled, and a lock waited on longer (a
+    # migration's, a long transaction's) is given up: the request answers 503 with Retry-After
+    # instead of hanging. The client stops waiting a little after the statement timeout, for a
+    # database that went silent (no answer, no reset): requests waited forever.
+    db_statement_timeout_seconds: float = Field(default=30, gt=0, le=3600)
+    db_lock_timeout_seconds: float = Field(default=10, gt=0, le=3600)
     # Integration API platform (SPEC §4).
     usage_retention_days: int = Field(default=90, ge=1, le=3650)
     usage_flush_interval_seconds: float = Field(default=1.0, gt=0, le=60)

@@ -45,6 +45,7 @@ _UNAVAILABLE: Final = (
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, cancelled
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+    asyncpg.exceptions.LockNotAvailableError,  # waited past the lock timeout
     PoolTimeout,  # no pooled connection came free in time
 )
 
@@ -140,6 +141,27 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# How long a new PostgreSQL connection may take to open at most (asyncpg's default: 60 s).
+CONNECT_TIMEOUT_SECONDS: Final = 10.0
+
+
+def postgres_connect_args(settings: Settings) -> dict[str, Any]:
+    """asyncpg's connection arguments for the API's connections: the statement and lock
+    timeouts as server settings (`QueryCanceledError`, `LockNotAvailableError`), and the time the
+    client waits for any answer, a little past the statement timeout (`TimeoutError`, for a
+    database gone silent). Each is answered 503 with Retry-After (`is_unavailable`)."""
+    statement = settings.db_statement_timeout_seconds
+    answer = statement + min(5.0, statement)
+    return {
+        "timeout": min(CONNECT_TIMEOUT_SECONDS, answer),
+        "command_timeout": answer,
+        "server_settings": {
+            "statement_timeout": str(max(1, round(statement * 1000))),
+            "lock_timeout": str(max(1, round(settings.db_lock_timeout_seconds * 1000))),
+        },
+    }
+
+
 def create_app_engine(settings: Settings) -> AsyncEngine:
     url = async_url(settings.resolved_database_url)
     kwargs: dict[str, Any] = {
@@ -153,6 +175,7 @@ def create_app_engine(settings: Settings) -> AsyncEngine:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_overflow,
             pool_recycle=1800,
+            connect_args=postgres_connect_args(settings),
         )
         if url.query:
             # libpq's TLS options (`sslmode=require`, `sslrootcert=…`, as managed PostgreSQL
@@ -160,7 +183,7 @@ def create_app_engine(settings: Settings) -> AsyncEngine:
             # would pass them as keyword arguments, which asyncpg refuses (a 500 on every
             # request). asyncpg takes other query parameters for server settings.
             dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-            kwargs["connect_args"] = {"dsn": dsn}
+            kwargs["connect_args"]["dsn"] = dsn
             url = url.set(query={})
     else:
         _ensure_sqlite_dir(url)

@@ -35,7 +35,7 @@ from billabled.auth.authenticate import (
 from billabled.auth.key_lookup import KeyLookup, PostgresKeyLookup, SqliteKeyLookup
 from billabled.auth.principal import Principal
 from billabled.config import Settings
-from billabled.db import Database
+from billabled.db import Database, async_url, postgres_connect_args
 from billabled.errors import (
     BillabledError,
     PayloadTooLarge,
@@ -82,12 +82,18 @@ class ApiPlatform:
         cls, settings: Settings, database: Database, routes: Sequence[BaseRoute] = ()
     ) -> ApiPlatform:
         secret = settings.resolved_secret_key
-        url = database.engine.url
         keys: KeyLookup
         if database.is_sqlite:
-            keys = SqliteKeyLookup.connect(url, KEY_LOOKUP)
+            keys = SqliteKeyLookup.connect(database.engine.url, KEY_LOOKUP)
         else:
-            keys = PostgresKeyLookup.for_url(url, KEY_LOOKUP, KEYS_LOOKUP)
+            # The configured URL, query and all: the engine's has lost its libpq options (TLS
+            # mode, certificates), which it passes on its own, and the lookups went without them.
+            keys = PostgresKeyLookup.for_url(
+                async_url(settings.resolved_database_url),
+                KEY_LOOKUP,
+                KEYS_LOOKUP,
+                postgres_connect_args(settings),
+            )
         return cls(
             settings=settings,
             database=database,

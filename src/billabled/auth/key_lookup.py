@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -89,8 +90,11 @@ class PostgresKeyLookup:
     that started before the request arrived, a revocation committed before a request is seen by it.
     """
 
-    def __init__(self, dsn: str, one_sql: str, many_sql: str) -> None:
+    def __init__(
+        self, dsn: str, one_sql: str, many_sql: str, connect_args: Mapping[str, Any]
+    ) -> None:
         self._dsn = dsn
+        self._connect_args = connect_args
         self._one_sql = one_sql
         self._many_sql = many_sql
         self._connection: asyncpg.Connection | None = None
@@ -101,12 +105,15 @@ class PostgresKeyLookup:
         self.lookups = 0
 
     @classmethod
-    def for_url(cls, url: URL, one: AnySelect, many: AnySelect) -> PostgresKeyLookup:
+    def for_url(
+        cls, url: URL, one: AnySelect, many: AnySelect, connect_args: Mapping[str, Any]
+    ) -> PostgresKeyLookup:
         """Connects on first use, so the app starts (and /readyz can say 503) while the database
-        is away."""
+        is away. `connect_args`: asyncpg's, with the timeouts of the API's other connections
+        (`db.postgres_connect_args`): a lookup waited forever on a database gone silent."""
         dialect = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return cls(dsn, _compile(one, dialect), _compile(many, dialect))
+        return cls(dsn, _compile(one, dialect), _compile(many, dialect), connect_args)
 
     async def find(self, key_hash: str) -> KeyRow | None:
         if self._busy:
@@ -173,8 +180,12 @@ class PostgresKeyLookup:
 
     async def _run_once(self, sql: str, argument: Any) -> list[asyncpg.Record]:
         if self._connection is None or self._connection.is_closed():
+            server_settings = {
+                **self._connect_args.get("server_settings", {}),
+                "application_name": APPLICATION_NAME,
+            }
             self._connection = await asyncpg.connect(
-                self._dsn, server_settings={"application_name": APPLICATION_NAME}
+                self._dsn, **{**self._connect_args, "server_settings": server_settings}
             )
         connection = self._connection
         self.lookups += 1
