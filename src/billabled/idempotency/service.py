@@ -11,17 +11,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from sqlalchemy import Update, delete, select, update
+from sqlalchemy import Table, Update, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from billabled.errors import Conflict, ValidationFailed
+from billabled.kit.sql import delete_in_batches
 from billabled.kit.time import utcnow
 from billabled.models.idempotency import IdempotencyRecord
 from billabled.transaction import FinishedResponse
@@ -205,8 +207,6 @@ async def release(engine: AsyncEngine, api_key_id: str, key: str) -> None:
         )
 
 
-async def purge_expired(engine: AsyncEngine) -> None:
-    async with engine.begin() as connection:
-        await connection.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - RETENTION)
-        )
+async def purge_expired(engine: AsyncEngine, stop: asyncio.Event | None = None) -> None:
+    table: Table = IdempotencyRecord.__table__  # type: ignore[assignment]
+    await delete_in_batches(engine, table, table.c.created_at < utcnow() - RETENTION, stop=stop)
