@@ -243,6 +243,67 @@ class SilenceableForwarder(TcpForwarder):
             sink.shutdown(socket.SHUT_WR)
 
 
+# PostgreSQL's simple-query message `COMMIT;` (asyncpg ends its transactions with it).
+_COMMIT = b"Q\x00\x00\x00\x0cCOMMIT;\x00"
+
+
+class CommitAnswerLost(TcpForwarder):
+    """A TcpForwarder to PostgreSQL that, once `armed`, passes the next `COMMIT` on to the server
+    and then cuts the connection, the answer unsent: the transaction committed, and the client
+    cannot know it."""
+
+    def __init__(self, port: int, target: tuple[str, int]) -> None:
+        super().__init__(port, target)
+        self.armed = threading.Event()
+        self.cut = threading.Event()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        if self._keep(upstream):
+            silenced = threading.Event()  # this connection's answers are no longer passed on
+            threading.Thread(
+                target=self._to_server, args=(client, upstream, silenced), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._to_client, args=(upstream, client, silenced), daemon=True
+            ).start()
+
+    def _to_server(
+        self, client: socket.socket, upstream: socket.socket, silenced: threading.Event
+    ) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := client.recv(65536):
+                if self.armed.is_set() and _COMMIT in chunk:
+                    self.armed.clear()
+                    silenced.set()
+                    upstream.sendall(chunk)
+                    time.sleep(0.3)  # the server commits; its answer goes nowhere
+                    for sock in (client, upstream):
+                        with contextlib.suppress(OSError):
+                            sock.shutdown(socket.SHUT_RDWR)
+                    self.cut.set()
+                    return
+                upstream.sendall(chunk)
+        with contextlib.suppress(OSError):
+            upstream.shutdown(socket.SHUT_WR)
+
+    @staticmethod
+    def _to_client(
+        upstream: socket.socket, client: socket.socket, silenced: threading.Event
+    ) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := upstream.recv(65536):
+                if not silenced.is_set():
+                    client.sendall(chunk)
+        with contextlib.suppress(OSError):
+            client.shutdown(socket.SHUT_WR)
+
+
 class SilentTcpServer(TcpForwarder):
     """Accepts connections on 127.0.0.1:`port` and never answers: a service that hangs."""
 

@@ -18,7 +18,12 @@ from billabled.app import create_app
 from billabled.config import Settings
 from billabled.db import create_sync_engine
 from tests.factories import Factory, Key
-from tests.support import SilenceableForwarder, free_port, postgres_test_url
+from tests.support import (
+    CommitAnswerLost,
+    SilenceableForwarder,
+    free_port,
+    postgres_test_url,
+)
 
 pytestmark = pytest.mark.skipif(
     postgres_test_url() is None, reason="PostgreSQL's timeouts (CI's second pass)"
@@ -117,3 +122,28 @@ def test_a_database_gone_silent_is_503_in_bounded_time(
             for response in responses:
                 _assert_503(response)
             assert waited < 10
+
+
+def test_a_claim_whose_commit_answer_was_lost_does_not_hold_the_key(
+    settings: Settings, database_url: str, factory: Factory, owner_key: Key, unique: str
+) -> None:
+    """The Idempotency-Key's claim committed but its answer never came back (the connection was
+    cut): the request was a 503, and every retry a 409 `idempotency_in_progress` for the next
+    5 minutes, for a request that never ran (a helper's failure audit). The claim this request
+    may have made is now released, and only that claim: another request's stays."""
+    url = make_url(database_url)
+    port = free_port()
+    name = f"claim-lost-{unique}"
+    headers = {**owner_key.headers, "Idempotency-Key": name}
+    with CommitAnswerLost(port, (url.host or "127.0.0.1", url.port or 5432)) as network:
+        through = url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+        quiet = _settings(settings, database_url=through, usage_flush_interval_seconds=60)
+        with _client(quiet) as client:
+            assert client.get(CLIENTS, headers=owner_key.headers).status_code == 200
+            network.armed.set()
+            first = client.post(CLIENTS, json={"name": name}, headers=headers)
+            assert network.cut.is_set()
+            _assert_503(first)
+            retried = client.post(CLIENTS, json={"name": name}, headers=headers)
+    assert retried.status_code == 201, retried.text
+    assert len(factory.sql("SELECT id FROM client WHERE name = :name", name=name)) == 1

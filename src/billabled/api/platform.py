@@ -283,6 +283,11 @@ class ApiPlatformMiddleware:
         key_id = principal.key_id
         try:
             key = idempotency.validate_key(raw_key)
+        except BillabledError as exc:
+            await _respond(exc, scope, receive, send)
+            return
+        claimed_at = utcnow()
+        try:
             claimed = await idempotency.claim(
                 engine,
                 api_key_id=key_id,
@@ -291,10 +296,18 @@ class ApiPlatformMiddleware:
                 request_fingerprint=idempotency.fingerprint(
                     scope["method"], scope["path"], scope.get("query_string", b""), body
                 ),
+                now=claimed_at,
             )
         except BillabledError as exc:
             await _respond(exc, scope, receive, send)
             return
+        except Exception:
+            # The claim may have committed with its answer lost (the connection cut at COMMIT):
+            # left, it refused every retry as in progress for STALE_CLAIM. Best effort: the
+            # database may be away, and the 503 goes out whatever happens here.
+            with contextlib.suppress(Exception):
+                await idempotency.release(engine, key_id, key, claimed_at)
+            raise
         if isinstance(claimed, idempotency.Replay):
             await send(
                 {
@@ -328,11 +341,11 @@ class ApiPlatformMiddleware:
         try:
             await self.app(scope, receive, capture)
         except BaseException:
-            await idempotency.release(engine, key_id, key)
+            await idempotency.release(engine, key_id, key, claimed_at)
             raise
         status = start["status"] if start else 500
         if status >= 500:
-            await idempotency.release(engine, key_id, key)
+            await idempotency.release(engine, key_id, key, claimed_at)
         elif status >= 400:
             # The change rolled back; remember the refusal so a retry gets the same answer.
             assert start is not None

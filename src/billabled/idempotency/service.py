@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import Table, Update, delete, select, update
@@ -86,10 +86,16 @@ def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
 
 
 async def claim(
-    engine: AsyncEngine, *, api_key_id: str, workspace_id: str, key: str, request_fingerprint: str
+    engine: AsyncEngine,
+    *,
+    api_key_id: str,
+    workspace_id: str,
+    key: str,
+    request_fingerprint: str,
+    now: datetime,
 ) -> ClaimResult:
-    """Claim the key for this request, or say how the earlier request with it ended."""
-    now = utcnow()
+    """Claim the key for this request, or say how the earlier request with it ended. A claim is
+    stamped `now`, which names it for `release`."""
     values = {
         "api_key_id": api_key_id,
         "key": key,
@@ -195,14 +201,17 @@ async def complete_alone(
         await connection.execute(_completion(api_key_id, key, response))
 
 
-async def release(engine: AsyncEngine, api_key_id: str, key: str) -> None:
-    """Drop an in-progress claim after a server error, so a retry may run the request."""
+async def release(engine: AsyncEngine, api_key_id: str, key: str, claimed_at: datetime) -> None:
+    """Drop this request's in-progress claim (stamped `claimed_at`) after a server error, so a
+    retry may run the request. Only this request's: a claim it may not have made (its answer was
+    lost), or one taken over since, belongs to another request still running."""
     async with engine.begin() as connection:
         await connection.execute(
             delete(IdempotencyRecord).where(
                 IdempotencyRecord.api_key_id == api_key_id,
                 IdempotencyRecord.key == key,
                 IdempotencyRecord.state == "in_progress",
+                IdempotencyRecord.created_at == claimed_at,
             )
         )
 
