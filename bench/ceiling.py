@@ -46,7 +46,7 @@ from billabled.auth.authenticate import KEY_LOOKUP, KEYS_LOOKUP, key_hash_of
 from billabled.auth.key_lookup import KeyLookup, KeyRow, PostgresKeyLookup, SqliteKeyLookup
 from billabled.auth.scopes import Scope, ceiling, sorted_scopes
 from billabled.config import Settings
-from billabled.db import create_app_engine, reading
+from billabled.db import async_url, create_app_engine, postgres_connect_args, reading
 from billabled.errors import Unauthorized
 from billabled.kit.apikeys import derive_pepper
 from billabled.kit.pagination import (
@@ -207,11 +207,15 @@ class Ceiling:
     async def startup(self) -> None:
         self.engine = create_app_engine(self.settings)
         self.reader = reading(self.engine)
-        url = self.engine.url
         if self.engine.dialect.name == "sqlite":
-            self.keys = SqliteKeyLookup.connect(url, KEY_LOOKUP)
+            self.keys = SqliteKeyLookup.connect(self.engine.url, KEY_LOOKUP)
         else:
-            self.keys = PostgresKeyLookup.for_url(url, KEY_LOOKUP, KEYS_LOOKUP)
+            self.keys = PostgresKeyLookup.for_url(
+                async_url(self.settings.resolved_database_url),
+                KEY_LOOKUP,
+                KEYS_LOOKUP,
+                postgres_connect_args(self.settings),
+            )
         # The same collector settings as our app's lifespan: a process setting, not app work.
         tune_garbage_collector()
 

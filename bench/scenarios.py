@@ -69,10 +69,13 @@ PAGE_SIZE: Final = 200
 DEEP_PAGE: Final = 4000
 BULK_ITEMS: Final = 500
 
+# As `billabled serve` serves, its HTTP protocol included (the ceiling too: served the same way).
 SERVE: Final = """
 import sys, uvicorn
+from billabled.http_protocol import BoundedHttpToolsProtocol
 uvicorn.run(sys.argv[1], factory=True, host="127.0.0.1", port=int(sys.argv[2]),
-            workers=int(sys.argv[3]), log_config=None, access_log=False, server_header=False)
+            workers=int(sys.argv[3]), log_config=None, access_log=False, server_header=False,
+            http=BoundedHttpToolsProtocol)
 """
 
 

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     usage_flush_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     unauthenticated_rate_limit_per_minute: int = Field(default=60, ge=1)
     max_request_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # A request's line and headers (431 beyond), and the time its head, then its body, may take
+    # to arrive (408 beyond): httptools bounds neither (`http_protocol`, `api.platform`).
+    max_request_head_bytes: int = Field(default=64 * 1024, ge=8 * 1024, le=1024 * 1024)
+    request_read_timeout_seconds: float = Field(default=60, gt=0, le=3600)
 
     @field_validator("redis_url")
     @classmethod

@@ -76,6 +76,12 @@ class MethodNotAllowed(BillabledError):
     default_message = "The method is not allowed on this resource."
 
 
+class RequestTimeout(BillabledError):
+    status = 408
+    code = "request_timeout"
+    default_message = "The request did not arrive in time."
+
+
 class Conflict(BillabledError):
     status = 409
     code = "conflict"
@@ -136,6 +142,7 @@ _STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",

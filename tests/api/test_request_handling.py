@@ -19,8 +19,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
 from billabled.api.routing import ApiRoute, directly_called
+from billabled.app import create_app
 from billabled.auth.scopes import Scope
 from billabled.config import Settings
+from tests.api.conftest import serve
 from tests.api.test_usage import usage_rows
 from tests.factories import Factory, Key, Workspace
 from tests.support import postgres_test_url
@@ -270,3 +272,32 @@ def test_a_body_cut_short_by_the_client_runs_nothing(
     rows = usage_rows(factory, agent, 1)
     assert [(row.endpoint, row.status) for row in rows] == [("/api/v1/clients", 499)]
     assert factory.sql("SELECT id FROM client WHERE name = :n", n=f"Cut short {unique}") == []
+
+
+def test_a_body_that_does_not_arrive_in_time_is_a_408(
+    settings: Settings, factory: Factory, owner_key: Key, unique: str
+) -> None:
+    """A body sent a byte every few seconds held its request (and its connection) forever (a
+    helper's failure audit); nothing of it is run."""
+    name = f"Slow body {unique}"
+    body = json.dumps({"name": name}).encode()
+    quick = Settings(**{**settings.model_dump(), "request_read_timeout_seconds": 1})
+    with serve(create_app(quick)) as base:
+        host, port = urlsplit(base).hostname, urlsplit(base).port
+        assert host is not None
+        assert port is not None
+        with socket.create_connection((host, port), timeout=10) as connection:
+            connection.sendall(
+                b"POST /api/v1/clients HTTP/1.1\r\nHost: test\r\n"
+                + b"Content-Type: application/json\r\n"
+                + f"X-Api-Key: {owner_key.raw}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body[:5]
+            )
+            started = time.monotonic()
+            answer = connection.recv(65536)
+            waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "request_timeout"
+    assert b"x-ratelimit-limit" in answer.lower()
+    assert waited < 5
+    assert factory.sql("SELECT id FROM client WHERE name = :n", n=name) == []

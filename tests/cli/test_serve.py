@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -168,3 +170,60 @@ def test_keyless_ipv6_clients_share_a_budget_per_64(tmp_path: Path) -> None:
     # One /64 is one host's: its third address is over the budget (it had a fresh one each);
     # the next /64 is another client.
     assert statuses == [401, 401, 429, 401]
+
+
+def _exchange(base: str, *parts: bytes, pause: float = 0.0, timeout: float = 10) -> bytes:
+    """Send `parts` (pausing `pause` s after each) on a raw connection to `base`, then read
+    until the server closes it; what it answered."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as connection:
+        try:
+            for part in parts:
+                connection.sendall(part)
+                time.sleep(pause)
+        except OSError:
+            pass  # the server closed the connection while we were still sending
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := connection.recv(65536):
+                answer += chunk
+    return answer
+
+
+def test_a_request_head_too_large_or_too_slow_is_refused(tmp_path: Path) -> None:
+    """httptools bounds neither: endless header lines took the server from 185 MB to 1.2 GB,
+    and a head sent a byte at a time (or nothing at all) held its connection forever (a
+    helper's failure audit)."""
+    limits = {
+        "BILLABLED_MAX_REQUEST_HEAD_BYTES": "16384",
+        "BILLABLED_REQUEST_READ_TIMEOUT_SECONDS": "1",
+    }
+    with serving(tmp_path / "data", **limits) as (base, _):
+        line = b"X-Filler: " + b"f" * 1000 + b"\r\n"
+        too_large = _exchange(base, b"GET /healthz HTTP/1.1\r\nHost: t\r\n", *[line] * 40)
+        assert too_large.startswith(b"HTTP/1.1 431 "), too_large[:200]
+        assert json.loads(too_large.split(b"\r\n\r\n", 1)[1])["error"]["code"] == (
+            "request_header_fields_too_large"
+        )
+
+        started = time.monotonic()
+        too_slow = _exchange(base, b"GET /healthz HTTP/1.1\r\n", b"Host: t\r\n", pause=0.3)
+        assert too_slow.startswith(b"HTTP/1.1 408 "), too_slow[:200]
+        assert json.loads(too_slow.split(b"\r\n\r\n", 1)[1])["error"]["code"] == ("request_timeout")
+        silent = _exchange(base)  # connects and sends nothing: closed, without an answer
+        assert silent == b""
+        assert time.monotonic() - started < 8
+
+        # Within the limits: headers of 15 KB, and a body far larger than the head's limit
+        # (refused for its missing key, not for its size as a head).
+        fine = httpx.get(
+            f"{base}/healthz", headers={f"X-Filler-{n}": "f" * 1000 for n in range(14)}
+        )
+        assert fine.status_code == 200
+        big_body = httpx.post(f"{base}/api/v1/clients", content=b"{" + b" " * 1_000_000 + b"}")
+        assert big_body.status_code == 401
+        # A kept-alive connection idle between requests longer than a head may take is fine.
+        with httpx.Client() as client:
+            for _ in range(3):
+                assert client.get(f"{base}/healthz").status_code == 200
+                time.sleep(1.5)

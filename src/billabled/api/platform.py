@@ -40,6 +40,7 @@ from billabled.errors import (
     BillabledError,
     PayloadTooLarge,
     RateLimited,
+    RequestTimeout,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -141,7 +142,14 @@ class _ClientGone(Exception):
 CLIENT_CLOSED_REQUEST: Final = 499
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+async def _read_body(receive: Receive, limit: int, seconds: float) -> bytes:
+    """The whole body, within `seconds` (a body sent a byte at a time held its connection, and
+    its request, forever)."""
+    async with asyncio.timeout(seconds):
+        return await _body_of(receive, limit)
+
+
+async def _body_of(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -228,7 +236,20 @@ class ApiPlatformMiddleware:
 
             if scope["method"] in _BODY_METHODS:
                 try:
-                    body = await _read_body(receive, platform.settings.max_request_body_bytes)
+                    body = await _read_body(
+                        receive,
+                        platform.settings.max_request_body_bytes,
+                        platform.settings.request_read_timeout_seconds,
+                    )
+                except TimeoutError:
+                    seconds = platform.settings.request_read_timeout_seconds
+                    await _respond(
+                        RequestTimeout(f"The request body did not arrive within {seconds:g} s."),
+                        scope,
+                        receive,
+                        send_with_limits,
+                    )
+                    return
                 except _ClientGone:
                     status = CLIENT_CLOSED_REQUEST
                     return

@@ -69,6 +69,8 @@ def serve(
     """Run the HTTP server, after applying migrations."""
     import uvicorn
 
+    from billabled.http_protocol import BoundedHttpToolsProtocol
+
     settings = load_settings(host=host, port=port)
     configure_logging(settings.log_level, settings.log_format)
     with cli_errors(settings):
@@ -101,6 +103,7 @@ def serve(
         access_log=False,
         server_header=False,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        http=BoundedHttpToolsProtocol,
     )
 
 
