@@ -1,14 +1,22 @@
-"""The HTTP protocol `billabled serve` runs: uvicorn's httptools protocol, with the limits on a
-request's head that httptools does not have.
+"""The HTTP protocol `billabled serve` runs: uvicorn's httptools protocol, with the limits on what
+precedes and follows a request's body that httptools does not have.
 
 httptools (uvicorn's fast parser) bounds neither the size of a request's head (its line and
-headers) nor the time it takes to arrive: four connections sending endless header lines took a
-server from 185 MB to 1.2 GB, and a connection that sent nothing, or its head a byte at a time,
-was held forever (a helper's failure audit). Behind a proxy these limits are usually the
-proxy's; a server reachable directly has them here. A head too large is answered 431, one that
-takes too long 408, both in the API's error envelope, and the connection is closed (a
-connection that sent nothing is closed without an answer). The body's time is bounded where it
-is read (`api.platform`).
+headers, and a chunked body's trailers) nor the time it takes to arrive: four connections
+sending endless header lines took a server from 185 MB to 1.2 GB, trailers did the same, and a
+connection that sent nothing, its head a byte at a time, or blank lines between requests, was
+held forever (helpers' failure audit and review). Behind a proxy these limits are usually the
+proxy's; a server reachable directly has them here.
+
+- Size: a request's line, headers and trailers count against `max_request_head_bytes`, and so
+  do the bytes that arrive without the parser reporting anything (one endless line, blank lines
+  between requests). Over it, a head is answered 431 and the connection closed; if an earlier
+  pipelined request is still being answered, reading stops and the 431 follows its answer.
+  Trailers over it close the connection: the request never arrived whole, and is not run.
+- Time: from the moment the server waits for a request (the connection opened, or the previous
+  answer sent with nothing queued) its head must be complete within
+  `request_read_timeout_seconds`: 408 then close, or a plain close when nothing was asked.
+  The body's time is bounded where it is read (`api.platform`).
 """
 
 from __future__ import annotations
@@ -23,6 +31,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from billabled.config import Settings
 from billabled.kit.ids import new_id
 
+_TOO_LARGE = (431, "Request Header Fields Too Large", "request_header_fields_too_large")
+_TOO_SLOW = (408, "Request Timeout", "request_timeout")
+
 
 @cache
 def _limits() -> tuple[int, float]:
@@ -33,52 +44,105 @@ def _limits() -> tuple[int, float]:
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol; a request's head is at most `max_request_head_bytes` and
-    arrives within `request_read_timeout_seconds` (from the connection, or from the request's
-    first byte on a kept-alive connection)."""
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._max_head_bytes, self._head_seconds = _limits()
-        self._in_head = True
-        self._head_bytes = 0
+        self._head_bytes = 0  # the current request's line, headers and trailers
+        self._unreported = 0  # bytes received since the parser last reported anything
+        self._reported = False
+        self._in_head = False  # a request's head has begun and is not complete
+        self._after_head = False  # between the head's end and the message's (body, trailers)
         self._head_timer: asyncio.TimerHandle | None = None
+        self._pending_refusal: tuple[int, str, str] | None = None
+
+    # --- connection ------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._start_head()
+        self._await_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        self._reported = False
         super().data_received(data)
-        # Counted after parsing: a chunk that completed the head (and began the body) is not
-        # the head's; one that did not is, and httptools holds it until the head is complete.
-        if self._in_head and not self.transport.is_closing():
-            self._head_bytes += len(data)
-            if self._head_bytes > self._max_head_bytes:
-                self._refuse(
-                    431,
-                    "Request Header Fields Too Large",
-                    "request_header_fields_too_large",
-                    f"The request line and headers exceed {self._max_head_bytes} bytes.",
-                )
+        self._unreported = 0 if self._reported else self._unreported + len(data)
+        if self._unreported > self._max_head_bytes:
+            self._too_large()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.transport.is_closing():
+            return
+        if self._pending_refusal is not None:
+            self._refuse(*self._pending_refusal)
+        elif not self._answering() and self._head_timer is None:
+            # Nothing queued: the next request's head (or what else comes: blank lines, the
+            # rest of a body answered early) is timed from now.
+            self._await_head()
+
+    # --- parser callbacks ------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._reported = True
+        self._head_bytes = 0
+        self._in_head = True
         super().on_message_begin()
-        if not self._in_head:  # the next request on a kept-alive connection
-            self._start_head()
+
+    def on_url(self, url: bytes) -> None:
+        self._reported = True
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._reported = True
+        self._count_head(len(name) + len(value) + 4)  # ": " and CRLF
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        self._reported = True
         self._in_head = False
+        self._after_head = True
         self._stop_head_timer()
         super().on_headers_complete()
 
-    def _start_head(self) -> None:
-        self._in_head = True
-        self._head_bytes = 0
+    def on_body(self, body: bytes) -> None:
+        self._reported = True
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._reported = True
+        self._after_head = False
+        super().on_message_complete()
+
+    # --- limits ----------------------------------------------------------------------------
+
+    def _count_head(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self._max_head_bytes:
+            self._too_large()
+
+    def _too_large(self) -> None:
+        if self.transport.is_closing():
+            return
+        if self._after_head:
+            # Trailers (or a line within them) beyond the limit: the request never arrives
+            # whole, so it is not run; there is no answer to give in the middle of it.
+            self._stop_head_timer()
+            self.transport.close()
+        elif self._answering():
+            # A pipelined request's head: its turn comes after the request being answered.
+            self._pending_refusal = _TOO_LARGE
+            self.transport.pause_reading()
+        else:
+            self._refuse(*_TOO_LARGE)
+
+    def _answering(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def _await_head(self) -> None:
         self._stop_head_timer()
         self._head_timer = self.loop.call_later(self._head_seconds, self._head_timed_out)
 
@@ -89,19 +153,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if not self._in_head or self.transport.is_closing():
+        if self.transport.is_closing() or self._answering():
             return
-        if self._head_bytes == 0:
+        if not self._in_head:
             self.transport.close()  # nothing was asked: nothing to answer (as nginx does)
         else:
-            self._refuse(
-                408,
-                "Request Timeout",
-                "request_timeout",
-                f"The request's headers did not arrive within {self._head_seconds:g} seconds.",
-            )
+            self._refuse(*_TOO_SLOW)
 
-    def _refuse(self, status: int, reason: str, code: str, message: str) -> None:
+    def _refuse(self, status: int, reason: str, code: str) -> None:
+        if status == 431:
+            message = f"The request line and headers exceed {self._max_head_bytes} bytes."
+        else:
+            message = f"The request's headers did not arrive within {self._head_seconds:g} s."
         body = orjson.dumps({"error": {"code": code, "message": message}})
         head = (
             f"HTTP/1.1 {status} {reason}\r\n"
@@ -110,6 +173,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             f"x-request-id: {new_id('req')}\r\n"
             "connection: close\r\n\r\n"
         ).encode("ascii")
-        self.transport.write(head + body)
         self._stop_head_timer()
+        self.transport.write(head + body)
         self.transport.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -227,3 +228,60 @@ def test_a_request_head_too_large_or_too_slow_is_refused(tmp_path: Path) -> None
             for _ in range(3):
                 assert client.get(f"{base}/healthz").status_code == 200
                 time.sleep(1.5)
+
+
+def _statuses(answer: bytes) -> list[int]:
+    return [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)]
+
+
+def test_pipelined_requests_are_each_answered_and_limited_on_their_own(tmp_path: Path) -> None:
+    """The head's bytes were counted by the chunk, with an earlier pipelined request's body in
+    them, and the refusal was written over the earlier request's answer: a POST of 100 KB was
+    answered 431 while it ran (a helper's review)."""
+    limits = {
+        "BILLABLED_MAX_REQUEST_HEAD_BYTES": "16384",
+        "BILLABLED_REQUEST_READ_TIMEOUT_SECONDS": "2",
+    }
+    body = b"{" + b" " * 100_000 + b"}"
+    post = (
+        b"POST /api/v1/clients HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    get = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+    huge = b"GET /healthz HTTP/1.1\r\nHost: t\r\n" + (b"X-Filler: " + b"f" * 1000 + b"\r\n") * 40
+    with serving(tmp_path / "data", **limits) as (base, _):
+        both = _exchange(
+            base, post + get + b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+        assert _statuses(both) == [401, 200, 200], both[:300]
+        # The second head is too large: the first request is answered, then the 431.
+        then_too_large = _exchange(base, post + huge)
+        assert _statuses(then_too_large) == [401, 431], then_too_large[:300]
+
+
+def test_trailers_and_blank_lines_are_bounded_too(tmp_path: Path) -> None:
+    """Trailers after a chunked body went into the headers without a limit (400 MB took the
+    server from 111 to 590 MB), and blank lines between requests kept a connection open forever
+    (each reset the keep-alive timer) (a helper's review)."""
+    limits = {
+        "BILLABLED_MAX_REQUEST_HEAD_BYTES": "16384",
+        "BILLABLED_REQUEST_READ_TIMEOUT_SECONDS": "1",
+    }
+    chunked = (
+        b"POST /api/v1/clients HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n"
+    )
+    trailer = b"X-Trailer: " + b"t" * 1000 + b"\r\n"
+    with serving(tmp_path / "data", **limits) as (base, _):
+        started = time.monotonic()
+        answer = _exchange(base, chunked, *[trailer] * 200, timeout=15)
+        # Answered 401 (no key) before its trailers, then cut off by them: no longer read on.
+        assert _statuses(answer) == [401], answer[:300]
+        assert time.monotonic() - started < 10
+
+        get = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+        started = time.monotonic()
+        idle = _exchange(base, get, *[b"\r\n"] * 20, pause=0.25, timeout=15)
+        assert _statuses(idle) == [200]
+        assert time.monotonic() - started < 4  # closed a second after the answer

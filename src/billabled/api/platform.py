@@ -129,6 +129,10 @@ def rate_limit_of(scope: Scope) -> RateLimitDecision | None:
     return decision
 
 
+# How long a failed claim's release may take before the request's 503 goes out without it.
+RELEASE_AFTER_FAILURE_SECONDS: Final = 1.0
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -243,8 +247,13 @@ class ApiPlatformMiddleware:
                     )
                 except TimeoutError:
                     seconds = platform.settings.request_read_timeout_seconds
+                    # `Connection: close`: the rest of the body would otherwise be read (and
+                    # thrown away) for as long as the client keeps sending it.
                     await _respond(
-                        RequestTimeout(f"The request body did not arrive within {seconds:g} s."),
+                        RequestTimeout(
+                            f"The request body did not arrive within {seconds:g} s.",
+                            headers={"Connection": "close"},
+                        ),
                         scope,
                         receive,
                         send_with_limits,
@@ -324,10 +333,11 @@ class ApiPlatformMiddleware:
             return
         except Exception:
             # The claim may have committed with its answer lost (the connection cut at COMMIT):
-            # left, it refused every retry as in progress for STALE_CLAIM. Best effort: the
-            # database may be away, and the 503 goes out whatever happens here.
+            # left, it refused every retry as in progress for STALE_CLAIM. Best effort, and
+            # briefly: the database may be away, and the 503 must not wait for it twice.
             with contextlib.suppress(Exception):
-                await idempotency.release(engine, key_id, key, claimed_at)
+                async with asyncio.timeout(RELEASE_AFTER_FAILURE_SECONDS):
+                    await idempotency.release(engine, key_id, key, claimed_at)
             raise
         if isinstance(claimed, idempotency.Replay):
             await send(
