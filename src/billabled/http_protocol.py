@@ -10,9 +10,12 @@ proxy's; a server reachable directly has them here.
 
 - Size: a request's line, headers and trailers count against `max_request_head_bytes`, and so
   do the bytes that arrive without the parser reporting anything (one endless line, blank lines
-  between requests). Over it, a head is answered 431 and the connection closed; if an earlier
-  pipelined request is still being answered, reading stops and the 431 follows its answer.
-  Trailers over it close the connection: the request never arrived whole, and is not run.
+  between requests) and reads that are all head (the parser reports header values without the
+  spaces around them; a head may go over by one read). Over it, a head is answered 431 and the
+  connection closed; if earlier pipelined requests are still being answered, reading stops and
+  the 431 follows their answers. Trailers over it close the connection: the request never
+  arrived whole. A refused request, and whatever follows it on the connection, never reaches
+  the app (the parser goes on through the data it was given; its reports are dropped).
 - Time: from the moment the server waits for a request (the connection opened, or the previous
   answer sent with nothing queued) its head must be complete within
   `request_read_timeout_seconds`: 408 then close, or a plain close when nothing was asked.
@@ -47,13 +50,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._max_head_bytes, self._head_seconds = _limits()
-        self._head_bytes = 0  # the current request's line, headers and trailers
+        self._head_bytes = 0  # the current request's line, headers and trailers, as reported
+        self._head_raw = 0  # the bytes of reads that began and ended inside the current head
+        self._message = 0  # requests begun on this connection
         self._unreported = 0  # bytes received since the parser last reported anything
         self._reported = False
         self._in_head = False  # a request's head has begun and is not complete
         self._after_head = False  # between the head's end and the message's (body, trailers)
         self._head_timer: asyncio.TimerHandle | None = None
         self._pending_refusal: tuple[int, str, str] | None = None
+        # A request was refused: it, and what follows it on the connection, is never run.
+        self._refused = False
 
     # --- connection ------------------------------------------------------------------------
 
@@ -67,9 +74,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         self._reported = False
+        head_before = (self._message, self._in_head)
         super().data_received(data)
         self._unreported = 0 if self._reported else self._unreported + len(data)
-        if self._unreported > self._max_head_bytes:
+        if head_before == (self._message, True) and self._in_head:
+            # All of it head: the parser reports header values without the spaces around them.
+            self._head_raw += len(data)
+        if max(self._unreported, self._head_raw) > self._max_head_bytes:
             self._too_large()
 
     def on_response_complete(self) -> None:
@@ -77,7 +88,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self._pending_refusal is not None:
-            self._refuse(*self._pending_refusal)
+            if not self.pipeline and not self._answering():
+                self._refuse(*self._pending_refusal)
         elif not self._answering() and self._head_timer is None:
             # Nothing queued: the next request's head (or what else comes: blank lines, the
             # rest of a body answered early) is timed from now.
@@ -87,7 +99,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         self._reported = True
-        self._head_bytes = 0
+        self._message += 1
+        self._head_bytes = self._head_raw = 0
         self._in_head = True
         super().on_message_begin()
 
@@ -106,15 +119,21 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._after_head = True
         self._stop_head_timer()
+        if self._refused or self.transport.is_closing():
+            return
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
         self._reported = True
+        if self._refused or self.transport.is_closing():
+            return
         super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._reported = True
         self._after_head = False
+        if self._refused or self.transport.is_closing():
+            return
         super().on_message_complete()
 
     # --- limits ----------------------------------------------------------------------------
@@ -127,6 +146,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def _too_large(self) -> None:
         if self.transport.is_closing():
             return
+        self._refused = True
         if self._after_head:
             # Trailers (or a line within them) beyond the limit: the request never arrives
             # whole, so it is not run; there is no answer to give in the middle of it.

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -285,3 +286,52 @@ def test_trailers_and_blank_lines_are_bounded_too(tmp_path: Path) -> None:
         idle = _exchange(base, get, *[b"\r\n"] * 20, pause=0.25, timeout=15)
         assert _statuses(idle) == [200]
         assert time.monotonic() - started < 4  # closed a second after the answer
+
+
+def _agents_seen(data_dir: Path, prefix: str, expected: int) -> list[str]:
+    """The User-Agents of the usage records starting with `prefix`: the requests the app saw."""
+    deadline = time.monotonic() + 10
+    while True:
+        with contextlib.closing(sqlite3.connect(data_dir / "billabled.db")) as db:
+            rows = db.execute(
+                "SELECT user_agent FROM usage_record WHERE user_agent LIKE ? ORDER BY id",
+                (f"{prefix}%",),
+            ).fetchall()
+        if len(rows) >= expected or time.monotonic() > deadline:
+            return [row[0] for row in rows]
+        time.sleep(0.1)
+
+
+def test_a_refused_request_never_reaches_the_app(tmp_path: Path) -> None:
+    """The parser went on after the refusal: a DELETE answered 431 still deleted, and a pipelined
+    request queued between the one answered and the one refused was cut off while it ran (its
+    change committed, its answer lost) (a helper's review). The usage records say which
+    requests the app saw."""
+    limits = {"BILLABLED_MAX_REQUEST_HEAD_BYTES": "16384"}
+    filler = (b"X-Filler: " + b"f" * 1000 + b"\r\n") * 20
+
+    def request(agent: str, extra: bytes = b"") -> bytes:
+        return (
+            b"POST /api/v1/clients HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            + f"User-Agent: {agent}\r\nContent-Length: 2\r\n".encode()
+            + extra
+            + b"\r\n{}"
+        )
+
+    data_dir = tmp_path / "data"
+    with serving(data_dir, **limits) as (base, _):
+        alone = _exchange(base, request("refused-alone", filler))
+        assert _statuses(alone) == [431], alone[:300]
+        queued = _exchange(
+            base, request("queued-1") + request("queued-2") + request("queued-3", filler)
+        )
+        assert _statuses(queued) == [401, 401, 431], queued[:600]
+        # Whitespace around header values counts too (the parser does not report it), as the
+        # reads that are all head (one read may go over by its own size, not more).
+        padded = [b"X-Pad-%d:" % n + b" " * 1500 + b"v\r\n" for n in range(20)]
+        start = request("padded").split(b"Content-Length")[0]
+        answer = _exchange(base, start, *padded, pause=0.02)
+        assert _statuses(answer) == [431], answer[:300]
+        assert _agents_seen(data_dir, "queued-", 2) == ["queued-1", "queued-2"]
+        assert _agents_seen(data_dir, "refused-", 0) == []
+        assert _agents_seen(data_dir, "padded", 0) == []
