@@ -18,7 +18,9 @@ proxy's; a server reachable directly has them here.
   the app (the parser goes on through the data it was given; its reports are dropped).
 - Time: from the moment the server waits for a request (the connection opened, or the previous
   answer sent with nothing queued) its head must be complete within
-  `request_read_timeout_seconds`: 408 then close, or a plain close when nothing was asked.
+  `request_read_timeout_seconds`: 408 then close, or a plain close when nothing was asked. A
+  client that stops reading its answers (the transport's buffer full) has as long to start
+  again before the connection is dropped.
   The body's time is bounded where it is read (`api.platform`).
 """
 
@@ -59,6 +61,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._after_head = False  # between the head's end and the message's (body, trailers)
         self._head_timer: asyncio.TimerHandle | None = None
         self._pending_refusal: tuple[int, str, str] | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
         # A request was refused: it, and what follows it on the connection, is never run.
         self._refused = False
 
@@ -70,7 +73,25 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
+        self._stop_write_timer()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        # The client reads no more of what it asked for: it has as long as a request has to
+        # arrive to start again, then the connection is dropped (answers, several megabytes of
+        # them, were held for it forever).
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self._head_seconds, self.transport.abort)
+
+    def resume_writing(self) -> None:
+        self._stop_write_timer()
+        super().resume_writing()
+
+    def _stop_write_timer(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
 
     def data_received(self, data: bytes) -> None:
         self._reported = False

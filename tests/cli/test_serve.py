@@ -335,3 +335,25 @@ def test_a_refused_request_never_reaches_the_app(tmp_path: Path) -> None:
         assert _agents_seen(data_dir, "queued-", 2) == ["queued-1", "queued-2"]
         assert _agents_seen(data_dir, "refused-", 0) == []
         assert _agents_seen(data_dir, "padded", 0) == []
+
+
+def test_a_client_that_stops_reading_its_answers_is_dropped(tmp_path: Path) -> None:
+    """Pipelined requests whose answers the client never reads: the server held megabytes of
+    them, and the connection, forever (a helper's review). It is dropped once the client has
+    not read for as long as a request may take to arrive."""
+    limits = {"BILLABLED_REQUEST_READ_TIMEOUT_SECONDS": "1"}
+    with serving(tmp_path / "data", **limits) as (base, _):
+        size = len(httpx.get(f"{base}/api/v1/openapi.json").content)
+        count = 40  # several megabytes: more than the socket buffers hold
+        host, port = base.removeprefix("http://").split(":")
+        with socket.socket() as connection:
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            connection.connect((host, int(port)))
+            connection.sendall(b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: t\r\n\r\n" * count)
+            time.sleep(4)  # not reading
+            connection.settimeout(5)
+            received = 0
+            with contextlib.suppress(OSError):
+                while chunk := connection.recv(1 << 20):
+                    received += len(chunk)
+    assert received < size * count / 2, (received, size * count)
