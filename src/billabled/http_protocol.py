@@ -22,6 +22,8 @@ proxy's; a server reachable directly has them here.
   client that stops reading its answers (the transport's buffer full) has as long to start
   again before the connection is dropped.
   The body's time is bounded where it is read (`api.platform`).
+- Bytes that are not HTTP are answered 400 in the error envelope, after the pipelined requests
+  before them (uvicorn wrote plain text at once, over their answers).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from billabled.kit.ids import new_id
 
 _TOO_LARGE = (431, "Request Header Fields Too Large", "request_header_fields_too_large")
 _TOO_SLOW = (408, "Request Timeout", "request_timeout")
+_MALFORMED = (400, "Bad Request", "malformed_request")
 
 
 @cache
@@ -180,6 +183,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         else:
             self._refuse(*_TOO_LARGE)
 
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn's answer to bytes the parser refuses: plain text, written at once, over the
+        # answer of a pipelined request still running before them (its change committed, its
+        # answer lost). Ours is the envelope, in its turn.
+        if self.transport.is_closing() or self._pending_refusal is not None:
+            return
+        self._refused = True
+        if self._answering():
+            self._pending_refusal = _MALFORMED
+            self.transport.pause_reading()
+        else:
+            self._refuse(*_MALFORMED)
+
     def _answering(self) -> bool:
         return self.cycle is not None and not self.cycle.response_complete
 
@@ -204,6 +220,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, reason: str, code: str) -> None:
         if status == 431:
             message = f"The request line and headers exceed {self._max_head_bytes} bytes."
+        elif status == 400:
+            message = "The request is not well-formed HTTP/1.1."
         else:
             message = f"The request's headers did not arrive within {self._head_seconds:g} s."
         body = orjson.dumps({"error": {"code": code, "message": message}})

@@ -357,3 +357,30 @@ def test_a_client_that_stops_reading_its_answers_is_dropped(tmp_path: Path) -> N
                 while chunk := connection.recv(1 << 20):
                     received += len(chunk)
     assert received < size * count / 2, (received, size * count)
+
+
+def test_a_malformed_request_is_answered_in_the_envelope_after_those_before_it(
+    tmp_path: Path,
+) -> None:
+    """uvicorn answered bytes that are not HTTP with a plain-text 400, written at once: over the
+    answer of a pipelined request still running before them, whose change then committed with
+    its answer lost."""
+
+    def request(agent: str) -> bytes:
+        return (
+            b"POST /api/v1/clients HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            + f"User-Agent: {agent}\r\nContent-Length: 2\r\n\r\n{{}}".encode()
+        )
+
+    data_dir = tmp_path / "data"
+    with serving(data_dir) as (base, _):
+        alone = _exchange(base, b"GET /healthz HTTP/1.1\r\nHost t\r\n\r\n")
+        assert _statuses(alone) == [400], alone[:300]
+        head, body = alone.split(b"\r\n\r\n", 1)
+        assert b"content-type: application/json" in head.lower()
+        assert b"x-request-id: req_" in head.lower()
+        assert json.loads(body)["error"]["code"] == "malformed_request"
+
+        queued = _exchange(base, request("before-1") + request("before-2") + b"NOT HTTP\r\n\r\n")
+        assert _statuses(queued) == [401, 401, 400], queued[:600]
+        assert _agents_seen(data_dir, "before-", 2) == ["before-1", "before-2"]
