@@ -69,9 +69,17 @@ def test_no_key_is_api_key_missing(client: TestClient) -> None:
         {"Authorization": "Basic dXNlcjpwYXNz"},
         {"Authorization": "Bearer "},
         {"Authorization": "Bearer blb_" + "a" * 40},
+        # Bytes beyond ASCII in the checksum (`ééé` in UTF-8: six characters as the headers
+        # are read): hmac.compare_digest raised on them, a 500 outside the IP limit (a
+        # helper's security audit).
+        {"X-Api-Key": b"blb_" + b"A" * 30 + "\u00e9\u00e9\u00e9".encode()},
+        {"Authorization": b"Bearer blb_" + b"A" * 30 + "\u00e9\u00e9\u00e9".encode()},
+        {"X-Api-Key": b"blb_" + "\u00e9".encode() * 18},
     ],
 )
-def test_malformed_keys_are_api_key_invalid(client: TestClient, headers: dict[str, str]) -> None:
+def test_malformed_keys_are_api_key_invalid(
+    client: TestClient, headers: dict[str, str | bytes]
+) -> None:
     response = client.get("/api/v1/me", headers=headers)
     assert response.status_code == 401
     assert error_code(response) == "api_key_invalid"

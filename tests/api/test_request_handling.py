@@ -77,6 +77,17 @@ def test_a_compressed_body_is_a_415(client: TestClient, owner_key: Key) -> None:
     assert "gzip" in response.json()["error"]["message"]
 
 
+def test_an_unknown_content_encoding_is_a_415_that_does_not_echo_it(
+    client: TestClient, owner_key: Key
+) -> None:
+    headers = {**owner_key.headers, "content-type": "application/json"}
+    headers["content-encoding"] = "sk_live_pasted_here"
+    response = client.post(CLIENTS, content=b'{"name": "Acme"}', headers=headers)
+    assert response.status_code == 415, response.text
+    # Was quoted in the message (a helper's security audit).
+    assert "sk_live" not in response.text
+
+
 @pytest.mark.parametrize(
     ("method", "url", "body", "where", "field"),
     [

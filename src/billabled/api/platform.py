@@ -184,6 +184,16 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+# Content codings a client may send by mistake: named in the refusal. Any other value is not
+# echoed back (docs/api.md: rejected values are not).
+_KNOWN_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd", "compress", "x-compress"})
+
+
+def _encoding_refused(encoding: str) -> str:
+    named = f" {encoding!r}" if encoding in _KNOWN_CODINGS else ""
+    return f"Content-Encoding{named} is not supported: send the body as is."
+
+
 class ApiPlatformMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -277,9 +287,7 @@ class ApiPlatformMiddleware:
                 encoding = headers.get("content-encoding", "identity").strip().lower()
                 if body and encoding != "identity":
                     # RFC 9110 §15.5.16: a content coding the server does not apply is a 415.
-                    refusal = UnsupportedMediaType(
-                        f"Content-Encoding {encoding!r} is not supported: send the body as is."
-                    )
+                    refusal = UnsupportedMediaType(_encoding_refused(encoding))
                     await _respond(refusal, scope, receive, send_with_limits)
                     return
                 receive = _replaying(body, receive)

@@ -45,7 +45,8 @@ def is_well_formed(key: str) -> bool:
         return False
     body = key[len(KEY_PREFIX) : len(KEY_PREFIX) + BODY_LENGTH]
     checksum = key[len(KEY_PREFIX) + BODY_LENGTH :]
-    if not set(body).issubset(_ALPHABET_SET):
+    # The checksum too: compare_digest refuses (raises on) text beyond ASCII.
+    if not set(body).issubset(_ALPHABET_SET) or not set(checksum).issubset(_ALPHABET_SET):
         return False
     return hmac.compare_digest(checksum, _checksum(body))
 
