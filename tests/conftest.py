@@ -51,6 +51,8 @@ def settings(data_dir: Path, database_url: str) -> Settings:
         usage_flush_interval_seconds=0.05,
         # Tests send many keyless requests from one "IP"; the per-IP limit has its own test.
         unauthenticated_rate_limit_per_minute=100_000,
+        # Tests list their changes the moment they are made; the margin has its own test.
+        sync_clock_margin_seconds=0,
     )
 
 

@@ -58,7 +58,10 @@ class Factory:
         self.database: Database = self.run(self._make_database())
 
     async def _make_database(self) -> Database:
-        return Database(create_app_engine(self.settings))
+        return Database(
+            create_app_engine(self.settings),
+            sync_clock_margin_seconds=self.settings.sync_clock_margin_seconds,
+        )
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=60)

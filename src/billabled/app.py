@@ -51,7 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(create_app_engine(settings))
+        database = Database(
+            create_app_engine(settings),
+            sync_clock_margin_seconds=settings.sync_clock_margin_seconds,
+        )
         platform = await ApiPlatform.build(settings, database, api_routes())
         app.state.database = database
         app.state.platform = platform

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # database that went silent (no answer, no reset): requests waited forever.
     db_statement_timeout_seconds: float = Field(default=30, gt=0, le=3600)
     db_lock_timeout_seconds: float = Field(default=10, gt=0, le=3600)
+    # How far the app's clock may be behind the database's (PostgreSQL): a change enters
+    # `updatedSince` lists once every write begun before it, less this, has finished
+    # (`kit.pagination.settled_before`, decisions §35).
+    sync_clock_margin_seconds: float = Field(default=1.0, ge=0, le=60)
     # Integration API platform (SPEC §4).
     usage_retention_days: int = Field(default=90, ge=1, le=3650)
     usage_flush_interval_seconds: float = Field(default=1.0, gt=0, le=60)

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from billabled.config import Settings
+from billabled.kit.pagination import SYNC_CLOCK_MARGIN
 from billabled.sqlite_driver import one_trip_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -232,12 +233,14 @@ def reading(engine: AsyncEngine) -> AsyncEngine:
 class Database:
     """The app's engine and session factories; one per process, kept on `app.state`."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, sync_clock_margin_seconds: float = 1.0) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
-        self._read_sessions = async_sessionmaker(reading(engine), expire_on_commit=False)
+        # Read by the lists (`kit.pagination.settled_before`) from the session they are given.
+        info = {SYNC_CLOCK_MARGIN: sync_clock_margin_seconds}
+        self._read_sessions = async_sessionmaker(reading(engine), expire_on_commit=False, info=info)
         writer = engine.execution_options(sqlite_immediate=True) if self.is_sqlite else engine
-        self._write_sessions = async_sessionmaker(writer, expire_on_commit=False)
+        self._write_sessions = async_sessionmaker(writer, expire_on_commit=False, info=info)
         # SQLite has one writer at a time. Writers that find the lock taken sleep and retry in
         # SQLite's busy handler, which under 16 concurrent writers gave a p99 of seconds; requests
         # of this process queue here instead, first come first served, and wake at once.

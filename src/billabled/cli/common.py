@@ -78,7 +78,10 @@ def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T
     """Run `work` with a database for this command, then close it."""
 
     async def runner() -> T:
-        database = Database(create_app_engine(settings))
+        database = Database(
+            create_app_engine(settings),
+            sync_clock_margin_seconds=settings.sync_clock_margin_seconds,
+        )
         try:
             return await work(database)
         finally:

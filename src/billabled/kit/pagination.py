@@ -19,7 +19,7 @@ import enum
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Final, Self
 
@@ -30,11 +30,13 @@ from sqlalchemy import (
     CursorResult,
     Integer,
     Select,
+    and_,
     bindparam,
     func,
     literal,
     literal_column,
     select,
+    text,
     tuple_,
     union_all,
 )
@@ -279,6 +281,32 @@ PAGE_OFFSET: Final = "page_offset"
 AFTER_VALUE: Final = "page_after_value"  # the cursor's sort value
 AFTER_ID: Final = "page_after_id"  # the cursor's id
 _UPDATED_SINCE: Final = "page_updated_since"
+_SETTLED_BEFORE: Final = "page_settled_before"
+
+# The session `info` key of `Settings.sync_clock_margin_seconds` (`db.Database` sets it).
+SYNC_CLOCK_MARGIN: Final = "sync_clock_margin_seconds"
+
+# When the oldest transaction of this database still running began (or now, if none is).
+_OLDEST_IN_FLIGHT = text(
+    "SELECT least(statement_timestamp(), min(xact_start)) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND backend_type = 'client backend' AND state <> 'idle'"
+)
+
+
+async def settled_before(connection: AsyncConnection, margin_seconds: float) -> datetime:
+    """The time before which every change to the record is visible (PostgreSQL).
+
+    A change carries the time it was made (`updatedAt`, a tombstone's `deletedAt`) and becomes
+    visible when its transaction commits, which on PostgreSQL need not be in that order: a delete
+    made first and committed last was overtaken by a later change, a mirror following the docs
+    moved past it, and never saw it (a helper's audit). Every change made before the oldest
+    transaction still running began has committed or never will, so a sync lists only changes
+    older than that. The stamps are the app's clock and `xact_start` the database's, hence the
+    margin; sessions of other roles (their `xact_start` hidden) write no records. SQLite takes
+    its writers one at a time, each stamped under the lock, so its changes commit in order."""
+    oldest: datetime = (await connection.execute(_OLDEST_IN_FLIGHT)).scalar_one()
+    return oldest - timedelta(seconds=margin_seconds)
 
 
 def _after(sort: _Sort, id_column: Column, *, walked: bool = True) -> ColumnElement[bool]:
@@ -387,12 +415,17 @@ def _derive(
     *,
     with_cursor: bool,
     with_updated_since: bool,
+    with_settled: bool,
     few_first: FewFirst | None,
 ) -> ListStatements:
     filtered = query
     if with_updated_since:
         filtered = filtered.where(
             updated_at_column >= bindparam(_UPDATED_SINCE, type_=updated_at_column.type)
+        )
+    if with_settled:
+        filtered = filtered.where(
+            updated_at_column < bindparam(_SETTLED_BEFORE, type_=updated_at_column.type)
         )
     live = filtered.where(_after(sort, id_column)) if with_cursor else filtered
     page = _a_page(_ordered(live, sort, id_column))
@@ -457,6 +490,7 @@ def _statements_for(
     *,
     with_cursor: bool,
     with_updated_since: bool,
+    with_settled: bool,
     few_first: FewFirst | None,
     template: bool,
 ) -> ListStatements:
@@ -468,10 +502,11 @@ def _statements_for(
             updated_at_column,
             with_cursor=with_cursor,
             with_updated_since=with_updated_since,
+            with_settled=with_settled,
             few_first=few_first,
         )
     # A template is always listed by the same endpoint, so its sort text names its columns.
-    key = (query, sort.text, with_cursor, with_updated_since, few_first)
+    key = (query, sort.text, with_cursor, with_updated_since, with_settled, few_first)
     statements = _DERIVED.get(key)
     if statements is None:
         if len(_DERIVED) >= _DERIVED_MAX:
@@ -483,6 +518,7 @@ def _statements_for(
             updated_at_column,
             with_cursor=with_cursor,
             with_updated_since=with_updated_since,
+            with_settled=with_settled,
             few_first=few_first,
         )
     return statements
@@ -509,6 +545,7 @@ def list_statements(
         updated_at_column,
         with_cursor=with_cursor,
         with_updated_since=False,
+        with_settled=False,
         few_first=few_first,
         template=True,
     )
@@ -561,6 +598,12 @@ async def paginate(
     cursor = _decode_cursor(params.cursor, sort, table) if params.cursor else None
     size = params.page_size
     offset = 0 if cursor else (params.page - 1) * size
+    # A sync (changes since a time, or deletions with them) lists only changes that have settled.
+    settled: datetime | None = None
+    if (params.updated_since is not None or include_deleted) and connection.dialect.name != (
+        "sqlite"
+    ):
+        settled = await settled_before(connection, session.info.get(SYNC_CLOCK_MARGIN, 1.0))
     statements = _statements_for(
         query,
         sort,
@@ -568,12 +611,15 @@ async def paginate(
         updated_at_column,
         with_cursor=cursor is not None,
         with_updated_since=params.updated_since is not None,
+        with_settled=settled is not None,
         few_first=few_first,
         template=query_values is not None,
     )
     values: dict[str, Any] = dict(query_values or {})
     if params.updated_since is not None:
         values[_UPDATED_SINCE] = params.updated_since
+    if settled is not None:
+        values[_SETTLED_BEFORE] = settled
     if cursor is not None:
         values[AFTER_VALUE], values[AFTER_ID] = cursor
 
@@ -607,35 +653,28 @@ async def paginate(
         )
     else:
         assert tombstones is not None
-        rows, has_more = await _page_with_tombstones(
+        rows, last_key = await _page_with_tombstones(
             connection,
             statements.page,
             values,
             tombstones,
+            _deletions(tombstones, params.updated_since, settled),
             sort=sort,
             id_column=id_column,
-            updated_since=params.updated_since,
             cursor=cursor,
             offset=offset,
             size=size,
         )
-        last = rows[-1] if has_more else None
+        has_more = last_key is not None
         next_cursor = None
-        if isinstance(last, dict):
-            next_cursor = encode_cursor(sort.text, last["deletedAt"], last["id"], table=table)
-        elif last is not None:
-            next_cursor = encode_cursor(
-                sort.text, value_of(last), _id_of(last, id_column), table=table
-            )
+        if last_key is not None:
+            next_cursor = encode_cursor(sort.text, *last_key, table=table)
 
     if cursor is None and total is None:
         total = await _scalar(connection, statements.count, values)
         if include_deleted:
             assert tombstones is not None
-            dead_count = tombstones.build_query()
-            if params.updated_since is not None:
-                dead_count = dead_count.where(tombstones.deleted_at_column >= params.updated_since)
-            total += await _count(session, dead_count)
+            total += await _count(session, _deletions(tombstones, params.updated_since, settled))
     return PageResult(
         rows=rows,
         total_count=total,
@@ -646,25 +685,46 @@ async def paginate(
     )
 
 
+def _deletions(
+    tombstones: Tombstones, updated_since: datetime | None, settled: datetime | None
+) -> AnySelect:
+    """The collection's tombstones a sync lists: since `updated_since`, before `settled`."""
+    dead = tombstones.build_query()
+    if updated_since is not None:
+        dead = dead.where(tombstones.deleted_at_column >= updated_since)
+    if settled is not None:
+        dead = dead.where(tombstones.deleted_at_column < settled)
+    return dead
+
+
+# The page's keys, as `_page_with_tombstones` reads them beside each live record (named so, not
+# with a leading underscore, which the records' named tuples would rename).
+_KEY_COLUMNS: Final = ("page_key_moment", "page_key_id", "page_key_deleted")
+
+
 async def _page_with_tombstones(
     connection: AsyncConnection,
     page: AnySelect,
     values: dict[str, Any],
     tombstones: Tombstones,
+    dead: AnySelect,
     *,
     sort: _Sort,
     id_column: Column,
-    updated_since: datetime | None,
     cursor: tuple[Any, str] | None,
     offset: int,
     size: int,
-) -> tuple[list[Any], bool]:
-    """A page of live records and tombstones merged by time (`sort` is the update time): the
-    page's keys chosen in SQL from both, then its live records read by id. (Merging in Python
-    read every row up to the page from both: `page=5000` loaded a million records.)"""
-    dead = tombstones.build_query()
-    if updated_since is not None:
-        dead = dead.where(tombstones.deleted_at_column >= updated_since)
+) -> tuple[list[Any], tuple[Any, str] | None]:
+    """A page of live records and tombstones (`dead`) merged by time (`sort` is the update time),
+    and the key of its last row when more follow. One statement: the page's keys chosen from
+    both sides, each live one joined to its record. (Merging in Python read every row up to the
+    page from both: `page=5000` loaded a million records. Reading the records by id in a second
+    statement saw a newer snapshot on PostgreSQL, where reads run without a transaction: a
+    record deleted in between was a 500, one changed in between came back with a later time
+    than its key, and the cursor built from it skipped the rows between; a helper's audit.)
+
+    A live key whose record is no longer that version (changed or gone since) is left out of
+    the page: its change comes later in the order, after its time, and so does its tombstone."""
     if cursor:
         dead = dead.where(
             tuple_(tombstones.deleted_at_column, tombstones.id_column)
@@ -697,28 +757,52 @@ async def _page_with_tombstones(
     ]
     keys = union_all(*sides).subquery()
     chosen = (
-        await connection.execute(
-            select(keys.c.moment, keys.c.id, keys.c.deleted)
-            .order_by(keys.c.moment, keys.c.id, keys.c.deleted)
-            .offset(offset)
-            .limit(size + 1),
-            values,
+        select(keys.c.moment, keys.c.id, keys.c.deleted)
+        .order_by(keys.c.moment, keys.c.id, keys.c.deleted)
+        .offset(offset)
+        .limit(size + 1)
+        .subquery()
+    )
+    records_ = live.subquery()
+    record_id = records_.corresponding_column(_core(id_column))  # type: ignore[arg-type]
+    record_moment = records_.corresponding_column(_core(sort.column))  # type: ignore[arg-type]
+    assert record_id is not None
+    assert record_moment is not None
+    moment_key, id_key, deleted_key = _KEY_COLUMNS
+    statement = (
+        select(
+            chosen.c.moment.label(moment_key),
+            chosen.c.id.label(id_key),
+            chosen.c.deleted.label(deleted_key),
+            *records_.c,
         )
-    ).all()
-    has_more = len(chosen) > size
-    chosen = chosen[:size]
-    live_ids = [row.id for row in chosen if not row.deleted]
-    found: dict[str, Any] = {}
-    if live_ids:
-        by_id = live.where(_core(id_column).in_(live_ids))
-        found = {
-            _id_of(row, id_column): row for row in records(await connection.execute(by_id, values))
-        }
-    rows = [
-        {"id": row.id, "deleted": True, "deletedAt": row.moment} if row.deleted else found[row.id]
-        for row in chosen
-    ]
-    return rows, has_more
+        .select_from(
+            chosen.outerjoin(
+                records_,
+                and_(
+                    chosen.c.deleted == 0,
+                    record_id == chosen.c.id,
+                    record_moment == chosen.c.moment,
+                ),
+            )
+        )
+        .order_by(chosen.c.moment, chosen.c.id, chosen.c.deleted)
+    )
+    result = await connection.execute(statement, values)
+    record = _record_type(tuple(result.keys())[len(_KEY_COLUMNS) :])
+    joined = list(result)
+    page_rows = joined[:size]
+    # The cursor: this page's last key (a record left out of the page keeps its place).
+    last_key = (page_rows[-1][0], page_rows[-1][1]) if len(joined) > size else None
+    found_at = len(_KEY_COLUMNS) + list(records_.c).index(record_id)
+    rows: list[Any] = []
+    for row in page_rows:
+        moment, row_id, deleted = row[: len(_KEY_COLUMNS)]
+        if deleted:
+            rows.append({"id": row_id, "deleted": True, "deletedAt": moment})
+        elif row[found_at] is not None:
+            rows.append(record._make(row[len(_KEY_COLUMNS) :]))
+    return rows, last_key
 
 
 async def _scalar(connection: AsyncConnection, statement: AnySelect, values: Any) -> int:
