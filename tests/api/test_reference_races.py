@@ -9,13 +9,14 @@ seen waiting on the row lock; then the deletion commits.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.factories import Factory, Key, Workspace
-from tests.support import request_during
+from tests.support import request_during, transaction_in_flight, wait_for_a_blocked_request
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("BILLABLED_TEST_DATABASE_URL"),
@@ -83,3 +84,53 @@ def test_logging_time_on_work_being_deleted_is_a_422(
     )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["errors"][0]["field"] == f"{deleted}Id"
+
+
+@pytest.mark.parametrize(
+    ("url", "table", "fields"),
+    [
+        ("/api/v1/time-entries", "time_entry", {"durationSeconds": 3600}),
+        ("/api/v1/schedule", "scheduled_work", {"plannedSeconds": 3600}),
+    ],
+)
+def test_a_client_archived_while_work_is_added_to_its_project_waits_for_it(
+    live_api: str,
+    database_url: str,
+    factory: Factory,
+    workspace: Workspace,
+    owner_key: Key,
+    url: str,
+    table: str,
+    fields: dict[str, Any],
+) -> None:
+    """Logging or scheduling work locked the project but not its client: archiving the client
+    went through while the work was being written, which then committed on an archived client
+    (a helper's correctness audit). Now the archive waits for the work, or the work sees the
+    archive."""
+    client_id = factory.client(workspace, "Acme")
+    project_id = factory.project(workspace, client_id)
+    answers: dict[str, httpx.Response] = {}
+
+    def send(name: str, method: str, path: str, body: dict[str, Any]) -> None:
+        answers[name] = httpx.request(
+            method, f"{live_api}{path}", json=body, headers=owner_key.headers, timeout=30
+        )
+
+    work = {"userId": workspace.owner_id, "projectId": project_id, "date": "2026-03-02", **fields}
+    adding = threading.Thread(target=send, args=("work", "POST", url, work))
+    archiving = threading.Thread(
+        target=send, args=("archive", "PATCH", f"/api/v1/clients/{client_id}", {"archived": True})
+    )
+    # The work's request holds its references, then waits to write the work.
+    with transaction_in_flight(database_url, (f"LOCK TABLE {table} IN SHARE MODE", {})):
+        adding.start()
+        wait_for_a_blocked_request(database_url)
+        archiving.start()
+        archiving.join(1.5)
+        # Before the fix the client was archived here, under the work being written.
+        assert archiving.is_alive(), answers["archive"].text
+    adding.join(30)
+    archiving.join(30)
+    assert answers["work"].status_code == 201, answers["work"].text
+    assert answers["archive"].status_code == 200, answers["archive"].text
+    assert answers["work"].json()["createdAt"] < answers["archive"].json()["updatedAt"]

@@ -69,8 +69,9 @@ async def _check_project(session: AsyncSession, principal: Principal, project_id
             .join(Client, Client.id == Project.client_id)
             .where(Project.workspace_id == principal.workspace_id, Project.id == project_id)
             # Held until commit, so a concurrent delete waits for us (or we for it, and then
-            # find nothing): never a foreign-key error as a 500.
-            .with_for_update(read=True, key_share=True, of=Project)
+            # find nothing): never a foreign-key error as a 500. The client too, so that its
+            # archiving waits for the work (or the work sees it).
+            .with_for_update(read=True, key_share=True, of=(Project, Client))
         )
     ).one_or_none()
     if found is None:

@@ -150,7 +150,7 @@ def _reference_queries(dialect: str) -> _ReferenceQueries:
         )
         .join(Client, Client.id == Project.client_id)
         .where(Project.workspace_id == workspace, ids(Project.id, "projects"))
-        .with_for_update(read=True, key_share=True, of=Project),
+        .with_for_update(read=True, key_share=True, of=(Project, Client)),
         tasks=select(Task.id, Task.project_id, Task.billable, Task.status)
         .where(Task.workspace_id == workspace, ids(Task.id, "tasks"))
         .with_for_update(read=True, key_share=True),
@@ -198,6 +198,9 @@ async def load_references(
     race), and a delete in flight makes the lookup wait, then report the record missing (422).
     Ordinary updates of those rows (rates, names) and other entries referring to them are not
     blocked.
+    A project's client is read so too: archiving the client (which locks it FOR UPDATE) waits
+    for the entry, or the entry for the archive and then sees it (locking the project alone let
+    an entry commit on a client archived meanwhile; a helper's audit).
     """
     # Core selects on the session's connection (same transaction, no ORM result processing),
     # built once: building them cost more than running them for a single POST (issue #5).
