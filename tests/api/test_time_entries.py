@@ -564,6 +564,62 @@ def test_time_priced_by_its_members_rate_takes_the_new_members_when_reassigned(
     assert (moved.json()["rateMinor"], moved.json()["amountMinor"]) == (9_000, 9_000)
 
 
+def test_reassigned_time_follows_what_priced_it_when_logged_not_the_rates_of_today(
+    client: TestClient, factory: Factory, s: Setup
+) -> None:
+    """Whether the member's rate priced an entry was judged by the client's and project's rates
+    of today: time priced by its member's rate kept the former member's once the client got a
+    rate, and time priced by the client's rate took the new member's once the client's was
+    cleared (a helper's correctness audit)."""
+    _, member_id = member_key(factory, s.ws)
+    set_bill_rate(factory, s.ws, s.ws.owner_id, 22_500)
+    set_bill_rate(factory, s.ws, member_id, 13_500)
+    by_member_client = factory.client(s.ws, "By member")
+    by_client_client = factory.client(s.ws, "By client", default_hourly_rate_minor=10_000)
+    by_member = log(
+        client, s.key, day_entry(factory.project(s.ws, by_member_client, hourly_rate_minor=None))
+    )
+    by_client = log(
+        client, s.key, day_entry(factory.project(s.ws, by_client_client, hourly_rate_minor=None))
+    )
+    assert (by_member["rateMinor"], by_client["rateMinor"]) == (22_500, 10_000)
+    for client_id, rate in ((by_member_client, 10_000), (by_client_client, None)):
+        changed = client.patch(
+            f"/api/v1/clients/{client_id}",
+            json={"defaultHourlyRateMinor": rate},
+            headers=s.key.headers,
+        )
+        assert changed.status_code == 200, changed.text
+
+    given = {
+        entry["id"]: client.patch(
+            f"{BASE}/{entry['id']}", json={"userId": member_id}, headers=s.key.headers
+        ).json()["rateMinor"]
+        for entry in (by_member, by_client)
+    }
+
+    assert given == {by_member["id"]: 13_500, by_client["id"]: 10_000}
+
+
+def test_time_logged_before_rate_sources_were_kept_follows_todays_rates_when_reassigned(
+    client: TestClient, factory: Factory, s: Setup
+) -> None:
+    _, member_id = member_key(factory, s.ws)
+    set_bill_rate(factory, s.ws, s.ws.owner_id, 22_500)
+    set_bill_rate(factory, s.ws, member_id, 13_500)
+    unpriced = factory.project(s.ws, factory.client(s.ws), hourly_rate_minor=None)
+    created = log(client, s.key, day_entry(unpriced))
+    factory.sql("UPDATE time_entry SET rate_source = NULL WHERE id = :id", id=created["id"])
+
+    given = client.patch(
+        f"{BASE}/{created['id']}", json={"userId": member_id}, headers=s.key.headers
+    )
+
+    assert given.json()["rateMinor"] == 13_500
+    source = factory.sql("SELECT rate_source FROM time_entry WHERE id = :id", id=created["id"])
+    assert source[0][0] == "member"
+
+
 def test_the_rate_snapshot_survives_rate_changes(
     client: TestClient, factory: Factory, s: Setup
 ) -> None:

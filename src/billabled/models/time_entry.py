@@ -50,6 +50,8 @@ class TimeEntry(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
     description: Mapped[str | None] = mapped_column(Text, default=None)
     billable: Mapped[bool] = mapped_column(Boolean)
     rate_minor: Mapped[int | None] = mapped_column(Integer, default=None)
+    # What set the rate snapshot (`rates.RateSource`); NULL on entries logged before 0011.
+    rate_source: Mapped[str | None] = mapped_column(String(8), default=None)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20), default=TimeEntryStatus.OPEN.value)
     invoice_id: Mapped[str | None] = mapped_column(IdColumn(), default=None)
@@ -64,6 +66,9 @@ class TimeEntry(IdMixin, TimestampMixin, WorkspaceScopedMixin, Base):
             "duration_seconds > 0 AND duration_seconds <= 86400", name="duration_in_a_day"
         ),
         CheckConstraint("status IN ('open', 'submitted', 'approved')", name="status_known"),
+        CheckConstraint(
+            "rate_source IN ('project', 'client', 'member', 'none')", name="rate_source_known"
+        ),
         CheckConstraint(
             "end_at IS NULL OR start_at IS NULL OR end_at > start_at", name="ends_after_start"
         ),

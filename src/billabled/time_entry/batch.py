@@ -56,6 +56,7 @@ class NewEntry:
     description: str | None
     billable: bool
     rate_minor: int | None
+    rate_source: str | None
     currency: str
     created_at: datetime
     updated_at: datetime

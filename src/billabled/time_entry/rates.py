@@ -11,9 +11,11 @@ Reused by time entries (the snapshot), analytics and invoices (the amounts). Inv
   otherwise there is none (`None`). `non_billable` projects have none: their time is never billed.
   The rate is in the project's currency; the member's is in the workspace's, so it prices only
   projects billed in that currency (rates are never converted).
-- A time entry **snapshots** that rate when it is logged and keeps it: changing a project's,
-  client's or member's rate later never reprices logged work. The snapshot is re-taken only when an
-  update changes the entry's project, or its user where the member's rate is what prices it. A
+- A time entry **snapshots** that rate when it is logged, and where it came from (`RateSource`),
+  and keeps them: changing a project's, client's or member's rate later never reprices logged
+  work. The snapshot is re-taken only when an update changes the entry's project; given to
+  another member, an entry the member's rate priced (or that nothing priced) takes the new
+  member's rate, judged by where its snapshot came from, not by today's rates. A
   non-billable entry keeps its snapshot but shows no rate and no amount: marked billable again,
   it bills at the rate of when it was logged.
 - The **amount** of an entry is `rate * seconds / 3600`, rounded half up to a whole minor unit,
@@ -25,6 +27,7 @@ Reused by time entries (the snapshot), analytics and invoices (the amounts). Inv
 
 from __future__ import annotations
 
+import enum
 from typing import Any, Final
 
 from sqlalchemy import BigInteger, ColumnElement, case, cast, literal
@@ -46,28 +49,46 @@ def project_rate_minor(
     return hourly_rate_minor
 
 
-def effective_rate_minor(
+class RateSource(enum.StrEnum):
+    """Where a rate snapshot came from (`time_entry.rate_source`)."""
+
+    PROJECT = "project"  # the project's rate, or a non_billable project's none
+    CLIENT = "client"
+    MEMBER = "member"
+    NONE = "none"  # nothing set one: the member's rate would have
+
+
+def effective_rate(
     *,
     billing_type: str,
     project_hourly_rate_minor: int | None,
     project_retainer_overage_rate_minor: int | None,
     client_default_hourly_rate_minor: int | None,
     member_default_bill_rate_minor: int | None,
-) -> int | None:
+) -> tuple[int | None, RateSource]:
     """The hourly rate, in the project's currency, at which this person's time on this project
-    is billed now: project → client → member, or None (see the module's docstring)."""
+    is billed now: project → client → member, or None (see the module's docstring); and which
+    of them set it."""
     if billing_type == BillingType.NON_BILLABLE:
-        return None
-    for rate in (
-        project_rate_minor(
-            billing_type, project_hourly_rate_minor, project_retainer_overage_rate_minor
+        return None, RateSource.PROJECT
+    for rate, source in (
+        (
+            project_rate_minor(
+                billing_type, project_hourly_rate_minor, project_retainer_overage_rate_minor
+            ),
+            RateSource.PROJECT,
         ),
-        client_default_hourly_rate_minor,
-        member_default_bill_rate_minor,
+        (client_default_hourly_rate_minor, RateSource.CLIENT),
+        (member_default_bill_rate_minor, RateSource.MEMBER),
     ):
         if rate is not None:
-            return rate
-    return None
+            return rate, source
+    return None, RateSource.NONE
+
+
+def effective_rate_minor(**rates: Any) -> int | None:
+    """The rate of `effective_rate`, alone."""
+    return effective_rate(**rates)[0]
 
 
 def amount_minor(rate_minor: int | None, duration_seconds: int, *, billable: bool) -> int | None:

@@ -47,7 +47,7 @@ from billabled.time_entry.batch import (
     insert_entries,
     insert_tags,
 )
-from billabled.time_entry.rates import amount_minor_sql
+from billabled.time_entry.rates import RateSource, amount_minor_sql
 from billabled.time_entry.schemas import TimeEntryCreate, time_entry_json
 from billabled.time_entry.validation import (
     FORBIDDEN_USER_MESSAGE,
@@ -64,6 +64,7 @@ from billabled.time_entry.validation import (
     default_billable,
     invalid,
     load_references,
+    member_rate_snapshot,
     priced_by_member,
     rate_snapshot,
     timing_of,
@@ -329,6 +330,7 @@ def _resolve(
         description=body.description,
         billable=decision.billable,
         rate_minor=decision.snapshot.rate_minor,
+        rate_source=decision.snapshot.source.value,
         currency=decision.snapshot.currency,
         created_at=now,
         updated_at=now,
@@ -545,16 +547,22 @@ async def update_entry(
         _set(entry, "client_id", refs.projects[item.project_id].client_id)
     for name in ("user_id", "project_id", "task_id", "subtask_id"):
         _set(entry, name, getattr(item, name))
-    # The rate follows the project, and the person where their rate is what prices the work.
-    # Not the task, nor billable: moved to another task, given to a colleague on a project with
-    # its own rate, or marked not billable and billable again, time keeps the rate it was logged
-    # at. Time with no snapshot (no rate was set, or logged as not billable before snapshots were
-    # kept) takes today's when it becomes billable.
+    # The rate follows the project, and the person where their rate priced the work when it
+    # was logged. Not the task, nor billable: moved to another task, given to a colleague on a
+    # project with its own rate, or marked not billable and billable again, time keeps the rate
+    # it was logged at. Time with no snapshot (no rate was set, or logged as not billable before
+    # snapshots were kept) takes today's when it becomes billable.
     becomes_billable_unpriced = billable and not entry.billable and entry.rate_minor is None
-    repriced_by_person = user_changed and priced_by_member(item, refs)
-    if project_changed or repriced_by_person or becomes_billable_unpriced:
+    snapshot = None
+    if project_changed or becomes_billable_unpriced:
         snapshot = rate_snapshot(item, refs)
+    elif user_changed and entry.rate_source in (RateSource.MEMBER, RateSource.NONE):
+        snapshot = member_rate_snapshot(item, refs)
+    elif user_changed and entry.rate_source is None and priced_by_member(item, refs):
+        snapshot = rate_snapshot(item, refs)  # logged before snapshots kept their source
+    if snapshot is not None:
         _set(entry, "rate_minor", snapshot.rate_minor)
+        _set(entry, "rate_source", snapshot.source.value)
         _set(entry, "currency", snapshot.currency)
     _set(entry, "billable", billable)
     if isinstance(timing, Timing):

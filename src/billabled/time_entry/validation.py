@@ -36,7 +36,7 @@ from billabled.models.membership import Membership
 from billabled.models.project import BillingType, Project, ProjectStatus
 from billabled.models.tag import Tag
 from billabled.models.task import SubTask, Task, TaskStatus
-from billabled.time_entry.rates import effective_rate_minor, project_rate_minor
+from billabled.time_entry.rates import RateSource, effective_rate, project_rate_minor
 from billabled.time_entry.schemas import MAX_DURATION_SECONDS
 
 FieldError = dict[str, str]
@@ -476,20 +476,30 @@ def check_billable(billable: bool, item: WorkItem, refs: References) -> list[Fie
 class RateSnapshot:
     rate_minor: int | None
     currency: str
+    source: RateSource
 
 
 def rate_snapshot(item: WorkItem, refs: References) -> RateSnapshot:
     """The rate in force now for this work (see `rates`), billable or not: time logged as not
     billable and marked billable later bills at the rate of when it was logged."""
     project = refs.projects[item.project_id]
-    rate = effective_rate_minor(
+    rate, source = effective_rate(
         billing_type=project.billing_type,
         project_hourly_rate_minor=project.hourly_rate_minor,
         project_retainer_overage_rate_minor=project.retainer_overage_rate_minor,
         client_default_hourly_rate_minor=project.client_rate_minor,
         member_default_bill_rate_minor=_member_rate(item, refs),
     )
-    return RateSnapshot(rate, project.currency)
+    return RateSnapshot(rate, project.currency, source)
+
+
+def member_rate_snapshot(item: WorkItem, refs: References) -> RateSnapshot:
+    """The snapshot of work the member's rate priced (or nothing did), given to `item.user_id`:
+    their rate, and nothing else's (the project's and client's rates of today never reprice it).
+    """
+    rate = _member_rate(item, refs)
+    source = RateSource.MEMBER if rate is not None else RateSource.NONE
+    return RateSnapshot(rate, refs.projects[item.project_id].currency, source)
 
 
 def _member_rate(item: WorkItem, refs: References) -> int | None:
@@ -502,8 +512,8 @@ def _member_rate(item: WorkItem, refs: References) -> int | None:
 
 
 def priced_by_member(item: WorkItem, refs: References) -> bool:
-    """Whether the member's rate is what prices this work (neither the project nor its client
-    sets one): only then does the person logging it change its rate."""
+    """Whether the member's rate is what prices this work by today's rates (neither the project
+    nor its client sets one). For entries logged before snapshots kept their source."""
     project = refs.projects[item.project_id]
     return (
         project_rate_minor(
