@@ -44,7 +44,7 @@ def _logged(live_api: str, key: Key, project_id: str, description: str) -> dict[
 def _poll(live_api: str, key: Key, since: str) -> list[dict[str, Any]]:
     """Every change at or after `since`, deletions included, following the cursors."""
     items: list[dict[str, Any]] = []
-    params = {"updatedSince": since, "includeDeleted": "true", "pageSize": "200"}
+    params = {"updatedSince": since, "includeDeleted": "true", "pageSize": "2"}
     while True:
         response = httpx.get(f"{live_api}{ENTRIES}", params=params, headers=key.headers)
         assert response.status_code == 200, response.text
@@ -52,7 +52,7 @@ def _poll(live_api: str, key: Key, since: str) -> list[dict[str, Any]]:
         items += page["items"]
         if not page["hasMore"]:
             return items
-        params = {"cursor": page["nextCursor"], "pageSize": "200"}
+        params["cursor"] = page["nextCursor"]
 
 
 def _moment(item: dict[str, Any]) -> str:

@@ -376,3 +376,40 @@ def test_filtered_lists_give_the_same_pages_whichever_way_the_rows_are_read(
                 assert [entry["id"] for entry in page_through(client, key, query)] == expected
                 third = client.get(f"{BASE}?{query}&page=3", headers=key.headers).json()
                 assert [entry["id"] for entry in third["items"]] == expected[8:12], query
+
+
+def test_a_mirror_paging_in_another_order_misses_no_change_made_between_its_pages(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    """Each page took its own horizon: under the creation order, a change made between two
+    pages to a row already passed was skipped, while a later change to a row still ahead was
+    listed, and the mirror's mark (the largest time it applied) moved past the first for good
+    (a helper's review). The pages of one pass now keep the first page's horizon."""
+    project_id = factory.project(workspace)
+    first, second, third = bulk(
+        client, owner_key, [item(project_id, i, description=f"v1 {i}") for i in range(3)]
+    )
+    query = f"updatedSince={quote(first['createdAt'])}&pageSize=1"
+    mirror: dict[str, Json] = {}
+    page = client.get(f"{BASE}?{query}", headers=owner_key.headers).json()
+    assert [entry["id"] for entry in page["items"]] == [first["id"]]
+    mirror.update((entry["id"], entry) for entry in page["items"])
+    for entry in (first, third):
+        changed = client.patch(
+            f"{BASE}/{entry['id']}", json={"description": "v2"}, headers=owner_key.headers
+        )
+        assert changed.status_code == 200, changed.text
+    while page["hasMore"]:
+        url = f"{BASE}?{query}&cursor={page['nextCursor']}"
+        page = client.get(url, headers=owner_key.headers).json()
+        mirror.update((entry["id"], entry) for entry in page["items"])
+    mark = max(entry["updatedAt"] for entry in mirror.values())
+
+    again = page_through(client, owner_key, f"updatedSince={quote(mark)}")
+    mirror.update((entry["id"], entry) for entry in again)
+
+    assert {entry["id"]: entry["description"] for entry in mirror.values()} == {
+        first["id"]: "v2",
+        second["id"]: "v1 1",
+        third["id"]: "v2",
+    }
