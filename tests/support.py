@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,16 +117,21 @@ def wait_for_a_blocked_request(database_url: str, count: int = 1) -> None:
 @contextlib.contextmanager
 def transaction_in_flight(
     database_url: str, *statements: tuple[str, dict[str, Any]]
-) -> Iterator[None]:
+) -> Iterator[Callable[[str, dict[str, Any]], None]]:
     """Run `statements` (SQL, params) in a transaction of another connection that stays open
-    until the block ends, then commits: another request's change, caught half-way (PostgreSQL)."""
+    until the block ends, then commits: another request's change, caught half-way (PostgreSQL).
+    The block is given a function that runs more statements in that transaction."""
     engine = create_sync_engine(database_url)
     try:
         with engine.connect() as connection:
             transaction = connection.begin()
-            for statement, params in statements:
+
+            def run(statement: str, params: dict[str, Any]) -> None:
                 connection.execute(text(statement), params)
-            yield
+
+            for statement, params in statements:
+                run(statement, params)
+            yield run
             transaction.commit()
     finally:
         engine.dispose()

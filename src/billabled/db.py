@@ -47,6 +47,9 @@ _UNAVAILABLE: Final = (
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, cancelled
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
     asyncpg.exceptions.LockNotAvailableError,  # waited past the lock timeout
+    # Ended by the database to resolve a deadlock (40P01) or a serialization conflict (40001):
+    # the same request, retried, goes through.
+    asyncpg.exceptions.TransactionRollbackError,
     PoolTimeout,  # no pooled connection came free in time
 )
 

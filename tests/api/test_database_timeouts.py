@@ -147,3 +147,29 @@ def test_a_claim_whose_commit_answer_was_lost_does_not_hold_the_key(
             retried = client.post(CLIENTS, json={"name": name}, headers=headers)
     assert retried.status_code == 201, retried.text
     assert len(factory.sql("SELECT id FROM client WHERE name = :name", name=name)) == 1
+
+
+@pytest.mark.parametrize("sqlstate", ["40P01", "40001"])
+def test_a_transaction_the_database_rolled_back_for_a_deadlock_or_a_conflict_is_503(
+    settings: Settings, factory: Factory, owner_key: Key, unique: str, sqlstate: str
+) -> None:
+    """PostgreSQL ends one of two transactions that wait on each other (or that conflict under
+    serializable isolation): that request was a 500; retried, it goes through (a helper's
+    review)."""
+    name = f"rolled-back-{unique}"
+    function = f"roll_back_{sqlstate.lower()}"
+    factory.sql(
+        f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS"
+        f" $$ BEGIN RAISE EXCEPTION 'on purpose' USING ERRCODE = '{sqlstate}'; END $$"
+    )
+    factory.sql(
+        f"CREATE TRIGGER {function}_on_insert BEFORE INSERT ON client FOR EACH ROW"
+        f" WHEN (NEW.name = '{name}') EXECUTE FUNCTION {function}()"
+    )
+    try:
+        with _client(settings) as client:
+            response = client.post(CLIENTS, json={"name": name}, headers=owner_key.headers)
+    finally:
+        factory.sql(f"DROP TRIGGER {function}_on_insert ON client")
+        factory.sql(f"DROP FUNCTION {function}()")
+    _assert_503(response)

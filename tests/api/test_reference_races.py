@@ -134,3 +134,44 @@ def test_a_client_archived_while_work_is_added_to_its_project_waits_for_it(
     assert answers["work"].status_code == 201, answers["work"].text
     assert answers["archive"].status_code == 200, answers["archive"].text
     assert answers["work"].json()["createdAt"] < answers["archive"].json()["updatedAt"]
+
+
+@pytest.mark.parametrize(
+    ("url", "fields"),
+    [
+        ("/api/v1/time-entries", {"durationSeconds": 3600}),
+        ("/api/v1/schedule", {"plannedSeconds": 3600}),
+    ],
+)
+def test_work_added_while_its_clients_currency_changes_does_not_deadlock(
+    live_api: str,
+    database_url: str,
+    factory: Factory,
+    workspace: Workspace,
+    owner_key: Key,
+    url: str,
+    fields: dict[str, Any],
+) -> None:
+    """A currency change locks the client, then its projects; logging or scheduling work locked
+    the project, then the client: each waited on the other, and PostgreSQL ended one, a 500
+    (a helper's review). Work now locks the client first, and waits for the change."""
+    client_id = factory.client(workspace, "Acme")
+    project_id = factory.project(workspace, client_id)
+    work = {"userId": workspace.owner_id, "projectId": project_id, "date": "2026-03-02", **fields}
+    answers: list[httpx.Response] = []
+
+    def log_time() -> None:
+        answers.append(
+            httpx.post(f"{live_api}{url}", json=work, headers=owner_key.headers, timeout=30)
+        )
+
+    logging = threading.Thread(target=log_time)
+    # The currency change as it runs: the client locked, then (once time waits) its projects.
+    change = [("SELECT id FROM client WHERE id = :id FOR UPDATE", {"id": client_id})]
+    with transaction_in_flight(database_url, *change) as in_flight:
+        logging.start()
+        wait_for_a_blocked_request(database_url)
+        in_flight("SELECT id FROM project WHERE client_id = :id FOR UPDATE", {"id": client_id})
+    logging.join(30)
+    assert answers, "the request did not finish"
+    assert answers[0].status_code == 201, answers[0].text

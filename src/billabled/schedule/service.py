@@ -70,8 +70,9 @@ async def _check_project(session: AsyncSession, principal: Principal, project_id
             .where(Project.workspace_id == principal.workspace_id, Project.id == project_id)
             # Held until commit, so a concurrent delete waits for us (or we for it, and then
             # find nothing): never a foreign-key error as a 500. The client too, so that its
-            # archiving waits for the work (or the work sees it).
-            .with_for_update(read=True, key_share=True, of=(Project, Client))
+            # archiving waits for the work (or the work sees it); the client first, as for time
+            # (`time_entry.validation`: a currency change locks it, then its projects).
+            .with_for_update(read=True, key_share=True, of=(Client, Project))
         )
     ).one_or_none()
     if found is None:

@@ -150,7 +150,10 @@ def _reference_queries(dialect: str) -> _ReferenceQueries:
         )
         .join(Client, Client.id == Project.client_id)
         .where(Project.workspace_id == workspace, ids(Project.id, "projects"))
-        .with_for_update(read=True, key_share=True, of=(Project, Client)),
+        # The client first: PostgreSQL locks a row's tables in the order `OF` names them, and a
+        # client's currency change locks the client, then its projects (the other way round,
+        # each waited on the other: a deadlock, a helper's review).
+        .with_for_update(read=True, key_share=True, of=(Client, Project)),
         tasks=select(Task.id, Task.project_id, Task.billable, Task.status)
         .where(Task.workspace_id == workspace, ids(Task.id, "tasks"))
         .with_for_update(read=True, key_share=True),
