@@ -33,7 +33,7 @@ ClientId = Annotated[str, Path(max_length=64, description="The client's id (cli_
 class ClientListQuery(ListParams):
     sortable = SORTABLE
     archived: QueryBool | None = Field(None, description="Only archived (true) or active (false).")
-    external_ref: str | None = Field(None, alias="externalRef", max_length=200)
+    external_ref: str | None = Field(None, alias="externalRef", min_length=1, max_length=200)
 
 
 async def list_clients(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.resources import DELETE_REFUSED, sent_fields, tombstones
@@ -33,7 +33,9 @@ TagId = Annotated[str, Path(max_length=64, description="The tag's id (tag_…)."
 
 class TagListQuery(ListParams):
     sortable = SORTABLE
-    name: str | None = Field(
+    # Trimmed before its length is checked, as names are when stored: `name=%20` was a filter
+    # that matched nothing (docs/api.md: an empty filter is a 422).
+    name: Annotated[str, StringConstraints(strip_whitespace=True)] | None = Field(
         None, min_length=1, max_length=100, description="Only the tag with this name (any case)."
     )
 
@@ -48,7 +50,7 @@ async def list_tags(
     if params.name is None:
         query = TagRow.__table__.select().where(TagRow.workspace_id == principal.workspace_id)
     else:
-        query = service.same_name(principal.workspace_id, params.name.strip())
+        query = service.same_name(principal.workspace_id, params.name)
     result = await paginate(
         session,
         query,
