@@ -148,6 +148,44 @@ def test_0006_keeps_existing_tombstones_and_marks_the_reassigned_ones(
         engine.dispose()
 
 
+def test_0012_turns_the_json_nulls_of_audit_records_into_sql_nulls(
+    empty_database_url: str,
+) -> None:
+    from sqlalchemy import insert, text
+
+    from billabled.models.workspace import Workspace
+
+    migrations.upgrade(empty_database_url, "0011")
+    engine = create_sync_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(Workspace.__table__).values(id="ws_01", name="W"))
+            for record, before, after in (
+                ("aud_created", "null", '{"id": "cli_1"}'),
+                ("aud_deleted", '{"id": "cli_1"}', "null"),
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO audit_record (id, workspace_id, actor_type, action,"
+                        " entity_type, entity_id, before, after, created_at) VALUES (:id,"
+                        " 'ws_01', 'system', 'client.x', 'client', 'cli_1', :before, :after,"
+                        " CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": record, "before": before, "after": after},
+                )
+        migrations.upgrade(empty_database_url)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT id, before IS NULL, after IS NULL FROM audit_record ORDER BY id")
+            ).all()
+        assert [(r[0], bool(r[1]), bool(r[2])) for r in rows] == [
+            ("aud_created", True, False),
+            ("aud_deleted", False, True),
+        ]
+    finally:
+        engine.dispose()
+
+
 def _upgrade_with(migration: str, tmp_path: Path, connection: Connection) -> None:
     """Upgrade through our migrations and one more, `migration` (a template of its text, with
     `{head}` for the revision it follows), as `billabled.migrations` runs them."""

@@ -175,6 +175,14 @@ def test_changes_write_events_and_audit_records(
         ("client.updated", "api_key", owner_key.id),
         ("client.deleted", "api_key", owner_key.id),
     ]
+    # No record before a creation, none after a deletion: SQL NULL, not a JSON null (a query
+    # for `after IS NULL` missed every deletion; a helper's audit).
+    missing = factory.sql(
+        "SELECT action FROM audit_record WHERE entity_id = :id"
+        " AND ((before IS NULL) <> (after IS NULL)) ORDER BY created_at, id",
+        id=created["id"],
+    )
+    assert [a.action for a in missing] == ["client.created", "client.deleted"]
 
 
 def test_a_change_of_currency_carries_to_the_clients_projects(

@@ -347,8 +347,14 @@ def test_one_event_and_one_audit_record_per_entry(
     assert {(a.action, a.actor_type, a.actor_id) for a in audits} == {
         ("time_entry.created", "api_key", owner_key.id)
     }
-    # No "before" for a creation, stored as single changes store it (JSON null).
-    assert {a.before if a.before is None else json.loads(a.before) for a in audits} == {None}
+    # No "before" for a creation: SQL NULL, as single changes store it.
+    assert {a.before for a in audits} == {None}
+    unset = factory.sql(
+        "SELECT count(*) FROM audit_record WHERE workspace_id = :ws"
+        " AND entity_type = 'time_entry' AND before IS NULL",
+        ws=workspace.id,
+    )
+    assert unset[0][0] == len(created)
     assert len({a.request_id for a in audits}) == 1
     assert audits[0].request_id is not None
     after = [a.after if isinstance(a.after, dict) else json.loads(a.after) for a in audits]

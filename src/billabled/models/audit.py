@@ -12,7 +12,13 @@ from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billabled.kit.time import utcnow
-from billabled.models.base import Base, IdColumn, IdMixin, JSONDocument, WorkspaceScopedMixin
+from billabled.models.base import (
+    Base,
+    IdColumn,
+    IdMixin,
+    OptionalJSONDocument,
+    WorkspaceScopedMixin,
+)
 
 
 class AuditRecord(IdMixin, WorkspaceScopedMixin, Base):
@@ -25,8 +31,9 @@ class AuditRecord(IdMixin, WorkspaceScopedMixin, Base):
     action: Mapped[str] = mapped_column(String(64))  # e.g. "time_entry.updated"
     entity_type: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str] = mapped_column(IdColumn())
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)
+    # None before a creation and after a deletion (SQL NULL since migration 0012).
+    before: Mapped[dict[str, Any] | None] = mapped_column(OptionalJSONDocument, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(OptionalJSONDocument, default=None)
     request_id: Mapped[str | None] = mapped_column(String(128), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -88,6 +88,9 @@ def utc_from_sqlite_text(value: str | None) -> datetime | None:
 
 # JSON documents: JSONB on PostgreSQL, JSON (text) elsewhere.
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+# The same for a column that may hold no document: Python's None is SQL NULL, not the JSON
+# document `null` (which `IS NULL` does not find).
+OptionalJSONDocument = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def IdColumn() -> Any:

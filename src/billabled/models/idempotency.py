@@ -14,7 +14,7 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billabled.kit.time import utcnow
-from billabled.models.base import Base, IdColumn, JSONDocument
+from billabled.models.base import Base, IdColumn, OptionalJSONDocument
 
 
 class IdempotencyRecord(Base):
@@ -30,7 +30,7 @@ class IdempotencyRecord(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of method, path, body
     state: Mapped[str] = mapped_column(String(16), default="in_progress")
     response_status: Mapped[int | None] = mapped_column(SmallInteger, default=None)
-    response_headers: Mapped[list[Any] | None] = mapped_column(JSONDocument, default=None)
+    response_headers: Mapped[list[Any] | None] = mapped_column(OptionalJSONDocument, default=None)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
