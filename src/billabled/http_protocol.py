@@ -23,7 +23,8 @@ proxy's; a server reachable directly has them here.
   again before the connection is dropped.
   The body's time is bounded where it is read (`api.platform`).
 - Bytes that are not HTTP are answered 400 in the error envelope, after the pipelined requests
-  before them (uvicorn wrote plain text at once, over their answers).
+  before them (uvicorn wrote plain text at once, over their answers); in the body of the
+  request being read, at once, and that request is not run.
 """
 
 from __future__ import annotations
@@ -190,7 +191,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing() or self._pending_refusal is not None:
             return
         self._refused = True
-        if self._answering():
+        cycle = self.cycle
+        if cycle is not None and cycle.more_body and not cycle.response_started:
+            # In the body of the request being run, before its answer: that body will never
+            # arrive whole, so the request is not run (closing tells it so), and the answer is
+            # now (it waited a minute, for the request to give up on its body; a helper's review).
+            self._refuse(*_MALFORMED)
+        elif self._answering():
             self._pending_refusal = _MALFORMED
             self.transport.pause_reading()
         else:

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 import uvicorn
@@ -93,11 +93,14 @@ def live_api(settings: Settings) -> Iterator[str]:
 
 
 @contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """`app` served by uvicorn on a real socket in a thread, for the duration of the block."""
+def serve(app: FastAPI, http: Any = "auto") -> Iterator[str]:
+    """`app` served by uvicorn on a real socket in a thread, for the duration of the block
+    (`http`: the protocol, uvicorn's unless told; `billabled serve` runs `http_protocol`'s)."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, access_log=False, http=http
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

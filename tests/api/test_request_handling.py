@@ -22,6 +22,7 @@ from billabled.api.routing import ApiRoute, directly_called
 from billabled.app import create_app
 from billabled.auth.scopes import Scope
 from billabled.config import Settings
+from billabled.http_protocol import BoundedHttpToolsProtocol
 from tests.api.conftest import serve
 from tests.api.test_usage import usage_rows
 from tests.factories import Factory, Key, Workspace
@@ -313,5 +314,38 @@ def test_a_body_that_does_not_arrive_in_time_is_a_408(
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "request_timeout"
     assert b"x-ratelimit-limit" in answer.lower()
+    assert waited < 5
+    assert factory.sql("SELECT id FROM client WHERE name = :n", n=name) == []
+
+
+def test_bytes_that_are_not_http_inside_a_body_end_its_request_at_once(
+    settings: Settings, factory: Factory, owner_key: Key, unique: str
+) -> None:
+    """A chunked body whose next chunk is not one: the 400 waited until the request being read
+    had given up on its body, a minute later (a helper's review). Nothing of it is run."""
+    name = f"Broken chunk {unique}"
+    first = json.dumps({"name": name}).encode()[:6]
+    with serve(create_app(settings), http=BoundedHttpToolsProtocol) as base:
+        host, port = urlsplit(base).hostname, urlsplit(base).port
+        assert host is not None
+        assert port is not None
+        with socket.create_connection((host, port), timeout=10) as connection:
+            connection.sendall(
+                b"POST /api/v1/clients HTTP/1.1\r\nHost: test\r\n"
+                + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                + f"X-Api-Key: {owner_key.raw}\r\n\r\n".encode()
+                + f"{len(first):x}\r\n".encode()
+                + first
+                + b"\r\n"
+            )
+            time.sleep(0.2)  # the request runs, waiting for the rest of its body
+            started = time.monotonic()
+            connection.sendall(b"not a chunk size\r\n")
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+            waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "malformed_request"
     assert waited < 5
     assert factory.sql("SELECT id FROM client WHERE name = :n", n=name) == []
