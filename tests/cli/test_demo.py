@@ -267,7 +267,7 @@ def test_every_entry_belongs_to_its_projects_client(seeded: Seeded, factory: Fac
 
 def test_rates_and_billable_follow_the_api_rules(seeded: Seeded, factory: Factory) -> None:
     rows = factory.sql(
-        "SELECT te.billable, te.rate_minor, p.billing_type, p.hourly_rate_minor, "
+        "SELECT te.billable, te.rate_minor, te.rate_source, p.billing_type, p.hourly_rate_minor, "
         "p.retainer_overage_rate_minor, c.default_hourly_rate_minor, m.default_bill_rate_minor, "
         "t.billable, s.billable FROM time_entry te "
         "JOIN project p ON p.id = te.project_id JOIN client c ON c.id = te.client_id "
@@ -278,7 +278,9 @@ def test_rates_and_billable_follow_the_api_rules(seeded: Seeded, factory: Factor
     )
     sources: dict[str, int] = defaultdict(int)
     misclassified = 0
-    for billable, rate, billing, hourly, overage, client_rate, member_rate, task, sub in rows:
+    for row in rows:
+        billable, rate, rate_source, billing, hourly, overage, client_rate, member_rate = row[:8]
+        task, sub = row[8:]
         follows = sub if sub is not None else task if task is not None else True
         expected_billable = billing != "non_billable" and bool(follows)
         assert not billable or expected_billable  # never billable against the rules
@@ -290,6 +292,7 @@ def test_rates_and_billable_follow_the_api_rules(seeded: Seeded, factory: Factor
         expected = project_rate or client_rate or member_rate
         assert rate == expected
         source = "project" if project_rate else "client" if client_rate else "member"
+        assert rate_source == source  # what a reassignment reprices by (time_entry.rates)
         sources[source] += 1
     assert set(sources) == {"project", "client", "member"}  # every branch of the rule is used
     assert 0 < misclassified < len(rows) * 0.1  # a few non-billable entries on billable work

@@ -55,7 +55,7 @@ from billabled.models.task import SubTask, Task, TaskStatus
 from billabled.models.time_entry import TimeEntry, TimeEntryStatus
 from billabled.models.user import User
 from billabled.models.workspace import Workspace
-from billabled.time_entry.rates import effective_rate_minor
+from billabled.time_entry.rates import RateSource, effective_rate
 
 SEED: Final = 20_261_122
 HISTORY_DAYS: Final = 91  # three months of time, up to yesterday
@@ -170,17 +170,19 @@ class _Project:
 Plan = dict[int, list[tuple[_Project, int]]]  # person index -> (project, seconds) for one day
 
 
-def rate_snapshot(project: _Project, member_rate: int | None, billable: bool) -> int | None:
-    """The rate an entry keeps: the API's own rule (billabled.time_entry.rates)."""
-    if not billable:
-        return None
-    return effective_rate_minor(
+def rate_snapshot(
+    project: _Project, member_rate: int | None, billable: bool
+) -> tuple[int | None, RateSource]:
+    """The rate an entry keeps and where it came from: the API's own rule
+    (billabled.time_entry.rates); the demo's non-billable time has none."""
+    rate, source = effective_rate(
         billing_type=project.billing_type,
         project_hourly_rate_minor=project.hourly_rate,
         project_retainer_overage_rate_minor=project.overage_rate,
         client_default_hourly_rate_minor=project.client_rate,
         member_default_bill_rate_minor=member_rate,
     )
+    return (rate if billable else None), source
 
 
 def entry_billable(project: _Project, task: _Task | None, subtask_billable: bool | None) -> bool:
@@ -653,6 +655,7 @@ class _Seeder:
                 made = min(end + timedelta(seconds=rng.randint(5, 90)), self.now)
             else:
                 made = self.at(day, evening)
+            rate, rate_source = rate_snapshot(project, person.bill_rate, billable)
             entry_id = self.add(
                 TimeEntry,
                 made,
@@ -668,7 +671,8 @@ class _Seeder:
                 duration_seconds=seconds,
                 description=self.describe(project, task),
                 billable=billable,
-                rate_minor=rate_snapshot(project, person.bill_rate, billable),
+                rate_minor=rate,
+                rate_source=rate_source.value,
                 currency=self.currency,
                 status=TimeEntryStatus.OPEN.value,
                 invoice_id=None,
