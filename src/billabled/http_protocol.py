@@ -42,6 +42,8 @@ from billabled.kit.ids import new_id
 _TOO_LARGE = (431, "Request Header Fields Too Large", "request_header_fields_too_large")
 _TOO_SLOW = (408, "Request Timeout", "request_timeout")
 _MALFORMED = (400, "Bad Request", "malformed_request")
+# The methods whose body the API reads whole before it runs anything (`api.platform`).
+_READ_BEFORE_RUN = frozenset({"POST", "PUT", "PATCH"})
 
 
 @cache
@@ -192,10 +194,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._refused = True
         cycle = self.cycle
-        if cycle is not None and cycle.more_body and not cycle.response_started:
+        if (
+            cycle is not None
+            and not self.pipeline  # the cycle is the one being run, not one queued behind it
+            and cycle.scope["method"] in _READ_BEFORE_RUN
+            and cycle.more_body
+            and not cycle.response_started
+        ):
             # In the body of the request being run, before its answer: that body will never
             # arrive whole, so the request is not run (closing tells it so), and the answer is
             # now (it waited a minute, for the request to give up on its body; a helper's review).
+            # Any other request is answered first: queued, or not reading its body, it runs.
             self._refuse(*_MALFORMED)
         elif self._answering():
             self._pending_refusal = _MALFORMED

@@ -132,6 +132,8 @@ def test_another_workspaces_client_is_404(
         ({"name": "A", "archived": "yes"}, "archived"),
         ({"name": "A", "defaultHourlyRateMinor": -1}, "defaultHourlyRateMinor"),
         ({"name": "A", "color": "red"}, "color"),
+        # No reference is null: "" was stored, and no filter finds it (a helper's review).
+        ({"name": "A", "externalRef": ""}, "externalRef"),
     ],
 )
 def test_invalid_create_is_422(

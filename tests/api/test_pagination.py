@@ -197,6 +197,31 @@ def test_a_cursor_made_for_another_list_is_refused(
     assert len(following.json()["items"]) == 25
 
 
+@pytest.mark.parametrize(
+    ("horizon", "status"),
+    [
+        ("0001-01-01T00:00:00+05:00", 422),  # out of range in UTC: was a 500
+        ("9999-12-31T23:59:59-05:00", 422),  # out of range in UTC too
+        ("9000-01-01T00:00:00+00:00", 200),  # later than now: held to now
+        ("not a time", 422),
+        (12, 422),
+    ],
+)
+def test_a_forged_sync_horizon_in_a_cursor_is_refused_or_held_to_now(
+    client: TestClient, crowded: tuple[Workspace, Key, list[str]], horizon: object, status: int
+) -> None:
+    """A sync's cursor carries its first page's horizon ("h"); a forged one was bound as it
+    came, and a year out of range in UTC was a 500 (a helper's review)."""
+    _, key, _ = crowded
+    payload = {"t": "user_account", "s": "updatedAt", "v": "2000-01-01T00:00:00+00:00"}
+    cursor = {**payload, "i": "usr_x", "h": horizon}
+    encoded = base64.urlsafe_b64encode(json.dumps(cursor).encode()).rstrip(b"=").decode()
+    response = client.get(
+        f"/api/v1/users?includeDeleted=true&cursor={encoded}", headers=key.headers
+    )
+    assert response.status_code == status, response.text
+
+
 def test_updated_since_with_include_deleted_replays_creates_updates_and_deletes(
     client: TestClient, factory: Factory
 ) -> None:

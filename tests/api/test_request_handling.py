@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 import socket
 import sqlite3
 import time
@@ -349,3 +350,27 @@ def test_bytes_that_are_not_http_inside_a_body_end_its_request_at_once(
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "malformed_request"
     assert waited < 5
     assert factory.sql("SELECT id FROM client WHERE name = :n", n=name) == []
+
+
+def test_bytes_that_are_not_http_in_a_body_the_request_does_not_read_follow_its_answer(
+    settings: Settings, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    """A DELETE does not read a body: broken chunks after it were answered 400 at once while the
+    delete ran and committed (a helper's review). Its answer comes first, then the 400."""
+    client_id = factory.client(workspace, "Doomed")
+    with serve(create_app(settings), http=BoundedHttpToolsProtocol) as base:
+        host, port = urlsplit(base).hostname, urlsplit(base).port
+        assert host is not None
+        assert port is not None
+        with socket.create_connection((host, port), timeout=10) as connection:
+            connection.sendall(
+                f"DELETE /api/v1/clients/{client_id} HTTP/1.1\r\nHost: test\r\n".encode()
+                + f"X-Api-Key: {owner_key.raw}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+                + b"2\r\n{}\r\nnot a chunk size\r\n"
+            )
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+    statuses = [int(s) for s in re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)]
+    assert statuses == [204, 400], answer[:400]
+    assert factory.sql("SELECT id FROM client WHERE id = :id", id=client_id) == []

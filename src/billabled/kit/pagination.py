@@ -263,7 +263,9 @@ def _decode_horizon(value: Any) -> datetime | None:
     horizon = datetime.fromisoformat(value)
     if horizon.tzinfo is None:
         raise ValueError("naive horizon")
-    return horizon
+    # In UTC here, where a time out of range is a malformed cursor (bound later, it was a 500),
+    # and never later than now: a forged one would list changes that have not settled.
+    return min(horizon.astimezone(UTC), utcnow())
 
 
 def _decode_cursor(cursor: str, sort: _Sort, table: str) -> _Cursor:
