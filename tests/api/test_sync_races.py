@@ -94,12 +94,19 @@ def test_a_delete_committed_after_a_later_change_still_reaches_the_mirror(
     deleting.join(30)
     assert deleted == [204]
 
-    for item in _poll(live_api, owner_key, mark):
-        mirror[item["id"]] = item
-    # Before the fix the poll above took the change, moved past the delete's earlier time, and
-    # the deleted entry stayed in the mirror.
-    assert mirror[doomed["id"]].get("deleted") is True
-    assert mirror[kept["id"]]["description"] == "changed"
+    # The mirror polls on until it has both changes (a change reaches a sync once the writes
+    # begun before it have finished). Before the fix the poll above took the change, moved
+    # past the delete's earlier time, and the deleted entry stayed in the mirror for good.
+    deadline = time.monotonic() + 5
+    while not (
+        mirror[doomed["id"]].get("deleted") is True
+        and mirror[kept["id"]].get("description") == "changed"
+    ):
+        assert time.monotonic() < deadline, mirror
+        for item in _poll(live_api, owner_key, mark):
+            mirror[item["id"]] = item
+            mark = max(mark, _moment(item))
+        time.sleep(0.05)
 
 
 def test_a_change_enters_the_sync_once_the_clock_margin_has_passed(
