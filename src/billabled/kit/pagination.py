@@ -48,7 +48,7 @@ from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.nul import NUL
 from billabled.kit.query import QueryBool, QueryModel
-from billabled.kit.sql import SortedNotWalked
+from billabled.kit.sql import BACKGROUND_WRITER, SortedNotWalked
 from billabled.kit.time import RequestDate, time_text, utcnow
 
 # Any SELECT, whatever its columns (SQLAlchemy 2.1's Select is variadic).
@@ -321,7 +321,8 @@ SYNC_CLOCK_MARGIN: Final = "sync_clock_margin_seconds"
 _OLDEST_IN_FLIGHT = text(
     "SELECT least(statement_timestamp(), min(xact_start)) FROM pg_stat_activity "
     "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-    "AND backend_type = 'client backend' AND state <> 'idle'"
+    "AND backend_type = 'client backend' AND state <> 'idle' "
+    f"AND application_name <> '{BACKGROUND_WRITER}'"
 )
 
 
@@ -334,7 +335,8 @@ async def settled_before(connection: AsyncConnection, margin_seconds: float) -> 
     moved past it, and never saw it (a helper's audit). Every change made before the oldest
     transaction still running began has committed or never will, so a sync lists only changes
     older than that. The stamps are the app's clock and `xact_start` the database's, hence the
-    margin; sessions of other roles (their `xact_start` hidden) write no records.
+    margin; sessions of other roles (their `xact_start` hidden) write no records, nor do the
+    transactions named background writers (usage records, purges: `kit.sql`).
 
     SQLite takes its writers one at a time, each stamped under the lock, so its changes commit
     in the order of their times: the horizon is now (taken before the page is read). Either way

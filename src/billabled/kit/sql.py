@@ -252,6 +252,17 @@ def _unary_plus(element: SortedNotWalked, compiler: SQLCompiler, **kw: Any) -> s
 DELETE_BATCH: Final = 5_000
 
 
+# The `application_name` of the transactions that write no record a sync lists (usage records,
+# purges): a sync's horizon does not wait for them (`kit.pagination.settled_before`).
+BACKGROUND_WRITER: Final = "billabled background"
+
+
+async def as_background_writer(connection: AsyncConnection) -> None:
+    """Name this transaction a background writer, for as long as it runs (PostgreSQL)."""
+    if connection.dialect.name == "postgresql":
+        await connection.exec_driver_sql(f"SET LOCAL application_name = '{BACKGROUND_WRITER}'")
+
+
 async def delete_in_batches(
     engine: AsyncEngine,
     table: Table,
@@ -270,6 +281,7 @@ async def delete_in_batches(
     deleted = 0
     while stop is None or not stop.is_set():
         async with engine.begin() as connection:
+            await as_background_writer(connection)
             result = await connection.execute(statement)
         count = int(result.rowcount or 0)
         deleted += count

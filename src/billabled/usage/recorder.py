@@ -26,7 +26,7 @@ from sqlalchemy import Table, bindparam, or_, update
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billabled.kit.sql import delete_in_batches, insert_columns
+from billabled.kit.sql import as_background_writer, delete_in_batches, insert_columns
 from billabled.models.api_key import ApiKey
 from billabled.models.usage import UsageRecord
 
@@ -182,6 +182,7 @@ class UsageRecorder:
         }
         last_used = self._minutes_to_write(batch)
         async with self.engine.begin() as connection:
+            await as_background_writer(connection)
             await insert_columns(connection, _USAGE, columns)
             if last_used:
                 await connection.execute(
