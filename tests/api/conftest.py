@@ -122,6 +122,7 @@ _NOT_QUERIES = tuple(
     prefix.upper()
     for prefix in (
         "INSERT INTO usage_record",
+        "SET LOCAL application_name",  # the recorder naming its transaction (kit.sql)
         "UPDATE api_key SET last_used_at",
         "BEGIN",
         "COMMIT",
