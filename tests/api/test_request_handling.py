@@ -287,6 +287,14 @@ def test_a_body_cut_short_by_the_client_runs_nothing(
     assert factory.sql("SELECT id FROM client WHERE name = :n", n=f"Cut short {unique}") == []
 
 
+def _connect(base: str) -> socket.socket:
+    """A raw connection to the server at `base`, to send what an HTTP client would not."""
+    host, port = urlsplit(base).hostname, urlsplit(base).port
+    assert host is not None
+    assert port is not None
+    return socket.create_connection((host, port), timeout=10)
+
+
 def test_a_body_that_does_not_arrive_in_time_is_a_408(
     settings: Settings, factory: Factory, owner_key: Key, unique: str
 ) -> None:
@@ -295,23 +303,19 @@ def test_a_body_that_does_not_arrive_in_time_is_a_408(
     name = f"Slow body {unique}"
     body = json.dumps({"name": name}).encode()
     quick = Settings(**{**settings.model_dump(), "request_read_timeout_seconds": 1})
-    with serve(create_app(quick)) as base:
-        host, port = urlsplit(base).hostname, urlsplit(base).port
-        assert host is not None
-        assert port is not None
-        with socket.create_connection((host, port), timeout=10) as connection:
-            connection.sendall(
-                b"POST /api/v1/clients HTTP/1.1\r\nHost: test\r\n"
-                + b"Content-Type: application/json\r\n"
-                + f"X-Api-Key: {owner_key.raw}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-                + body[:5]
-            )
-            started = time.monotonic()
-            answer = connection.recv(65536)
-            waited = time.monotonic() - started
-            # And the connection is closed: it was kept, reading the rest of the body for as
-            # long as the client sent it (a helper's review).
-            assert connection.recv(65536) == b""
+    with serve(create_app(quick)) as base, _connect(base) as connection:
+        connection.sendall(
+            b"POST /api/v1/clients HTTP/1.1\r\nHost: test\r\n"
+            + b"Content-Type: application/json\r\n"
+            + f"X-Api-Key: {owner_key.raw}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body[:5]
+        )
+        started = time.monotonic()
+        answer = connection.recv(65536)
+        waited = time.monotonic() - started
+        # And the connection is closed: it was kept, reading the rest of the body for as
+        # long as the client sent it (a helper's review).
+        assert connection.recv(65536) == b""
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "request_timeout"
     assert b"x-ratelimit-limit" in answer.lower()
@@ -326,26 +330,25 @@ def test_bytes_that_are_not_http_inside_a_body_end_its_request_at_once(
     had given up on its body, a minute later (a helper's review). Nothing of it is run."""
     name = f"Broken chunk {unique}"
     first = json.dumps({"name": name}).encode()[:6]
-    with serve(create_app(settings), http=BoundedHttpToolsProtocol) as base:
-        host, port = urlsplit(base).hostname, urlsplit(base).port
-        assert host is not None
-        assert port is not None
-        with socket.create_connection((host, port), timeout=10) as connection:
-            connection.sendall(
-                b"POST /api/v1/clients HTTP/1.1\r\nHost: test\r\n"
-                + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
-                + f"X-Api-Key: {owner_key.raw}\r\n\r\n".encode()
-                + f"{len(first):x}\r\n".encode()
-                + first
-                + b"\r\n"
-            )
-            time.sleep(0.2)  # the request runs, waiting for the rest of its body
-            started = time.monotonic()
-            connection.sendall(b"not a chunk size\r\n")
-            answer = b""
-            while chunk := connection.recv(65536):
-                answer += chunk
-            waited = time.monotonic() - started
+    with (
+        serve(create_app(settings), http=BoundedHttpToolsProtocol) as base,
+        _connect(base) as connection,
+    ):
+        connection.sendall(
+            b"POST /api/v1/clients HTTP/1.1\r\nHost: test\r\n"
+            + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+            + f"X-Api-Key: {owner_key.raw}\r\n\r\n".encode()
+            + f"{len(first):x}\r\n".encode()
+            + first
+            + b"\r\n"
+        )
+        time.sleep(0.2)  # the request runs, waiting for the rest of its body
+        started = time.monotonic()
+        connection.sendall(b"not a chunk size\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        waited = time.monotonic() - started
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "malformed_request"
     assert waited < 5
@@ -358,19 +361,18 @@ def test_bytes_that_are_not_http_in_a_body_the_request_does_not_read_follow_its_
     """A DELETE does not read a body: broken chunks after it were answered 400 at once while the
     delete ran and committed (a helper's review). Its answer comes first, then the 400."""
     client_id = factory.client(workspace, "Doomed")
-    with serve(create_app(settings), http=BoundedHttpToolsProtocol) as base:
-        host, port = urlsplit(base).hostname, urlsplit(base).port
-        assert host is not None
-        assert port is not None
-        with socket.create_connection((host, port), timeout=10) as connection:
-            connection.sendall(
-                f"DELETE /api/v1/clients/{client_id} HTTP/1.1\r\nHost: test\r\n".encode()
-                + f"X-Api-Key: {owner_key.raw}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
-                + b"2\r\n{}\r\nnot a chunk size\r\n"
-            )
-            answer = b""
-            while chunk := connection.recv(65536):
-                answer += chunk
+    with (
+        serve(create_app(settings), http=BoundedHttpToolsProtocol) as base,
+        _connect(base) as connection,
+    ):
+        connection.sendall(
+            f"DELETE /api/v1/clients/{client_id} HTTP/1.1\r\nHost: test\r\n".encode()
+            + f"X-Api-Key: {owner_key.raw}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+            + b"2\r\n{}\r\nnot a chunk size\r\n"
+        )
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
     statuses = [int(s) for s in re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)]
     assert statuses == [204, 400], answer[:400]
     assert factory.sql("SELECT id FROM client WHERE id = :id", id=client_id) == []
