@@ -86,9 +86,23 @@ def effective_rate(
     return None, RateSource.NONE
 
 
-def effective_rate_minor(**rates: Any) -> int | None:
+def effective_rate_minor(
+    *,
+    billing_type: str,
+    project_hourly_rate_minor: int | None,
+    project_retainer_overage_rate_minor: int | None,
+    client_default_hourly_rate_minor: int | None,
+    member_default_bill_rate_minor: int | None,
+) -> int | None:
     """The rate of `effective_rate`, alone."""
-    return effective_rate(**rates)[0]
+    rate, _ = effective_rate(
+        billing_type=billing_type,
+        project_hourly_rate_minor=project_hourly_rate_minor,
+        project_retainer_overage_rate_minor=project_retainer_overage_rate_minor,
+        client_default_hourly_rate_minor=client_default_hourly_rate_minor,
+        member_default_bill_rate_minor=member_default_bill_rate_minor,
+    )
+    return rate
 
 
 def amount_minor(rate_minor: int | None, duration_seconds: int, *, billable: bool) -> int | None:
