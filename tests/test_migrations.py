@@ -186,6 +186,46 @@ def test_0012_turns_the_json_nulls_of_audit_records_into_sql_nulls(
         engine.dispose()
 
 
+def test_0013_composes_the_names_stored_decomposed(empty_database_url: str) -> None:
+    import unicodedata
+
+    from sqlalchemy import insert, text
+
+    from billabled.models.client import Client
+    from billabled.models.tag import Tag
+    from billabled.models.workspace import Workspace
+
+    def decomposed(name: str) -> str:
+        return unicodedata.normalize("NFD", name)
+
+    migrations.upgrade(empty_database_url, "0012")
+    engine = create_sync_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(Workspace.__table__).values(id="ws_01", name="W"))
+            connection.execute(
+                insert(Client.__table__).values(
+                    id="cli_1", workspace_id="ws_01", name=decomposed("Café"), currency="EUR"
+                )
+            )
+            for tag_id, name in (
+                ("tag_1", decomposed("Crème")),  # alone: composed
+                ("tag_2", "Brûlé"),  # composed already
+                ("tag_3", decomposed("Brûlé")),  # the composed name is tag_2's: kept as it is
+            ):
+                connection.execute(
+                    insert(Tag.__table__).values(id=tag_id, workspace_id="ws_01", name=name)
+                )
+        migrations.upgrade(empty_database_url)
+        with engine.connect() as connection:
+            client_name = connection.execute(text("SELECT name FROM client")).scalar_one()
+            tags = {r[0]: r[1] for r in connection.execute(text("SELECT id, name FROM tag"))}
+        assert client_name == "Café"
+        assert tags == {"tag_1": "Crème", "tag_2": "Brûlé", "tag_3": decomposed("Brûlé")}
+    finally:
+        engine.dispose()
+
+
 def _upgrade_with(migration: str, tmp_path: Path, connection: Connection) -> None:
     """Upgrade through our migrations and one more, `migration` (a template of its text, with
     `{head}` for the revision it follows), as `billabled.migrations` runs them."""

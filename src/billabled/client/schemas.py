@@ -10,9 +10,9 @@ from pydantic.types import Strict
 
 from billabled.kit.currency import Currency
 from billabled.kit.schema import ApiModel, NotNull, UpdateModel
+from billabled.kit.text import Name
 from billabled.models.client import Client as ClientRow
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 RateMinor = Annotated[int, Strict(), Field(ge=0, le=100_000_000)]
 
 

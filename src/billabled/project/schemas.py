@@ -17,14 +17,13 @@ from pydantic.types import Strict
 from sqlalchemy import Row
 
 from billabled.kit.schema import ApiModel, NotNull, UpdateModel
+from billabled.kit.text import Code, Name
 from billabled.models.project import BillingType, ProjectStatus
 from billabled.models.project import Project as ProjectRow
 
 # The columns are 32-bit integers on PostgreSQL; larger values are refused here, not by the DB.
 MAX_INT = 2_000_000_000
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 RecordId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 RateMinor = Annotated[int, Strict(), Field(ge=0, le=100_000_000)]
 AmountMinor = Annotated[int, Strict(), Field(ge=0, le=MAX_INT)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.resources import DELETE_REFUSED, sent_fields, tombstones
@@ -16,6 +16,7 @@ from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.pagination import ListParams, page_response, paginate
 from billabled.kit.query import query_params
 from billabled.kit.schema import Page
+from billabled.kit.text import nfc
 from billabled.models.tag import Tag as TagRow
 from billabled.tag import service
 from billabled.tag.schemas import Tag, TagCreate, TagUpdate, tag_json
@@ -33,10 +34,15 @@ TagId = Annotated[str, Path(max_length=64, description="The tag's id (tag_…)."
 
 class TagListQuery(ListParams):
     sortable = SORTABLE
-    # Trimmed before its length is checked, as names are when stored: `name=%20` was a filter
-    # that matched nothing (docs/api.md: an empty filter is a 422).
-    name: Annotated[str, StringConstraints(strip_whitespace=True)] | None = Field(
-        None, min_length=1, max_length=100, description="Only the tag with this name (any case)."
+    # Composed (NFC) and trimmed before its length is checked, as names are when stored:
+    # `name=%20` was a filter that matched nothing (docs/api.md: an empty filter is a 422).
+    name: Annotated[str, StringConstraints(strip_whitespace=True), BeforeValidator(nfc)] | None = (
+        Field(
+            None,
+            min_length=1,
+            max_length=100,
+            description="Only the tag with this name (any case).",
+        )
     )
 
 

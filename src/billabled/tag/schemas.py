@@ -10,9 +10,9 @@ from pydantic import StringConstraints
 from sqlalchemy import Row
 
 from billabled.kit.schema import ApiModel, NotNull, UpdateModel
+from billabled.kit.text import TagName as Name
 from billabled.models.tag import Tag as TagRow
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
 
 

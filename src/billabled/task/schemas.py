@@ -14,11 +14,11 @@ from pydantic import Field, StrictBool, StringConstraints
 from pydantic.types import Strict
 
 from billabled.kit.schema import ApiModel, NotNull, UpdateModel
+from billabled.kit.text import Name
 from billabled.models.task import SubTask as SubTaskRow
 from billabled.models.task import Task as TaskRow
 from billabled.models.task import TaskStatus
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # At most 100,000 hours: far beyond any real estimate, and well inside a 32-bit integer column.
 EstimateSeconds = Annotated[int, Strict(), Field(ge=0, le=360_000_000)]
 RecordId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
