@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -115,9 +116,20 @@ class IdMixin:
         )
 
 
+def _when_created(context: DefaultExecutionContext) -> datetime:
+    """A new row's `updated_at`: its `created_at`, so a record just made reads as never updated
+    (two clock readings differed by microseconds, and a polling trigger comparing them took
+    every new record for an update). Column defaults run in the table's column order, and
+    `created_at` comes first."""
+    created_at = context.get_current_parameters().get("created_at")  # type: ignore[no-untyped-call]
+    return created_at if isinstance(created_at, datetime) else utcnow()
+
+
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow, sort_order=100)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, sort_order=101)
+    updated_at: Mapped[datetime] = mapped_column(
+        default=_when_created, onupdate=utcnow, sort_order=101
+    )
 
 
 class WorkspaceScopedMixin:
