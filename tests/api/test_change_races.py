@@ -141,7 +141,7 @@ def test_a_project_does_not_move_client_under_time_being_logged_on_it(
     # Before the fix the move did not wait, counted no entries, and left the new entry on a
     # client its project no longer belonged to.
     assert response.status_code == 409, response.text
-    assert response.json()["error"]["dependents"] == {"time entries": 1}
+    assert response.json()["error"]["dependents"] == {"timeEntries": 1}
     project = httpx.get(f"{live_api}/api/v1/projects/{project_id}", headers=owner_key.headers)
     assert project.json()["clientId"] == client_id
 
@@ -161,6 +161,6 @@ def test_a_clients_currency_does_not_change_under_time_being_logged_for_it(
     )
 
     assert response.status_code == 409, response.text
-    assert response.json()["error"]["dependents"] == {"time entries": 1}
+    assert response.json()["error"]["dependents"] == {"timeEntries": 1}
     project = httpx.get(f"{live_api}/api/v1/projects/{project_id}", headers=owner_key.headers)
     assert project.json()["currency"] == "USD"

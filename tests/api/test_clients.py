@@ -248,7 +248,7 @@ def test_a_client_with_time_logged_keeps_its_currency(
 
     assert response.status_code == 409, response.text
     assert response.json()["error"]["code"] == "has_dependents"
-    assert response.json()["error"]["dependents"] == {"time entries": 1}
+    assert response.json()["error"]["dependents"] == {"timeEntries": 1}
     # Nothing of the refused change is kept.
     assert (
         client.get(f"{base}/{created['id']}", headers=owner_key.headers).json()["currency"] == "USD"

@@ -488,7 +488,7 @@ def test_a_project_with_time_stays_with_its_client(
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["code"] == "has_dependents"
-    assert error["dependents"] == {"time entries": 2}
+    assert error["dependents"] == {"timeEntries": 2}
     assert "2 time entries" in error["message"]
     assert client.get(url, headers=owner_key.headers).json()["clientId"] == first
     # Sending its current client is no move.
@@ -510,7 +510,7 @@ def test_a_project_with_billable_time_cannot_become_non_billable(
 
     assert refused.status_code == 409, refused.text
     error = refused.json()["error"]
-    assert (error["code"], error["dependents"]) == ("has_dependents", {"billable time entries": 1})
+    assert (error["code"], error["dependents"]) == ("has_dependents", {"billableTimeEntries": 1})
     assert client.get(url, headers=owner_key.headers).json() == before
     # Once its time is not billable, it may.
     unbill = client.patch(
@@ -753,7 +753,7 @@ def test_a_project_with_schedule_or_time_cannot_be_deleted(
     response = client.delete(f"{BASE}/{project_id}", headers=owner_key.headers)
     assert response.status_code == 409
     error = response.json()["error"]
-    assert error["dependents"] == {"scheduled work": 1, "time entries": 3}
+    assert error["dependents"] == {"scheduledWork": 1, "timeEntries": 3}
     assert "1 scheduled work, 3 time entries" in error["message"]
     deleted = factory.sql(
         "SELECT count(*) FROM event WHERE workspace_id = :ws AND type = 'project.deleted'",

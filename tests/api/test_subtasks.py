@@ -364,7 +364,7 @@ def test_a_subtask_with_time_entries_cannot_be_deleted(
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["code"] == "has_dependents"
-    assert error["dependents"] == {"time entries": 1}
+    assert error["dependents"] == {"timeEntries": 1}
     assert client.get(f"{BASE}/{subtask_id}", headers=owner_key.headers).status_code == 200
 
 

@@ -396,7 +396,7 @@ def test_a_tag_used_by_time_entries_cannot_be_deleted(
         )
     response = client.delete(f"{BASE}/{tag_id}", headers=owner_key.headers)
     assert response.status_code == 409
-    assert response.json()["error"]["dependents"] == {"time entries": 2}
+    assert response.json()["error"]["dependents"] == {"timeEntries": 2}
     events = factory.sql(
         "SELECT count(*) FROM event WHERE workspace_id = :ws AND type = 'tag.deleted'",
         ws=workspace.id,

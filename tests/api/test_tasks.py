@@ -369,7 +369,7 @@ def test_a_task_with_scheduled_work_cannot_be_deleted(
     )
     response = client.delete(f"{BASE}/{task_id}", headers=owner_key.headers)
     assert response.status_code == 409
-    assert response.json()["error"]["dependents"] == {"scheduled work": 1}
+    assert response.json()["error"]["dependents"] == {"scheduledWork": 1}
 
 
 def test_a_task_with_time_entries_cannot_be_deleted(
@@ -393,7 +393,7 @@ def test_a_task_with_time_entries_cannot_be_deleted(
     )
     response = client.delete(f"{BASE}/{task_id}", headers=owner_key.headers)
     assert response.status_code == 409
-    assert response.json()["error"]["dependents"] == {"time entries": 1}
+    assert response.json()["error"]["dependents"] == {"timeEntries": 1}
     events = factory.sql(
         "SELECT count(*) FROM event WHERE workspace_id = :ws AND type = 'task.deleted'",
         ws=workspace.id,

@@ -3,6 +3,7 @@ workspace (or 404), refusing to delete what others depend on (409), and the list
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final, TypeVar
 
 from sqlalchemy import ColumnElement, select
@@ -58,15 +59,20 @@ async def get_or_404(
     return record
 
 
+def in_words(key: str) -> str:
+    """A camelCase key as the words of a message: `scheduledWork` is "scheduled work"."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", key).lower()
+
+
 def refuse_delete(
     what: str, dependents: dict[str, int], remedy: str = "Archive it instead."
 ) -> None:
     """409 naming what depends on the record and what to do instead, or nothing when nothing
-    depends on it."""
+    depends on it. `dependents` is keyed as the answer's JSON is (camelCase: `timeEntries`)."""
     present = {name: count for name, count in dependents.items() if count}
     if not present:
         return
-    listed = ", ".join(f"{count} {name}" for name, count in present.items())
+    listed = ", ".join(f"{count} {in_words(name)}" for name, count in present.items())
     raise HasDependents(
         f"This {what} cannot be deleted: {listed} depend on it. {remedy}", dependents=present
     )

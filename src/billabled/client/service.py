@@ -100,7 +100,7 @@ async def delete_client(session: AsyncSession, principal: Principal, client_id: 
         .select_from(TimeEntry)
         .where(TimeEntry.workspace_id == principal.workspace_id, TimeEntry.client_id == client.id)
     )
-    refuse_delete(ENTITY, {"projects": projects or 0, "time entries": entries or 0})
+    refuse_delete(ENTITY, {"projects": projects or 0, "timeEntries": entries or 0})
     before = client_json(client)
     await session.delete(client)
     try:

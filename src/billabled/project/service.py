@@ -179,7 +179,7 @@ async def update_project(
             raise HasDependents(
                 f"This project cannot move to another client: its {entries} time entries "
                 "belong to the current client. Create a new project for the other client instead.",
-                dependents={"time entries": entries},
+                dependents={"timeEntries": entries},
             )
         project.client_id = client.id
         project.currency = client.currency
@@ -228,7 +228,7 @@ async def _refuse_billable_time(
             f"This project cannot become non_billable: {billable} of its time entries are "
             "billable. Mark them not billable (or move them) first, or archive the project and "
             "create a non_billable one.",
-            dependents={"billable time entries": billable},
+            dependents={"billableTimeEntries": billable},
         )
 
 
@@ -275,7 +275,7 @@ async def follow_client_currency(
         raise HasDependents(
             f"This client's currency cannot change: its {entries} time entries were logged in "
             f"{client.currency}. Create another client for work billed in {currency}.",
-            dependents={"time entries": entries},
+            dependents={"timeEntries": entries},
         )
     tag_ids = await repository.tag_ids_by_project(session, [project.id for project in projects])
     befores = [project_json(project, tag_ids[project.id]) for project in projects]
@@ -295,8 +295,8 @@ async def delete_project(session: AsyncSession, principal: Principal, project_id
         ENTITY,
         {
             "tasks": dependents.tasks,
-            "scheduled work": dependents.scheduled_work,
-            "time entries": dependents.time_entries,
+            "scheduledWork": dependents.scheduled_work,
+            "timeEntries": dependents.time_entries,
         },
     )
     tag_ids = await repository.tag_ids_of(session, project.id)

@@ -129,7 +129,7 @@ async def delete_tag(session: AsyncSession, principal: Principal, tag_id: str) -
     ).one()
     refuse_delete(
         ENTITY,
-        {"projects": int(counts[0] or 0), "time entries": int(counts[1] or 0)},
+        {"projects": int(counts[0] or 0), "timeEntries": int(counts[1] or 0)},
         # Tags are not archived.
         remedy="Take it off them first, or rename it.",
     )

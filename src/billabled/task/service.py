@@ -150,7 +150,7 @@ async def delete_task(session: AsyncSession, principal: Principal, task_id: str)
     ).one()
     refuse_delete(
         TASK,
-        {"subtasks": counts[0], "scheduled work": counts[1], "time entries": counts[2]},
+        {"subtasks": counts[0], "scheduledWork": counts[1], "timeEntries": counts[2]},
     )
     before = task_json(task)
     await session.delete(task)
@@ -250,7 +250,7 @@ async def delete_subtask(session: AsyncSession, principal: Principal, subtask_id
     entries = await session.scalar(
         select(_count(TimeEntry, ws, TimeEntry.subtask_id == subtask.id))
     )
-    refuse_delete(SUBTASK, {"time entries": entries or 0})
+    refuse_delete(SUBTASK, {"timeEntries": entries or 0})
     before = subtask_json(subtask)
     await session.delete(subtask)
     await record_deletion(session, workspace_id=ws, entity_type=SUBTASK, entity_id=subtask.id)
