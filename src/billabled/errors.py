@@ -56,6 +56,15 @@ class Unauthorized(BillabledError):
     status = 401
     code = "unauthorized"
     default_message = "Authentication is required."
+    # RFC 9110 §15.5.2: a 401 names the scheme that would succeed; RFC 6750 adds
+    # `error="invalid_token"` when a credential was sent and refused.
+    challenge: ClassVar[str] = 'Bearer realm="Billabled API"'
+
+    def __init__(
+        self, message: str | None = None, *, headers: dict[str, str] | None = None, **details: Any
+    ) -> None:
+        challenge = {"WWW-Authenticate": self.challenge}
+        super().__init__(message, headers={**challenge, **(headers or {})}, **details)
 
 
 class Forbidden(BillabledError):

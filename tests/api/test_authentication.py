@@ -23,6 +23,9 @@ def key_lookups(client: TestClient) -> int:
     return lookups
 
 
+REFUSED = 'Bearer realm="Billabled API", error="invalid_token"'
+
+
 def test_a_valid_key_works_as_bearer_and_as_x_api_key(client: TestClient, owner_key: Key) -> None:
     bearer = client.get("/api/v1/me", headers={"Authorization": f"Bearer {owner_key.raw}"})
     header = client.get("/api/v1/me", headers={"X-Api-Key": owner_key.raw})
@@ -40,6 +43,7 @@ def test_two_different_keys_are_refused_not_guessed_between(
     # act in the other.
     assert response.status_code == 401
     assert error_code(response) == "api_key_invalid"
+    assert response.headers["www-authenticate"] == REFUSED
     assert "different keys" in response.json()["error"]["message"]
     same = {"Authorization": f"Bearer {owner_key.raw}", "X-Api-Key": owner_key.raw}
     assert client.get("/api/v1/me", headers=same).status_code == 200
@@ -59,6 +63,8 @@ def test_no_key_is_api_key_missing(client: TestClient) -> None:
     assert response.status_code == 401
     assert error_code(response) == "api_key_missing"
     assert "X-Api-Key" in response.json()["error"]["message"]
+    # RFC 9110 §15.5.2: a 401 names the scheme; no error code when no credential was sent.
+    assert response.headers["www-authenticate"] == 'Bearer realm="Billabled API"'
 
 
 @pytest.mark.parametrize(
@@ -83,6 +89,7 @@ def test_malformed_keys_are_api_key_invalid(
     response = client.get("/api/v1/me", headers=headers)
     assert response.status_code == 401
     assert error_code(response) == "api_key_invalid"
+    assert response.headers["www-authenticate"] == REFUSED
 
 
 def test_a_bad_checksum_is_rejected_before_any_database_work(
@@ -93,6 +100,7 @@ def test_a_bad_checksum_is_rejected_before_any_database_work(
     response = client.get("/api/v1/me", headers={"X-Api-Key": tampered})
     assert response.status_code == 401
     assert error_code(response) == "api_key_invalid"
+    assert response.headers["www-authenticate"] == REFUSED
     assert key_lookups(client) == before
     assert client.get("/api/v1/me", headers=owner_key.headers).status_code == 200
     assert key_lookups(client) == before + 1
@@ -102,6 +110,7 @@ def test_an_unknown_well_formed_key_is_api_key_invalid(client: TestClient) -> No
     response = client.get("/api/v1/me", headers={"X-Api-Key": generate_key()})
     assert response.status_code == 401
     assert error_code(response) == "api_key_invalid"
+    assert response.headers["www-authenticate"] == REFUSED
 
 
 def test_an_expired_key_is_api_key_expired(
@@ -113,6 +122,7 @@ def test_an_expired_key_is_api_key_expired(
     response = client.get("/api/v1/me", headers=key.headers)
     assert response.status_code == 401
     assert error_code(response) == "api_key_expired"
+    assert response.headers["www-authenticate"] == REFUSED
 
 
 def test_revocation_takes_effect_on_the_next_request(
@@ -124,6 +134,7 @@ def test_revocation_takes_effect_on_the_next_request(
     response = client.get("/api/v1/me", headers=key.headers)
     assert response.status_code == 401
     assert error_code(response) == "api_key_revoked"
+    assert response.headers["www-authenticate"] == REFUSED
 
 
 def test_removing_the_creator_kills_the_key(
@@ -136,6 +147,7 @@ def test_removing_the_creator_kills_the_key(
     response = client.get("/api/v1/me", headers=key.headers)
     assert response.status_code == 401
     assert error_code(response) == "api_key_revoked"
+    assert response.headers["www-authenticate"] == REFUSED
     assert "no longer a member" in response.json()["error"]["message"]
     # Killed, not suspended: adding the person again does not bring the key back (it did).
     factory.add(workspace, admin, Role.ADMIN)

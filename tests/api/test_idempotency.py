@@ -104,6 +104,7 @@ def test_a_concurrent_duplicate_is_409_in_progress(
     else:
         assert duplicate.status_code == 409
         assert duplicate.json()["error"]["code"] == "idempotency_in_progress"
+        assert duplicate.headers["retry-after"] == "1"
     assert things_created(factory, workspace) == 1
 
 

@@ -26,6 +26,8 @@ from billabled.models.membership import Membership, Role
 from billabled.models.user import User
 from billabled.models.workspace import Workspace
 
+_REFUSED = 'Bearer realm="Billabled API", error="invalid_token"'
+
 
 class ApiKeyMissing(Unauthorized):
     code = "api_key_missing"
@@ -35,16 +37,19 @@ class ApiKeyMissing(Unauthorized):
 class ApiKeyInvalid(Unauthorized):
     code = "api_key_invalid"
     default_message = "The API key is not valid."
+    challenge = _REFUSED
 
 
 class ApiKeyExpired(Unauthorized):
     code = "api_key_expired"
     default_message = "The API key has expired."
+    challenge = _REFUSED
 
 
 class ApiKeyRevoked(Unauthorized):
     code = "api_key_revoked"
     default_message = "The API key has been revoked."
+    challenge = _REFUSED
 
 
 def key_from_headers(authorizations: Sequence[str], x_api_keys: Sequence[str]) -> str:

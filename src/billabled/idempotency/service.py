@@ -49,6 +49,9 @@ class IdempotencyInProgress(Conflict):
         "A request with this Idempotency-Key is still being processed. Retry in a moment."
     )
 
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "1"})
+
 
 class InvalidIdempotencyKey(ValidationFailed):
     code = "idempotency_key_invalid"
