@@ -64,22 +64,30 @@ def test_wrong_method_is_a_405_envelope_with_allow(client: TestClient) -> None:
     response = client.delete("/healthz")
     assert response.status_code == 405
     assert_envelope(response.json(), "method_not_allowed")
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"
 
 
 def test_allow_names_every_method_of_the_path(client: TestClient, owner_key: Key) -> None:
     # Each method of a path is a route of its own; Allow named only the first's ("GET").
     collection = client.delete("/api/v1/clients", headers=owner_key.headers)
     assert collection.status_code == 405
-    assert collection.headers["allow"] == "GET, POST"
+    assert collection.headers["allow"] == "GET, HEAD, POST"
     record = client.post("/api/v1/clients/cli_x", headers=owner_key.headers)
     assert record.status_code == 405
-    assert record.headers["allow"] == "DELETE, GET, PATCH, PUT"
+    assert record.headers["allow"] == "DELETE, GET, HEAD, PATCH, PUT"
     # A literal path is not an id: `GET /time-entries/bulk` was "no time entry 'bulk'" (404).
-    for method in ("GET", "PATCH", "DELETE"):
+    for method in ("GET", "HEAD", "PATCH", "DELETE"):
         bulk = client.request(method, "/api/v1/time-entries/bulk", headers=owner_key.headers)
         assert bulk.status_code == 405, (method, bulk.text)
         assert bulk.headers["allow"] == "POST"
+
+
+def test_the_pages_outside_the_api_name_their_methods_too(client: TestClient) -> None:
+    # `/docs` and `/redoc` came from an included router, one opaque route: `Allow` was empty.
+    for path in ("/docs", "/redoc", "/api/v1/openapi.json", "/readyz"):
+        response = client.post(path)
+        assert response.status_code == 405, path
+        assert response.headers["allow"] == "GET, HEAD", path
 
 
 def test_a_trailing_slash_is_a_404_not_a_redirect(client: TestClient, owner_key: Key) -> None:

@@ -192,6 +192,8 @@ def allowed_methods(request: Request) -> list[str]:
         match, _ = route.matches(scope)
         if match is not Match.NONE:
             allowed |= getattr(route, "methods", None) or set()
+    if "GET" in allowed:
+        allowed.add("HEAD")  # every GET route answers HEAD (`ApiRoute`)
     return sorted(allowed)
 
 

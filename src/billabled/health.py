@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from billabled.api.routing import ApiRoute
 from billabled.errors import ServiceUnavailable
 
-router = APIRouter(tags=["health"], include_in_schema=False)
+router = APIRouter(tags=["health"], include_in_schema=False, route_class=ApiRoute)
 
 
 @router.get("/healthz")

@@ -33,6 +33,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from billabled.api.openapi import OPENAPI_PATH
+from billabled.api.routing import ApiRoute
 
 VENDOR_DIR: Final = Path(__file__).resolve().parent.parent / "web" / "static" / "vendor"
 VENDOR_URL: Final = "/static/vendor"
@@ -181,7 +182,7 @@ def _redoc_page() -> _Page:
     return _page(title=f"{TITLE} — Redoc", head=head, body=body, script=script, workers=True)
 
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=ApiRoute)
 
 
 @router.get(DOCS_PATH, response_class=HTMLResponse)
@@ -211,7 +212,9 @@ class VendorFiles(StaticFiles):
 def install_docs(app: FastAPI) -> None:
     """`/docs`, `/redoc` and the vendored assets at `/static/vendor` (gzip-compressed: the two
     bundles are ~2.8 MB raw, ~0.8 MB compressed)."""
-    app.include_router(router)
+    # Into the app's own route list, as the API's routes are (app.py): an included router is one
+    # opaque route to the 405's `Allow`, which then named no method.
+    app.router.routes.extend(router.routes)
     app.mount(
         VENDOR_URL,
         GZipMiddleware(VendorFiles(directory=VENDOR_DIR), minimum_size=1024, compresslevel=6),

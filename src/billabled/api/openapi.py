@@ -36,6 +36,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 
 from billabled.api.platform import API_PREFIX
+from billabled.api.routing import ApiRoute
 from billabled.auth.authenticate import ApiKeyExpired, ApiKeyInvalid, ApiKeyMissing, ApiKeyRevoked
 from billabled.auth.dependencies import SCOPE_ATTRIBUTE, InsufficientScope
 from billabled.auth.scopes import ROLE_CEILINGS, Scope
@@ -684,10 +685,11 @@ def install_openapi(app: FastAPI) -> None:
             rendered.append(orjson.dumps(build_openapi(app)))
         return Response(rendered[0], media_type="application/json")
 
-    app.add_api_route(
+    app.router.add_api_route(
         OPENAPI_PATH,
         openapi_document,
         methods=["GET"],
         include_in_schema=False,
         name="openapi_document",
+        route_class_override=ApiRoute,
     )

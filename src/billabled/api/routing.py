@@ -232,7 +232,22 @@ class ApiRoute(APIRoute):
             return Match.NONE, {}
         if scope["path"] in self.reserved_paths:
             return Match.NONE, {}
-        return super().matches(scope)
+        match, child_scope = super().matches(scope)
+        if match is Match.PARTIAL and self._answers_head(scope):
+            return Match.FULL, child_scope
+        return match, child_scope
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._answers_head(scope):
+            await self.app(scope, receive, send)
+        else:
+            await super().handle(scope, receive, send)
+
+    def _answers_head(self, scope: Scope) -> bool:
+        """HEAD is GET without the body (RFC 9110 §9.3.2), on every route that answers GET:
+        the server (uvicorn) sends the headers, `Content-Length` included, and not the body.
+        Not a method of its own, so the reference lists no HEAD operations."""
+        return scope["method"] == "HEAD" and "GET" in (self.methods or ())
 
 
 def reserve_literal_paths(routes: Sequence[Any]) -> None:
