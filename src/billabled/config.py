@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     usage_flush_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     unauthenticated_rate_limit_per_minute: int = Field(default=60, ge=1)
     max_request_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # An Idempotency-Key claimed this long ago and still in progress was left by a process that
+    # died mid-request: a retry takes it over. A request still running past it loses its claim
+    # and rolls back (409), so the key never runs twice (`idempotency.service`).
+    idempotency_claim_seconds: float = Field(default=30, gt=0, le=3600)
     # A request's line and headers (431 beyond), and the time its head, then its body, may take
     # to arrive (408 beyond): httptools bounds neither (`http_protocol`, `api.platform`).
     max_request_head_bytes: int = Field(default=64 * 1024, ge=8 * 1024, le=1024 * 1024)

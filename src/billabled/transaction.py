@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billabled.db import Database
+from billabled.errors import BillabledError
+from billabled.kit.jsonresponse import JsonResponse
 from billabled.middleware import answer_unhandled
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -153,6 +155,15 @@ class TransactionMiddleware:
             await transaction.finish(
                 FinishedResponse(start["status"], list(start.get("headers", [])), body)
             )
+        except BillabledError as exc:
+            # A hook refused the commit (an idempotency claim taken over): the change is rolled
+            # back and the refusal is the answer.
+            with contextlib.suppress(Exception):
+                await transaction.rollback()
+            await JsonResponse(exc.body(), status_code=exc.status, headers=exc.headers)(
+                scope, receive, send
+            )
+            return False
         except Exception:
             with contextlib.suppress(Exception):  # the connection may be gone already
                 await transaction.rollback()

@@ -7,10 +7,14 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import things_created
+from billabled.app import create_app
+from billabled.config import Settings
+from tests.api.conftest import add_test_routes, serve, things_created
 from tests.factories import Factory, Key, Workspace
+from tests.support import postgres_test_url
 
 URL = "/api/v1/_test/things"
 
@@ -218,3 +222,75 @@ def test_a_crash_is_a_500_envelope_with_rate_limit_headers(api: TestClient, owne
     assert response.json()["error"]["requestId"] == response.headers["x-request-id"]
     assert "crashed on purpose" not in response.text
     assert response.headers["x-ratelimit-limit"] == "1000"
+
+
+def _leave_claim(factory: Factory, key: str, seconds_ago: float) -> None:
+    """Turn the key's stored response back into a claim in progress made `seconds_ago`: what a
+    process killed mid-request leaves."""
+    then = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    if factory.database.is_sqlite:  # stored as the app stores it: naive UTC text
+        then = then.replace(tzinfo=None)
+    factory.sql(
+        "UPDATE idempotency_record SET state = 'in_progress', created_at = :then,"
+        " response_status = NULL, response_headers = NULL, response_body = NULL WHERE key = :k",
+        then=then,
+        k=key,
+    )
+
+
+def test_a_claim_left_by_a_crashed_process_is_taken_over_after_its_time(
+    api: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, unique: str
+) -> None:
+    """A process killed mid-request left its claim in progress, and every retry was 409 for
+    five minutes (a helper's operations audit). Now for `idempotency_claim_seconds` (30)."""
+    headers = {**owner_key.headers, "Idempotency-Key": unique}
+    assert api.post(URL, json={"name": "x"}, headers=headers).status_code == 201
+
+    _leave_claim(factory, unique, seconds_ago=5)
+    young = api.post(URL, json={"name": "x"}, headers=headers)
+    assert young.status_code == 409, young.text
+    assert young.json()["error"]["code"] == "idempotency_in_progress"
+    assert young.headers["retry-after"] == "1"
+
+    _leave_claim(factory, unique, seconds_ago=31)
+    retried = api.post(URL, json={"name": "x"}, headers=headers)
+    assert retried.status_code == 201, retried.text
+    assert "idempotent-replayed" not in retried.headers
+    replayed = api.post(URL, json={"name": "x"}, headers=headers)
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.content == retried.content
+    assert things_created(factory, workspace) == 2  # the first, and the retry of the "crash"
+
+
+@pytest.mark.skipif(
+    postgres_test_url() is None, reason="concurrent writers: PostgreSQL (CI's second pass)"
+)
+def test_a_request_that_outlives_its_claim_rolls_back_and_the_retry_counts(
+    settings: Settings, factory: Factory, workspace: Workspace, owner_key: Key, unique: str
+) -> None:
+    """A retry may take over a claim past its time while the first request is in fact still
+    running: the first must not commit too, or the key would have run twice."""
+    app = create_app(settings.model_copy(update={"idempotency_claim_seconds": 1.0}))
+    add_test_routes(app)
+    headers = {**owner_key.headers, "Idempotency-Key": unique}
+    body = {"name": "slow", "sleep": 2.0}
+    answers: dict[str, httpx.Response] = {}
+    with serve(app) as url:
+
+        def first() -> None:
+            answers["first"] = httpx.post(url + URL, json=body, headers=headers, timeout=30)
+
+        thread = threading.Thread(target=first)
+        thread.start()
+        time.sleep(1.3)  # the first holds its claim past its 1 s, and is still running
+        answers["retry"] = httpx.post(url + URL, json=body, headers=headers, timeout=30)
+        thread.join()
+        again = httpx.post(url + URL, json=body, headers=headers, timeout=30)
+
+    assert answers["retry"].status_code == 201, answers["retry"].text
+    assert answers["first"].status_code == 409, answers["first"].text
+    assert answers["first"].json()["error"]["code"] == "idempotency_in_progress"
+    assert answers["first"].headers["retry-after"] == "1"
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == answers["retry"].content
+    assert things_created(factory, workspace) == 1

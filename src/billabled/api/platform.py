@@ -17,6 +17,7 @@ import ipaddress
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import Final
 
@@ -335,13 +336,14 @@ class ApiPlatformMiddleware:
                     scope["method"], scope["path"], scope.get("query_string", b""), body
                 ),
                 now=claimed_at,
+                abandoned_after=timedelta(seconds=platform.settings.idempotency_claim_seconds),
             )
         except BillabledError as exc:
             await _respond(exc, scope, receive, send)
             return
         except Exception:
             # The claim may have committed with its answer lost (the connection cut at COMMIT):
-            # left, it refused every retry as in progress for STALE_CLAIM. Best effort, and
+            # left, it refused every retry as in progress until abandoned. Best effort, and
             # briefly: the database may be away, and the 503 must not wait for it twice.
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(RELEASE_AFTER_FAILURE_SECONDS):
@@ -363,7 +365,7 @@ class ApiPlatformMiddleware:
             return
 
         async def store_with_change(session: AsyncSession, response: FinishedResponse) -> None:
-            await idempotency.complete_in(session, key_id, key, response)
+            await idempotency.complete_in(session, key_id, key, claimed_at, response)
 
         scope["state"]["before_commit"] = [store_with_change]
         start: Message | None = None
@@ -389,7 +391,7 @@ class ApiPlatformMiddleware:
             # The change rolled back; remember the refusal so a retry gets the same answer.
             assert start is not None
             response = FinishedResponse(status, list(start.get("headers", [])), b"".join(chunks))
-            await idempotency.complete_alone(engine, key_id, key, response)
+            await idempotency.complete_alone(engine, key_id, key, claimed_at, response)
 
 
 async def _authenticate_and_count(

@@ -30,8 +30,6 @@ from billabled.transaction import FinishedResponse
 
 MAX_KEY_LENGTH = 255
 RETENTION = timedelta(hours=24)
-# A claim older than this was abandoned by a crashed process (no request runs this long).
-STALE_CLAIM = timedelta(minutes=5)
 # Response headers worth replaying; rate-limit and request-id headers describe the new request.
 _REPLAYED_HEADERS = frozenset({b"content-type", b"location"})
 
@@ -49,8 +47,18 @@ class IdempotencyInProgress(Conflict):
         "A request with this Idempotency-Key is still being processed. Retry in a moment."
     )
 
-    def __init__(self) -> None:
-        super().__init__(headers={"Retry-After": "1"})
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": "1"})
+
+
+class ClaimLost(IdempotencyInProgress):
+    """This request ran past the claim's time, and a retry took the key over: its change is
+    rolled back, and the retry's answer is the key's."""
+
+    default_message = (
+        "This request took too long, and a retry with its Idempotency-Key runs in its place. "
+        "Retry in a moment to get that retry's response."
+    )
 
 
 class InvalidIdempotencyKey(ValidationFailed):
@@ -96,9 +104,11 @@ async def claim(
     key: str,
     request_fingerprint: str,
     now: datetime,
+    abandoned_after: timedelta,
 ) -> ClaimResult:
     """Claim the key for this request, or say how the earlier request with it ended. A claim is
-    stamped `now`, which names it for `release`."""
+    stamped `now`, which names it for `complete_*` and `release`. A claim in progress for longer
+    than `abandoned_after` was left by a process that died mid-request, and is taken over."""
     values = {
         "api_key_id": api_key_id,
         "key": key,
@@ -145,7 +155,7 @@ async def claim(
         if record.fingerprint != request_fingerprint:
             raise IdempotencyMismatch()
         if record.state == "in_progress":
-            if record.created_at < now - STALE_CLAIM:
+            if record.created_at < now - abandoned_after:
                 taken = await connection.execute(
                     update(IdempotencyRecord)
                     .where(
@@ -176,10 +186,18 @@ def _stored_headers(response: FinishedResponse) -> list[list[str]]:
     ]
 
 
-def _completion(api_key_id: str, key: str, response: FinishedResponse) -> Update:
+def _completion(
+    api_key_id: str, key: str, claimed_at: datetime, response: FinishedResponse
+) -> Update:
+    """Store the response on this request's claim, if the claim is still its own."""
     return (
         update(IdempotencyRecord)
-        .where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
+        .where(
+            IdempotencyRecord.api_key_id == api_key_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.state == "in_progress",
+            IdempotencyRecord.created_at == claimed_at,
+        )
         .values(
             state="completed",
             response_status=response.status,
@@ -190,18 +208,30 @@ def _completion(api_key_id: str, key: str, response: FinishedResponse) -> Update
 
 
 async def complete_in(
-    session: AsyncSession, api_key_id: str, key: str, response: FinishedResponse
+    session: AsyncSession,
+    api_key_id: str,
+    key: str,
+    claimed_at: datetime,
+    response: FinishedResponse,
 ) -> None:
-    """Store the response inside the request's own transaction (called before its commit)."""
-    await session.execute(_completion(api_key_id, key, response))
+    """Store the response inside the request's own transaction (called before its commit), or
+    raise `ClaimLost`, which rolls the change back, when a retry has taken the key over."""
+    stored = await session.execute(_completion(api_key_id, key, claimed_at, response))
+    if stored.rowcount != 1:  # type: ignore[attr-defined]
+        raise ClaimLost()
 
 
 async def complete_alone(
-    engine: AsyncEngine, api_key_id: str, key: str, response: FinishedResponse
+    engine: AsyncEngine,
+    api_key_id: str,
+    key: str,
+    claimed_at: datetime,
+    response: FinishedResponse,
 ) -> None:
-    """Store a 4xx response (the request changed nothing) in a transaction of its own."""
+    """Store a 4xx response (the request changed nothing) in a transaction of its own, unless
+    a retry has taken the key over (its answer is the key's)."""
     async with engine.begin() as connection:
-        await connection.execute(_completion(api_key_id, key, response))
+        await connection.execute(_completion(api_key_id, key, claimed_at, response))
 
 
 async def release(engine: AsyncEngine, api_key_id: str, key: str, claimed_at: datetime) -> None:
