@@ -13,10 +13,22 @@ import orjson
 import structlog
 
 from billabled.config import LogFormat, LogLevel
+from billabled.kit.apikeys import KEY_PREFIX, redact_keys
 
 
 def _json_line(event: dict[str, Any], **options: Any) -> str:
     return orjson.dumps(event, **options).decode()
+
+
+def _redact_api_keys(
+    logger: Any, method_name: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """Cut any API key in a logged text to its display prefix: a key pasted into a URL path,
+    or sent as the request id, reached the request log (a helper's operations audit)."""
+    for name, value in event.items():
+        if isinstance(value, str) and KEY_PREFIX in value:
+            event[name] = redact_keys(value)
+    return event
 
 
 def configure_logging(level: LogLevel = "info", fmt: LogFormat = "json") -> None:
@@ -40,6 +52,7 @@ def configure_logging(level: LogLevel = "info", fmt: LogFormat = "json") -> None
         processors=[
             *shared,
             structlog.processors.format_exc_info,
+            _redact_api_keys,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
@@ -53,6 +66,7 @@ def configure_logging(level: LogLevel = "info", fmt: LogFormat = "json") -> None
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             # Their tracebacks as text, as ours are (the JSON had the traceback object's repr).
             structlog.processors.format_exc_info,
+            _redact_api_keys,
             renderer,
         ],
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import zlib
 from typing import Final
@@ -53,6 +54,18 @@ def is_well_formed(key: str) -> bool:
 
 def display_prefix(key: str) -> str:
     return key[:DISPLAY_PREFIX_LENGTH]
+
+
+# A key, or most of one (mistyped, cut short or run on: still a secret to whoever finds it).
+_KEY_SHAPED: Final = re.compile(KEY_PREFIX + r"[0-9A-Za-z]{9,}")
+
+
+def redact_keys(text: str) -> str:
+    """`text` with every key-shaped run cut to its display prefix (`blb_AbCd1234…`): for logs,
+    which must never hold a key (SPEC §13), wherever a client put it (a path, a request id)."""
+    if KEY_PREFIX not in text:
+        return text
+    return _KEY_SHAPED.sub(lambda found: found.group()[:DISPLAY_PREFIX_LENGTH] + "…", text)
 
 
 def derive_pepper(secret_key: bytes) -> bytes:
