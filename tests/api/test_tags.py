@@ -210,6 +210,7 @@ def test_names_are_unique_ignoring_case(client: TestClient, owner_key: Key) -> N
         error = response.json()["error"]
         assert error["code"] == "tag_name_taken"
         assert error["existingId"] == first["id"]
+        assert error["message"] == "A tag named 'Urgent' already exists in this workspace."
     assert client.get(BASE, headers=owner_key.headers).json()["totalCount"] == 1
 
 

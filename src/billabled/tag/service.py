@@ -49,7 +49,7 @@ async def _refuse_taken_name(
         query = query.where(Tag.id != except_id)
     taken = (await session.execute(query.limit(1))).first()
     if taken is not None:
-        raise _taken(name, taken.id)
+        raise _taken(taken.name, taken.id)  # the name as the workspace has it, not as sent
 
 
 def _taken(name: str, existing_id: str | None) -> TagNameTaken:
