@@ -279,9 +279,9 @@ def test_references_must_be_in_the_workspace(
     other_task = factory.task(other, other_project)
     outsider = factory.workspace().owner_id  # a real user, but not a member here
     cases = [
-        ({"userId": "usr_doesnotexist"}, "userId", "not_a_member"),
-        ({"userId": outsider}, "userId", "not_a_member"),
-        ({"userId": other.owner_id}, "userId", "not_a_member"),
+        ({"userId": "usr_doesnotexist"}, "userId", "not_found"),
+        ({"userId": outsider}, "userId", "not_found"),
+        ({"userId": other.owner_id}, "userId", "not_found"),
         ({"projectId": "proj_doesnotexist"}, "projectId", "not_found"),
         ({"projectId": other_project}, "projectId", "not_found"),
         ({"taskId": "task_doesnotexist"}, "taskId", "not_found"),
@@ -364,7 +364,7 @@ def test_a_task_of_another_project_is_refused(
     response = client.post(BASE, json=body_for(plan, taskId=other_task), headers=plan.key.headers)
     assert response.status_code == 422
     assert [(e["field"], e["type"]) for e in response.json()["error"]["errors"]] == [
-        ("taskId", "task_not_in_project")
+        ("taskId", "not_in_project")
     ]
 
     created = create(client, plan, taskId=plan.task_id)

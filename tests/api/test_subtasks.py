@@ -175,6 +175,7 @@ def test_no_subtask_on_an_archived_task_or_project(
     )
     assert response.status_code == 422
     assert field_errors(response) == [("taskId", "the task's project is archived")]
+    assert response.json()["error"]["errors"][0]["type"] == "project_archived"
 
     # A done task still takes subtasks.
     create(client, owner_key, factory.task(workspace, factory.project(workspace), status="done"))

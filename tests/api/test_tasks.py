@@ -176,6 +176,7 @@ def test_no_task_on_an_archived_project(
     )
     assert response.status_code == 422
     assert field_errors(response) == [("projectId", "project is archived")]
+    assert response.json()["error"]["errors"][0]["type"] == "project_archived"  # as for time
     listed = client.get(f"{BASE}?projectId={project_id}", headers=owner_key.headers).json()
     assert listed["items"] == []
 

@@ -378,7 +378,7 @@ def test_an_archived_project_is_refused(client: TestClient, factory: Factory, s:
     response = client.post(BASE, json=day_entry(archived), headers=s.key.headers)
     assert response.status_code == 422
     error = response.json()["error"]["errors"][0]
-    assert (error["field"], error["type"]) == ("projectId", "project_not_active")
+    assert (error["field"], error["type"]) == ("projectId", "project_archived")
     assert "archived" in error["message"]
 
 

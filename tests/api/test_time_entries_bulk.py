@@ -198,7 +198,7 @@ def test_every_failing_item_is_listed_with_all_its_errors(
             "extra_forbidden",
         ),
     ]
-    assert failing[6] == [("projectId", "project_not_active")]
+    assert failing[6] == [("projectId", "project_archived")]
     assert failing[7] == [("billable", "non_billable_project")]
     assert failing[8] == [("subtaskId", "not_found"), ("tagIds", "not_found")]
     assert failing[9] == [("projectId", "missing")]

@@ -59,7 +59,7 @@ async def get_scheduled_work(
 
 async def _check_user(session: AsyncSession, principal: Principal, user_id: str) -> None:
     if await get_membership(session, principal.workspace_id, user_id) is None:
-        raise _invalid("userId", f"No member {user_id!r} in this workspace.", "not_a_member")
+        raise _invalid("userId", f"No member {user_id!r} in this workspace.", "not_found")
 
 
 async def _check_project(session: AsyncSession, principal: Principal, project_id: str) -> None:
@@ -110,7 +110,7 @@ async def _check_task(
         raise _invalid(
             "taskId",
             f"Task {task_id!r} is not in project {project_id!r}.",
-            "task_not_in_project",
+            "not_in_project",
         )
     if new and status == TaskStatus.ARCHIVED:
         raise _invalid(

@@ -87,7 +87,7 @@ async def create_task(session: AsyncSession, principal: Principal, body: TaskCre
     if project_status is None:
         raise InvalidField("projectId", "no such project in this workspace", "not_found")
     if project_status == ProjectStatus.ARCHIVED:
-        raise InvalidField("projectId", "project is archived", "archived")
+        raise InvalidField("projectId", "project is archived", "project_archived")
     task = Task(
         workspace_id=principal.workspace_id,
         project_id=body.project_id,
@@ -195,7 +195,7 @@ async def create_subtask(
     if parent.status == TaskStatus.ARCHIVED:
         raise InvalidField("taskId", "task is archived", "archived")
     if parent.project_status == ProjectStatus.ARCHIVED:
-        raise InvalidField("taskId", "the task's project is archived", "archived")
+        raise InvalidField("taskId", "the task's project is archived", "project_archived")
     subtask = SubTask(
         workspace_id=principal.workspace_id,
         task_id=body.task_id,

@@ -358,7 +358,7 @@ def check_work_item(
                 "projectId",
                 f"project {item.project_id!r} is {project.status}; time is logged on active "
                 "projects only",
-                "project_not_active",
+                "project_archived",
             )
         )
     elif check_project_state and project.client_archived:
