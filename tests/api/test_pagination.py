@@ -177,6 +177,34 @@ def test_a_cursor_made_for_another_sort_is_refused(
     assert response.json()["error"]["errors"][0]["field"] == "cursor"
 
 
+def test_page_and_cursor_together_are_refused(
+    client: TestClient, crowded: tuple[Workspace, Key, list[str]]
+) -> None:
+    """The cursor decides where a page starts: `page` beside it was ignored without a word."""
+    _, key, _ = crowded
+    cursor = client.get("/api/v1/users?pageSize=3", headers=key.headers).json()["nextCursor"]
+    response = client.get(f"/api/v1/users?pageSize=3&page=3&cursor={cursor}", headers=key.headers)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["error"]["errors"]
+    assert (error["field"], error["in"]) == ("page", "query")
+    assert "not both" in error["message"]
+
+
+def test_an_offset_whose_plus_became_a_space_says_so(client: TestClient, owner_key: Key) -> None:
+    # `updatedSince=2026-01-01T00:00:00+01:00` sent unencoded: the `+` arrives as a space.
+    response = client.get(
+        "/api/v1/users?updatedSince=2026-01-01T00:00:00+01:00", headers=owner_key.headers
+    )
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["error"]["errors"]
+    assert error["field"] == "updatedSince"
+    assert "%2B" in error["message"]
+    encoded = client.get(
+        "/api/v1/users?updatedSince=2026-01-01T00:00:00%2B01:00", headers=owner_key.headers
+    )
+    assert encoded.status_code == 200, encoded.text
+
+
 def test_a_cursor_made_for_another_list_is_refused(
     client: TestClient, crowded: tuple[Workspace, Key, list[str]], factory: Factory
 ) -> None:

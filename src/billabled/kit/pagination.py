@@ -108,6 +108,11 @@ class ListParams(QueryModel):
     @model_validator(mode="after")
     def _updated_since_is_a_moment(self) -> Self:
         # Raised as is (not a ValueError), so it keeps its own message in the envelope.
+        if self.cursor is not None and "page" in self.model_fields_set:
+            # The cursor decides where the page starts: `page` was ignored without a word.
+            raise _invalid(
+                "page", "Send page or cursor, not both: a cursor continues where its page ended."
+            )
         if self.updated_since is None:
             return self
         if self.updated_since.tzinfo is None:

@@ -53,6 +53,10 @@ _RFC_3339: Final = re.compile(
 )
 
 
+# An RFC 3339 time whose offset's `+` was decoded to a space.
+_PLUS_AS_SPACE: Final = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)? \d\d:\d\d")
+
+
 def time_text(value: Any) -> Any:
     """Only an RFC 3339 date-time reaches the time parser (which then checks the calendar and the
     clock): pydantic alone would take a Unix time, as a number or as text (`1700000000`,
@@ -62,6 +66,12 @@ def time_text(value: Any) -> Any:
         return value
     if isinstance(value, str) and _RFC_3339.fullmatch(value):
         return value
+    if isinstance(value, str) and _PLUS_AS_SPACE.fullmatch(value):
+        # `?updatedSince=2026-03-02T09:00:00+01:00` unencoded: a query string's `+` is a space.
+        raise ValueError(
+            "must be an RFC 3339 time with an offset; the + of this one arrived as a space: "
+            "encode it as %2B in a URL (or use Z)"
+        )
     raise ValueError("must be an RFC 3339 time with an offset, e.g. 2026-03-02T09:00:00Z")
 
 
