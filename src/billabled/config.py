@@ -8,11 +8,13 @@ Invariants:
 
 from __future__ import annotations
 
+import difflib
 import os
 import secrets
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -112,6 +114,31 @@ class Settings(BaseSettings):
 
 
 MIN_SECRET_LENGTH = 32
+
+# `BILLABLED_*` names that are not settings and are used on purpose: the key the docs' curl
+# examples read, and the databases of the test suite and of CI.
+_NOT_SETTINGS: Final = frozenset({"BILLABLED_API_KEY"})
+_NOT_SETTINGS_PREFIXES: Final = ("BILLABLED_TEST_", "BILLABLED_CI_")
+
+
+def unknown_setting_names(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each `BILLABLED_*` variable that names no setting, with the setting it
+    resembles: a misspelt `BILLABLED_DATABSE_URL` left the server on SQLite, silently."""
+    known = [f"BILLABLED_{name.upper()}" for name in Settings.model_fields]
+    warnings = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if (
+            not upper.startswith("BILLABLED_")
+            or upper in known
+            or upper in _NOT_SETTINGS
+            or upper.startswith(_NOT_SETTINGS_PREFIXES)
+        ):
+            continue
+        close = difflib.get_close_matches(upper, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(f"{name} is not a setting and is ignored{hint}")
+    return warnings
 
 
 def _load_or_create_secret(path: Path) -> bytes:

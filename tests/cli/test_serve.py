@@ -156,10 +156,40 @@ def test_serve_with_a_bad_port_is_a_usage_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_serve_on_a_taken_port_says_so_and_not_that_it_serves(tmp_path: Path) -> None:
+    # "Billabled is serving on …" was printed, then the bind failed in a JSON log line.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**_isolated_env(tmp_path), "BILLABLED_HOST": "127.0.0.1"}
+        result = run_cli(["serve", "--port", str(port)], env)
+    assert result.exit_code == 1
+    assert "serving" not in result.stdout
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+
+
 def test_migrate_reports_the_revision(tmp_path: Path) -> None:
     result = run_cli(["migrate"], _isolated_env(tmp_path))
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip().endswith(f"is at revision {migrations.head_revision()}")
+
+
+def test_a_misspelt_setting_is_named_not_silently_ignored(tmp_path: Path) -> None:
+    # It left the server on SQLite in ./data, with a new secret key, and said nothing.
+    env = {
+        **_isolated_env(tmp_path),
+        "BILLABLED_DATABSE_URL": "postgresql://somewhere/else",
+        "BILLABLED_API_KEY": "blb_the_key_the_docs_curl_examples_read",
+    }
+    result = run_cli(["migrate"], env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "warning: BILLABLED_DATABSE_URL is not a setting and is ignored"
+        " (did you mean BILLABLED_DATABASE_URL?)"
+    ]
 
 
 def test_keyless_ipv6_clients_share_a_budget_per_64(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ A command never prints a traceback: known failures become `error: …` on stderr
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from billabled import migrations
-from billabled.config import ConfigError, Settings
+from billabled.config import ConfigError, Settings, unknown_setting_names
 from billabled.db import Database, DatabaseUrlError, create_app_engine, describe_url
 from billabled.errors import BillabledError
 
@@ -57,6 +58,8 @@ def cli_errors(settings: Settings | None = None) -> Iterator[None]:
 
 
 def load_settings(**overrides: Any) -> Settings:
+    for warning in unknown_setting_names(os.environ):
+        typer.echo(f"warning: {warning}", err=True)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from typing import Annotated
 
@@ -68,11 +69,14 @@ def serve(
 ) -> None:
     """Run the HTTP server, after applying migrations."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from billabled.http_protocol import BoundedHttpToolsProtocol
 
     settings = load_settings(host=host, port=port)
     configure_logging(settings.log_level, settings.log_format)
+    # Bound first: "serving" was printed, after the migrations, then the port was found taken.
+    listening = _listen(settings.host, settings.port)
     with cli_errors(settings):
         _prepare(settings)
         login = _demo(settings) if demo else None
@@ -93,7 +97,7 @@ def serve(
             typer.echo(f"  demo data: {login.counts.summary()}")
     # Shown now, even when stdout is a pipe or a file (uvicorn takes over from here).
     sys.stdout.flush()
-    uvicorn.run(
+    config = uvicorn.Config(
         "billabled.app:create_app",
         factory=True,
         host=settings.host,
@@ -105,6 +109,28 @@ def serve(
         forwarded_allow_ips=settings.forwarded_allow_ips,
         http=BoundedHttpToolsProtocol,
     )
+    # As `uvicorn.run` does, on the socket bound above.
+    if workers > 1:
+        Multiprocess(config, sockets=[listening]).run()
+        return
+    server = uvicorn.Server(config)
+    server.run(sockets=[listening])
+    if not server.started:
+        raise typer.Exit(3)  # the app did not start; its error is logged
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to `host`:`port` (as uvicorn binds one), or a one-line error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family=family)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as exc:
+        listening.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    listening.set_inheritable(True)
+    return listening
 
 
 @app.command("demo")
