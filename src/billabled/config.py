@@ -8,6 +8,7 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import secrets
@@ -168,7 +169,10 @@ def _load_or_create_secret(path: Path) -> bytes:
     except OSError as exc:
         raise ConfigError(f"cannot create secret key file {path}: {exc.strerror}") from exc
     finally:
-        draft.unlink(missing_ok=True)
+        # Best effort: on a read-only directory this fails too, and its error replaced the one
+        # that says what is wrong.
+        with contextlib.suppress(OSError):
+            draft.unlink(missing_ok=True)
     return value
 
 

@@ -171,6 +171,42 @@ def test_serve_on_a_taken_port_says_so_and_not_that_it_serves(tmp_path: Path) ->
     ]
 
 
+def test_a_database_migrated_by_a_newer_release_is_named_as_such(tmp_path: Path) -> None:
+    env = _isolated_env(tmp_path)
+    assert run_cli(["migrate"], env).exit_code == 0
+    with contextlib.closing(sqlite3.connect(tmp_path / "billabled.db")) as database:
+        database.execute("UPDATE alembic_version SET version_num = '0099'")
+        database.commit()
+    result = run_cli(["serve", "--port", str(free_port())], env)
+    assert result.exit_code == 1
+    (line,) = [line for line in result.stderr.splitlines() if not line.startswith("{")]  # logs
+    assert line.startswith("error: the database schema is at revision '0099', which this release")
+    assert "newer release" in line
+
+
+def test_a_read_only_data_dir_is_named_as_such(tmp_path: Path) -> None:
+    """The draft key file's clean-up failed too (EROFS), and its error replaced the one that
+    says why (a helper's operations audit). A read-only mount in a mount namespace of its own:
+    a directory's mode does not stop root, who runs CI."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    script = f'mount -t tmpfs -o ro tmpfs "{data_dir}" && exec "{BILLABLED}" migrate'
+    completed = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", script],
+        env=_isolated_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if "mount" in completed.stderr and "permission denied" in completed.stderr.lower():
+        pytest.skip("no read-only mount here (needs CAP_SYS_ADMIN)")
+    assert completed.returncode == 1, completed.stderr
+    assert completed.stderr.strip() == (
+        f"error: cannot create secret key file {data_dir}/secret_key: Read-only file system"
+    )
+
+
 def test_migrate_reports_the_revision(tmp_path: Path) -> None:
     result = run_cli(["migrate"], _isolated_env(tmp_path))
     assert result.exit_code == 0, result.stderr

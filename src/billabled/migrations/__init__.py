@@ -12,8 +12,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, text
 
+from billabled.config import ConfigError
 from billabled.db import create_sync_engine
 
 SCRIPT_LOCATION = Path(__file__).parent
@@ -37,6 +39,7 @@ def _run(database_url: str, action: str, revision: str) -> None:
                 connection.commit()
             try:
                 config = _config(connection)
+                _refuse_unknown_revision(connection, config)
                 if action == "upgrade":
                     command.upgrade(config, revision)
                 else:
@@ -58,6 +61,22 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     _run(database_url, "downgrade", revision)
+
+
+def _refuse_unknown_revision(connection: Connection, config: Config) -> None:
+    """A database migrated by a newer release: say so (alembic's "Can't locate revision")."""
+    current = MigrationContext.configure(connection).get_current_revision()
+    connection.commit()  # the read's transaction: SQLite's migrations start outside one
+    if current is None:
+        return
+    try:
+        ScriptDirectory.from_config(config).get_revision(current)
+    except CommandError:
+        raise ConfigError(
+            f"the database schema is at revision {current!r}, which this release of Billabled "
+            f"does not know (its latest is {head_revision()!r}): it was migrated by a newer "
+            "release. Run that release, or restore a backup made before the upgrade."
+        ) from None
 
 
 def head_revision() -> str | None:
