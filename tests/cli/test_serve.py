@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from billabled import migrations
+from billabled.kit.apikeys import generate_key
 from tests.support import BILLABLED, free_port, run_cli
 
 
@@ -113,6 +114,28 @@ def test_serve_on_a_fresh_data_dir_answers_healthz_and_logs_json(
         and entry["route"] == "/healthz"
         for entry in request_logs
     )
+
+
+def test_an_api_key_put_where_it_does_not_belong_is_not_logged(tmp_path: Path) -> None:
+    """A key pasted into the URL path, or sent as the request id, reached the request log, and
+    the request id was echoed back (a helper's operations audit; SPEC §13)."""
+    key = generate_key()
+    with serving(tmp_path / "data") as (base, process):
+        in_path = httpx.get(f"{base}/api/v1/{key}", headers={"X-Api-Key": key})
+        as_request_id = httpx.get(f"{base}/healthz", headers={"X-Request-Id": key})
+        unknown_page = httpx.get(f"{base}/no/such/page/{key}")
+        process.terminate()
+        _, stderr = process.communicate(timeout=15)
+    assert [in_path.status_code, as_request_id.status_code, unknown_page.status_code] == [
+        401,
+        200,
+        404,
+    ]
+    assert as_request_id.headers["x-request-id"] != key
+    logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    paths = [entry.get("path") for entry in logs if entry.get("event") == "request"]
+    assert f"/api/v1/{key[:12]}…" in paths  # the display prefix, as key lists show it
+    assert key[12:] not in stderr
 
 
 def test_serve_with_a_malformed_database_url_exits_with_one_line(tmp_path: Path) -> None:
