@@ -212,6 +212,9 @@ def test_0013_composes_the_names_stored_decomposed(empty_database_url: str) -> N
                 ("tag_1", decomposed("Crème")),  # alone: composed
                 ("tag_2", "Brûlé"),  # composed already
                 ("tag_3", decomposed("Brûlé")),  # the composed name is tag_2's: kept as it is
+                # Composed, 120 characters: past the column's 100 (PostgreSQL refused the
+                # whole migration). Kept as it is.
+                ("tag_4", "\u0958" * 60),
             ):
                 connection.execute(
                     insert(Tag.__table__).values(id=tag_id, workspace_id="ws_01", name=name)
@@ -221,7 +224,12 @@ def test_0013_composes_the_names_stored_decomposed(empty_database_url: str) -> N
             client_name = connection.execute(text("SELECT name FROM client")).scalar_one()
             tags = {r[0]: r[1] for r in connection.execute(text("SELECT id, name FROM tag"))}
         assert client_name == "Café"
-        assert tags == {"tag_1": "Crème", "tag_2": "Brûlé", "tag_3": decomposed("Brûlé")}
+        assert tags == {
+            "tag_1": "Crème",
+            "tag_2": "Brûlé",
+            "tag_3": decomposed("Brûlé"),
+            "tag_4": "\u0958" * 60,
+        }
     finally:
         engine.dispose()
 

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -138,6 +139,13 @@ def test_an_api_key_put_where_it_does_not_belong_is_not_logged(tmp_path: Path) -
     assert key[12:] not in stderr
 
 
+def test_ctrl_c_stops_serve_cleanly(tmp_path: Path) -> None:
+    with serving(tmp_path / "data") as (_, process):
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)
+    assert process.returncode == 0
+
+
 def test_serve_with_a_malformed_database_url_exits_with_one_line(tmp_path: Path) -> None:
     env = {**_isolated_env(tmp_path), "BILLABLED_DATABASE_URL": "not a url at all"}
     result = run_cli(["serve", "--port", str(free_port())], env)
@@ -205,6 +213,10 @@ def test_a_database_migrated_by_a_newer_release_is_named_as_such(tmp_path: Path)
     (line,) = [line for line in result.stderr.splitlines() if not line.startswith("{")]  # logs
     assert line.startswith("error: the database schema is at revision '0099', which this release")
     assert "newer release" in line
+    # The other commands said "run `billabled migrate` first", which then refused.
+    listed = run_cli(["keys", "list", "--workspace", "ws_x"], env)
+    assert listed.exit_code == 1
+    assert listed.stderr.strip() == line
 
 
 def test_a_read_only_data_dir_is_named_as_such(tmp_path: Path) -> None:

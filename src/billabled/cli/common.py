@@ -73,8 +73,12 @@ def print_json(value: Any) -> None:
 
 
 def require_current_schema(settings: Settings) -> None:
-    if migrations.current_revision(settings.resolved_database_url) != migrations.head_revision():
-        fail("the database schema is not up to date; run `billabled migrate` first")
+    current = migrations.current_revision(settings.resolved_database_url)
+    if current == migrations.head_revision():
+        return
+    if current is not None and not migrations.is_known_revision(current):
+        fail(migrations.newer_release_message(current))
+    fail("the database schema is not up to date; run `billabled migrate` first")
 
 
 def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:

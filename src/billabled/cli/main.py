@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -110,11 +111,14 @@ def serve(
         http=BoundedHttpToolsProtocol,
     )
     # As `uvicorn.run` does, on the socket bound above.
-    if workers > 1:
-        Multiprocess(config, sockets=[listening]).run()
-        return
     server = uvicorn.Server(config)
-    server.run(sockets=[listening])
+    # uvicorn re-raises Ctrl-C's KeyboardInterrupt after its clean shutdown; `uvicorn.run`
+    # swallowed it (exit 0), and so do we.
+    with contextlib.suppress(KeyboardInterrupt):
+        if workers > 1:
+            Multiprocess(config, sockets=[listening]).run()
+            return
+        server.run(sockets=[listening])
     if not server.started:
         raise typer.Exit(3)  # the app did not start; its error is logged
 

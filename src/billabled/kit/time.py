@@ -69,8 +69,8 @@ def time_text(value: Any) -> Any:
     if isinstance(value, str) and _PLUS_AS_SPACE.fullmatch(value):
         # `?updatedSince=2026-03-02T09:00:00+01:00` unencoded: a query string's `+` is a space.
         raise ValueError(
-            "must be an RFC 3339 time with an offset; the + of this one arrived as a space: "
-            "encode it as %2B in a URL (or use Z)"
+            "must be an RFC 3339 time with an offset; this one has a space where its offset's + "
+            "should be (in a URL's query, + means a space: encode it as %2B, or use Z)"
         )
     raise ValueError("must be an RFC 3339 time with an offset, e.g. 2026-03-02T09:00:00Z")
 

@@ -39,7 +39,7 @@ def _run(database_url: str, action: str, revision: str) -> None:
                 connection.commit()
             try:
                 config = _config(connection)
-                _refuse_unknown_revision(connection, config)
+                _refuse_unknown_revision(connection)
                 if action == "upgrade":
                     command.upgrade(config, revision)
                 else:
@@ -63,20 +63,30 @@ def downgrade(database_url: str, revision: str) -> None:
     _run(database_url, "downgrade", revision)
 
 
-def _refuse_unknown_revision(connection: Connection, config: Config) -> None:
+def _refuse_unknown_revision(connection: Connection) -> None:
     """A database migrated by a newer release: say so (alembic's "Can't locate revision")."""
     current = MigrationContext.configure(connection).get_current_revision()
     connection.commit()  # the read's transaction: SQLite's migrations start outside one
-    if current is None:
-        return
+    if current is not None and not is_known_revision(current):
+        raise ConfigError(newer_release_message(current))
+
+
+def is_known_revision(revision: str) -> bool:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
     try:
-        ScriptDirectory.from_config(config).get_revision(current)
+        ScriptDirectory.from_config(config).get_revision(revision)
     except CommandError:
-        raise ConfigError(
-            f"the database schema is at revision {current!r}, which this release of Billabled "
-            f"does not know (its latest is {head_revision()!r}): it was migrated by a newer "
-            "release. Run that release, or restore a backup made before the upgrade."
-        ) from None
+        return False
+    return True
+
+
+def newer_release_message(revision: str) -> str:
+    return (
+        f"the database schema is at revision {revision!r}, which this release of Billabled "
+        f"does not know (its latest is {head_revision()!r}): it was migrated by a newer "
+        "release. Run that release, or restore a backup made before the upgrade."
+    )
 
 
 def head_revision() -> str | None:

@@ -152,8 +152,8 @@ async def update_time_entry(
     """Change the fields sent (PUT and PATCH both do this). Submitted, approved or invoiced time
     is locked (409 `locked`). Moving it to another project takes that project's current rate;
     giving it to another member takes the new member's rate where the member's rate priced it
-    when it was logged (or nothing did). Nothing else reprices it: not a task, the billable flag
-    or a rate changed since."""
+    when it was logged (or nothing did); an entry with no rate takes today's when it becomes
+    billable. Nothing else reprices it: not a task, the billable flag or a rate changed since."""
     return JsonResponse(await service.update_entry(session, principal, entry_id, sent_fields(body)))
 
 

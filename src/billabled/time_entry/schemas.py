@@ -120,7 +120,8 @@ class TimeEntryUpdate(UpdateModel):
     """Only the fields sent change. Sending `start`/`end` makes it a start + end entry; sending
     `date`/`durationSeconds` makes it a date + duration entry (start and end are cleared).
     Changing the project re-takes the rate snapshot, and so does changing the user where the
-    member's rate priced the entry when it was logged (or nothing did)."""
+    member's rate priced the entry when it was logged (or nothing did); an entry with no rate
+    takes today's when it becomes billable."""
 
     user_id: NotNull[Id] = None
     project_id: NotNull[Id] = None
