@@ -63,8 +63,20 @@ def test_malformed_json_is_a_400_malformed_json(client: TestClient, owner_key: K
         b"[" * 100_000 + b"]" * 100_000,
         # Past Python's 4,300 digits for an integer (a helper's schemathesis run).
         b'{"name": "Big", "defaultHourlyRateMinor": ' + b"9" * 4301 + b"}",
+        # UTF-16 and UTF-32 were guessed and taken, a UTF-8-encoded surrogate was a 422 (a
+        # helper's schemathesis run): JSON is UTF-8 (RFC 8259 §8.1).
+        '{"name": "UTF-16"}'.encode("utf-16"),
+        '{"name": "UTF-32"}'.encode("utf-32"),
+        b'{"name": "A\xed\xa0\x80B"}',
     ],
-    ids=["not UTF-8", "nested past the parser", "an integer too long to read"],
+    ids=[
+        "not UTF-8",
+        "nested past the parser",
+        "an integer too long to read",
+        "UTF-16",
+        "UTF-32",
+        "an encoded surrogate",
+    ],
 )
 def test_a_body_that_cannot_be_json_is_a_400_malformed_json(
     client: TestClient, owner_key: Key, body: bytes

@@ -180,7 +180,9 @@ async def _json_body(request: Request) -> Any:
     if not is_json_media_type(request.headers.get("content-type")):
         return raw
     try:
-        document = json.loads(raw)
+        # UTF-8 strictly, as RFC 8259 requires: `json.loads` of the bytes guessed UTF-16 and
+        # UTF-32 (and took them), and let UTF-8-encoded surrogates through to a 422.
+        document = json.loads(raw.decode("utf-8"))
     except json.JSONDecodeError as exc:
         raise _malformed(exc.pos, exc.msg) from exc
     # Not UTF-8; an integer past Python's 4,300 digits (ValueError); nested past the parser.
