@@ -55,6 +55,12 @@ def cursor_of(created_at: str) -> str:
         ("pageSize=201", "pageSize"),
         ("pageSize=0", "pageSize"),
         ("page=0", "page"),
+        # Python's int() read these: `1_0` was page 10 (a helper's schemathesis run).
+        ("page=1_0", "page"),
+        ("page=%2B1", "page"),
+        ("page=%201", "page"),
+        ("pageSize=20.0", "pageSize"),
+        ("pageSize=%D9%A3", "pageSize"),  # an Arabic-Indic three
         ("cursor=%%%not-base64", "cursor"),
         ("cursor=eyJub3QiOiAiYSBjdXJzb3IifQ", "cursor"),
         ("sort=password", "sort"),

@@ -47,7 +47,7 @@ from sqlalchemy.orm import QueryableAttribute
 from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.nul import NUL
-from billabled.kit.query import QueryBool, QueryModel
+from billabled.kit.query import QueryBool, QueryInt, QueryModel
 from billabled.kit.sql import BACKGROUND_WRITER, SortedNotWalked
 from billabled.kit.time import RequestDate, time_text, utcnow
 
@@ -80,8 +80,8 @@ class ListParams(QueryModel):
     sortable: ClassVar[Mapping[str, Column]]
     default_sort: ClassVar[str] = "createdAt"
 
-    page: int = Field(1, ge=1, le=1_000_000, description="1-based page number.")
-    page_size: int = Field(
+    page: QueryInt = Field(1, ge=1, le=1_000_000, description="1-based page number.")
+    page_size: QueryInt = Field(
         DEFAULT_PAGE_SIZE,
         alias="pageSize",
         ge=1,

@@ -44,6 +44,17 @@ def _true_or_false(value: Any) -> Any:
 QueryBool = Annotated[bool, BeforeValidator(_true_or_false)]
 
 
+def _digits(value: Any) -> Any:
+    # Python's int() also reads `1_0` (10), `+1`, ` 1` and `٣` (a helper's schemathesis run).
+    if isinstance(value, int) or (isinstance(value, str) and value.isascii() and value.isdigit()):
+        return value
+    raise ValueError("must be a whole number written in digits")
+
+
+# A query string's whole number: ASCII digits, nothing else.
+QueryInt = Annotated[int, BeforeValidator(_digits)]
+
+
 class QueryModel(BaseModel):
     """A query string's parameters; fields use `alias` for their camelCase names."""
 
