@@ -213,6 +213,17 @@ def test_a_key_with_characters_that_do_not_print_is_refused_as_such(
     response = api.post(URL, json={"name": "x"}, headers=headers)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["errors"][0]["type"] == "characters"
+    # Beyond ASCII, refused whatever its bytes: "ké" was taken and "ключ" refused, as their
+    # UTF-8 bytes fell outside or inside 0x80-0x9F once read as Latin-1.
+    for key in ("k\u00e9", "\u043a\u043b\u044e\u0447"):
+        headers = {**owner_key.headers, "Idempotency-Key": key.encode()}
+        response = api.post(URL, json={"name": "x"}, headers=headers)
+        assert response.status_code == 422, (key, response.text)
+        assert response.json()["error"]["errors"][0]["type"] == "characters"
+    pattern = api.get("/api/v1/openapi.json").json()["components"]["parameters"]["IdempotencyKey"][
+        "schema"
+    ]["pattern"]
+    assert pattern == "^[\\x20-\\x7e]+$"
 
 
 def test_a_crash_is_a_500_envelope_with_rate_limit_headers(api: TestClient, owner_key: Key) -> None:

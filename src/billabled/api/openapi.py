@@ -52,6 +52,7 @@ from billabled.errors import (
     ValidationFailed,
 )
 from billabled.idempotency.service import (
+    KEY_PATTERN,
     MAX_KEY_LENGTH,
     IdempotencyInProgress,
     IdempotencyMismatch,
@@ -332,7 +333,12 @@ def _components() -> JsonObject:
                 "`Idempotent-Replayed: true`). Scoped to the API key. The same key with a "
                 "different request → 422 `idempotency_mismatch`; while the first is still "
                 "running → 409 `idempotency_in_progress`.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_KEY_LENGTH,
+                    "pattern": KEY_PATTERN,
+                },
                 "example": "6f1c2f7e-0c1b-4f0a-9b1e-2d3c4b5a6978",
             }
         },
@@ -461,7 +467,8 @@ limited per client IP and never spend a key's budget.
 
 ## Idempotency
 
-`POST` accepts an `Idempotency-Key` header (up to {MAX_KEY_LENGTH} characters, e.g. a UUID). A
+`POST` accepts an `Idempotency-Key` header (up to {MAX_KEY_LENGTH} printable ASCII characters,
+e.g. a UUID). A
 retry with the same key and body (keys are kept for at least 24 hours) returns the first
 response byte for byte, with `Idempotent-Replayed: true`, and creates nothing twice. The same
 key with a different body → `422 idempotency_mismatch`; a duplicate sent while the first is

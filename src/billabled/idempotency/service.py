@@ -29,6 +29,8 @@ from billabled.models.idempotency import IdempotencyRecord
 from billabled.transaction import FinishedResponse
 
 MAX_KEY_LENGTH = 255
+# The rule `validate_key` applies, for the reference (ECMA 262 syntax).
+KEY_PATTERN = "^[\\x20-\\x7e]+$"
 RETENTION = timedelta(hours=24)
 # Response headers worth replaying; rate-limit and request-id headers describe the new request.
 _REPLAYED_HEADERS = frozenset({b"content-type", b"location"})
@@ -76,14 +78,16 @@ ClaimResult = Literal["claimed"] | Replay
 
 
 def validate_key(raw: str) -> str:
+    # Printable ASCII: a header's other bytes arrive as Latin-1, so "ключ" was refused or
+    # taken depending on whether its UTF-8 bytes fell in 0x80-0x9F.
     if not raw or len(raw) > MAX_KEY_LENGTH:
         problem, kind = f"must be 1 to {MAX_KEY_LENGTH} characters", "length"
-    elif not raw.isprintable():
-        problem, kind = "must be printable characters only", "characters"
+    elif not (raw.isascii() and raw.isprintable()):
+        problem, kind = "must be printable ASCII characters only", "characters"
     else:
         return raw
     raise InvalidIdempotencyKey(
-        f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+        f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
         errors=[{"field": "Idempotency-Key", "in": "header", "message": problem, "type": kind}],
     )
 
