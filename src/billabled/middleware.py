@@ -30,6 +30,9 @@ from billabled.kit.jsonresponse import JsonResponse
 REQUEST_ID_HEADER: Final = "x-request-id"
 DATABASE_UNAVAILABLE: Final = "The database is not reachable for now; retry shortly."
 RETRY_AFTER_SECONDS: Final = 5
+# nginx's status for a request the client closed: never sent (no one is there to read it), it
+# is what the usage record and the request log say.
+CLIENT_CLOSED_REQUEST: Final = 499
 _SANE_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 log = structlog.get_logger("billabled.request")
@@ -109,7 +112,9 @@ class RequestContextMiddleware:
                 method=scope["method"],
                 route=getattr(route, "path", None),
                 path=scope["path"],
-                status=status,
+                # No answer begun: the client left (or sent what is not HTTP, which the server
+                # answered itself) before one could be. It was logged as a 500.
+                status=status if response_started else CLIENT_CLOSED_REQUEST,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
             structlog.contextvars.unbind_contextvars("request_id")

@@ -139,6 +139,28 @@ def test_an_api_key_put_where_it_does_not_belong_is_not_logged(tmp_path: Path) -
     assert key[12:] not in stderr
 
 
+def test_a_request_its_client_abandons_is_logged_as_such_not_as_a_500(tmp_path: Path) -> None:
+    # The body promised is never sent whole: no answer is begun, and the log said 500.
+    with serving(tmp_path / "data", "--demo") as (base, process):
+        assert process.stdout is not None
+        while not (line := process.stdout.readline()).strip().startswith("API key:"):
+            assert line, "serve --demo printed no API key"
+        key = line.split()[-1]
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+            connection.sendall(
+                b"POST /api/v1/tags HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"X-Request-Id: abandoned-1\r\nX-Api-Key: " + key.encode() + b"\r\n"
+                b'Content-Length: 100\r\n\r\n{"name"'
+            )
+        time.sleep(0.5)
+        process.terminate()
+        _, stderr = process.communicate(timeout=15)
+    logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    (logged,) = [entry for entry in logs if entry.get("request_id") == "abandoned-1"]
+    assert (logged["path"], logged["status"]) == ("/api/v1/tags", 499)
+
+
 def test_ctrl_c_stops_serve_cleanly(tmp_path: Path) -> None:
     with serving(tmp_path / "data") as (_, process):
         process.send_signal(signal.SIGINT)

@@ -50,7 +50,7 @@ from billabled.kit.apikeys import derive_pepper
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.media import is_json_media_type
 from billabled.kit.time import utcnow
-from billabled.middleware import answer_unhandled
+from billabled.middleware import CLIENT_CLOSED_REQUEST, answer_unhandled
 from billabled.ratelimit import (
     RateLimitDecision,
     RateLimiter,
@@ -142,9 +142,6 @@ class _ClientGone(Exception):
     """The client hung up before its body was complete: the request never arrived whole."""
 
 
-# nginx's status for a request the client closed: never sent (no one is there to read it), it
-# is what the usage record says.
-CLIENT_CLOSED_REQUEST: Final = 499
 
 
 async def _read_body(receive: Receive, limit: int, seconds: float) -> bytes:
