@@ -341,6 +341,25 @@ def test_a_body_that_does_not_arrive_in_time_is_a_408(
     assert factory.sql("SELECT id FROM client WHERE name = :n", n=name) == []
 
 
+def test_a_body_declared_too_large_is_a_413_before_it_is_read(
+    settings: Settings, owner_key: Key
+) -> None:
+    """`Content-Length: 999999999` was waited for until the read timeout (60 s), then a 408 (a
+    helper's schemathesis run). Now refused at once (the socket gives up after 10 s), and the
+    connection closed: the rest of the body is not read."""
+    with serve(create_app(settings)) as base, _connect(base) as connection:
+        connection.sendall(
+            b"POST /api/v1/clients HTTP/1.1\r\nHost: test\r\n"
+            + b"Content-Type: application/json\r\n"
+            + f"X-Api-Key: {owner_key.raw}\r\nContent-Length: 999999999\r\n\r\n".encode()
+            + b'{"name": '
+        )
+        answer = connection.recv(65536)
+        assert connection.recv(65536) == b""
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "payload_too_large"
+
+
 def test_bytes_that_are_not_http_inside_a_body_end_its_request_at_once(
     settings: Settings, factory: Factory, owner_key: Key, unique: str
 ) -> None:

@@ -169,6 +169,13 @@ async def _body_of(receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _declared_length(headers: Headers) -> int:
+    """The body's `Content-Length`, or 0 when it sends none (chunked) or one that is not a
+    number (the server refuses those before the app sees them)."""
+    value = headers.get("content-length", "")
+    return int(value) if value.isascii() and value.isdigit() else 0
+
+
 def _replaying(body: bytes, receive: Receive) -> Receive:
     sent = False
 
@@ -247,6 +254,17 @@ class ApiPlatformMiddleware:
             scope["state"]["rate_limit"] = decision
 
             if scope["method"] in _BODY_METHODS:
+                if _declared_length(headers) > platform.settings.max_request_body_bytes:
+                    # Refused before any of it is read: a body declared at 1 GB was waited for
+                    # (the read timeout) only to be refused. The connection is closed, or the
+                    # rest would be read and thrown away.
+                    limit = platform.settings.max_request_body_bytes
+                    too_large = PayloadTooLarge(
+                        f"The request body is larger than {limit} bytes.",
+                        headers={"Connection": "close"},
+                    )
+                    await _respond(too_large, scope, receive, send_with_limits)
+                    return
                 try:
                     body = await _read_body(
                         receive,
