@@ -142,8 +142,6 @@ class _ClientGone(Exception):
     """The client hung up before its body was complete: the request never arrived whole."""
 
 
-
-
 async def _read_body(receive: Receive, limit: int, seconds: float) -> bytes:
     """The whole body, within `seconds` (a body sent a byte at a time held its connection, and
     its request, forever)."""
