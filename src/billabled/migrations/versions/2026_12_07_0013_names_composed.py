@@ -73,4 +73,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    pass
+    """Nothing to undo: the decomposed forms were not kept, and read the same composed."""
