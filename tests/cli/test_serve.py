@@ -17,10 +17,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from billabled import migrations
+from billabled.db import create_sync_engine
 from billabled.kit.apikeys import generate_key
-from tests.support import BILLABLED, free_port, run_cli
+from tests.support import (
+    BILLABLED,
+    drop_database,
+    free_port,
+    new_database_url,
+    postgres_test_url,
+    run_cli,
+)
 
 
 def _isolated_env(data_dir: Path) -> dict[str, str]:
@@ -159,6 +168,55 @@ def test_a_request_its_client_abandons_is_logged_as_such_not_as_a_500(tmp_path: 
     logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     (logged,) = [entry for entry in logs if entry.get("request_id") == "abandoned-1"]
     assert (logged["path"], logged["status"]) == ("/api/v1/tags", 499)
+
+
+@pytest.mark.skipif(
+    postgres_test_url() is None, reason="concurrent servers: PostgreSQL (CI's second pass)"
+)
+def test_two_servers_started_with_demo_at_once_both_serve(tmp_path: Path) -> None:
+    """On one empty database both found no demo owner, and the second exited with a
+    duplicate-key error (a helper's operations audit)."""
+    database_url = new_database_url(tmp_path)
+    ports = [free_port(), free_port()]
+    processes = [
+        subprocess.Popen(
+            [BILLABLED, "serve", "--demo", "--port", str(port)],
+            env={
+                **_isolated_env(tmp_path / f"data-{port}"),
+                "BILLABLED_DATABASE_URL": database_url,
+                "BILLABLED_SECRET_KEY": "s" * 40,  # one pepper: both servers' keys are valid
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for port in ports
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        waiting = set(ports)
+        while waiting and time.monotonic() < deadline:
+            for port, process in zip(ports, processes, strict=True):
+                assert process.poll() is None, process.communicate(timeout=5)[1][-2000:]
+                with contextlib.suppress(httpx.TransportError):
+                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                    waiting.discard(port)
+            time.sleep(0.1)
+        assert not waiting, "a server did not start"
+        engine = create_sync_engine(database_url)
+        try:
+            with engine.connect() as connection:
+                demo_workspaces = connection.execute(
+                    text("SELECT count(*) FROM workspace WHERE name LIKE 'Northwind%'")
+                ).scalar_one()
+        finally:
+            engine.dispose()
+        assert demo_workspaces == 1
+    finally:
+        for process in processes:
+            process.terminate()
+            process.communicate(timeout=15)
+        drop_database(database_url)
 
 
 def test_ctrl_c_stops_serve_cleanly(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.api_key.service import create_api_key, revoke_api_key
@@ -33,6 +33,8 @@ from billabled.user import repository as user_repository
 from billabled.workspace.service import create_workspace
 
 DEMO_OWNER_EMAIL = "owner@northwind.example.com"
+# Any constant works; it only has to be the same in every process (and not the migrations').
+_DEMO_LOCK_ID = 7_264_510_332
 DEMO_WORKSPACE_NAME = "Northwind Creative (demo)"
 
 
@@ -83,6 +85,11 @@ async def ensure_demo_workspace(
 
     A newly created workspace is filled with the demo agency unless `fill` is false.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        # Two servers started with --demo at once on one empty database: both found no demo
+        # owner, and the second failed on the unique email. The second now waits for the
+        # first's commit, then finds its workspace (SQLite takes one writer at a time).
+        await session.execute(select(func.pg_advisory_xact_lock(_DEMO_LOCK_ID)))
     password = generate_password()
     owner = await user_repository.get_user_by_email(session, DEMO_OWNER_EMAIL)
     workspace_id: str | None = None
