@@ -174,6 +174,23 @@ _SCHEMAS: Final[JsonObject] = {
                         "type": "string",
                         "description": "The request id (500 only).",
                     },
+                    "dependents": {
+                        "type": "object",
+                        "description": "What depends on the record, counted, keyed in camelCase "
+                        "(`has_dependents`), e.g. `{\"projects\": 3, \"timeEntries\": 120}`.",
+                        "additionalProperties": {"type": "integer"},
+                    },
+                    "existingId": {
+                        "type": "string",
+                        "description": "The record that already holds the value "
+                        "(`tag_name_taken`).",
+                    },
+                    "indexes": {
+                        "type": "array",
+                        "description": "The items of a batch the refusal is about "
+                        "(`forbidden_user` in a bulk request).",
+                        "items": {"type": "integer"},
+                    },
                 },
                 "additionalProperties": True,
             }
