@@ -31,8 +31,10 @@ REQUEST_ID_HEADER: Final = "x-request-id"
 DATABASE_UNAVAILABLE: Final = "The database is not reachable for now; retry shortly."
 RETRY_AFTER_SECONDS: Final = 5
 # nginx's status for a request the client closed: never sent (no one is there to read it), it
-# is what the usage record and the request log say.
+# is what the usage record and the request log say. The API layer marks such a request in its
+# state under CLIENT_CLOSED.
 CLIENT_CLOSED_REQUEST: Final = 499
+CLIENT_CLOSED: Final = "client_closed"
 _SANE_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 log = structlog.get_logger("billabled.request")
@@ -112,9 +114,9 @@ class RequestContextMiddleware:
                 method=scope["method"],
                 route=getattr(route, "path", None),
                 path=scope["path"],
-                # No answer begun: the client left (or sent what is not HTTP, which the server
-                # answered itself) before one could be. It was logged as a 500.
-                status=status if response_started else CLIENT_CLOSED_REQUEST,
+                # The client left (or sent what is not HTTP, which the server answered itself)
+                # before an answer began: it was logged as a 500.
+                status=CLIENT_CLOSED_REQUEST if scope["state"].get(CLIENT_CLOSED) else status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
             structlog.contextvars.unbind_contextvars("request_id")

@@ -87,6 +87,14 @@ def test_a_body_that_cannot_be_json_is_a_400_malformed_json(
     assert response.json()["error"]["code"] == "malformed_json"
 
 
+def test_a_body_led_by_a_byte_order_mark_is_read(client: TestClient, owner_key: Key) -> None:
+    # RFC 8259 lets a parser ignore it, and files saved by Windows tools start with one: it was
+    # refused as malformed once bodies were read as UTF-8 strictly (a helper's review).
+    response = _post(client, owner_key, b'\xef\xbb\xbf{"name": "Byte order mark"}')
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "Byte order mark"
+
+
 def test_a_compressed_body_is_a_415(client: TestClient, owner_key: Key) -> None:
     body = gzip.compress(b'{"name": "Acme"}')
     headers = {**owner_key.headers, "content-type": "application/json", "content-encoding": "gzip"}
@@ -341,23 +349,41 @@ def test_a_body_that_does_not_arrive_in_time_is_a_408(
     assert factory.sql("SELECT id FROM client WHERE name = :n", n=name) == []
 
 
-def test_a_body_declared_too_large_is_a_413_before_it_is_read(
+def test_a_body_declared_too_large_is_a_413_before_it_is_sent(
     settings: Settings, owner_key: Key
 ) -> None:
-    """`Content-Length: 999999999` was waited for until the read timeout (60 s), then a 408 (a
-    helper's schemathesis run). Now refused at once (the socket gives up after 10 s), and the
-    connection closed: the rest of the body is not read."""
+    """A client that waits for `100 Continue` before sending `Content-Length: 999999999` was
+    made to wait for the read timeout (60 s), then a 408 (a helper's schemathesis run). Now
+    refused at once (the socket gives up after 10 s), and the connection closed."""
     with serve(create_app(settings)) as base, _connect(base) as connection:
         connection.sendall(
             b"POST /api/v1/clients HTTP/1.1\r\nHost: test\r\n"
-            + b"Content-Type: application/json\r\n"
+            + b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
             + f"X-Api-Key: {owner_key.raw}\r\nContent-Length: 999999999\r\n\r\n".encode()
-            + b'{"name": '
         )
         answer = connection.recv(65536)
         assert connection.recv(65536) == b""
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "payload_too_large"
+
+
+def test_a_body_sent_whole_over_the_limit_is_answered_413_not_reset(
+    settings: Settings, owner_key: Key
+) -> None:
+    """A client that sends its whole body before reading (urllib, a raw socket) must get the
+    413. Refused at once and closed with the body unread, it got a reset instead (a helper's
+    review of the early 413)."""
+    small = Settings(**{**settings.model_dump(), "max_request_body_bytes": 64 * 1024})
+    body = b'{"name": "' + b"x" * (4 * 1024 * 1024) + b'"}'
+    with serve(create_app(small)) as base, _connect(base) as connection:
+        connection.sendall(
+            b"POST /api/v1/clients HTTP/1.1\r\nHost: test\r\n"
+            + b"Content-Type: application/json\r\n"
+            + f"X-Api-Key: {owner_key.raw}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        answer = connection.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
 
 
 def test_bytes_that_are_not_http_inside_a_body_end_its_request_at_once(

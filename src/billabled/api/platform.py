@@ -50,7 +50,7 @@ from billabled.kit.apikeys import derive_pepper
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.media import is_json_media_type
 from billabled.kit.time import utcnow
-from billabled.middleware import CLIENT_CLOSED_REQUEST, answer_unhandled
+from billabled.middleware import CLIENT_CLOSED, CLIENT_CLOSED_REQUEST, answer_unhandled
 from billabled.ratelimit import (
     RateLimitDecision,
     RateLimiter,
@@ -255,10 +255,16 @@ class ApiPlatformMiddleware:
             scope["state"]["rate_limit"] = decision
 
             if scope["method"] in _BODY_METHODS:
-                if _declared_length(headers) > platform.settings.max_request_body_bytes:
-                    # Refused before any of it is read: a body declared at 1 GB was waited for
-                    # (the read timeout) only to be refused. The connection is closed, or the
-                    # rest would be read and thrown away.
+                if (
+                    headers.get("expect", "").lower() == "100-continue"
+                    and _declared_length(headers) > platform.settings.max_request_body_bytes
+                ):
+                    # Refused before the client sends it: it waits for our go-ahead (which the
+                    # server gives when the body is first read). Only then: a client that sends
+                    # its body at once, answered and cut off before all of it was read, got a
+                    # reset that can discard the answer (a helper's review); its body is read
+                    # up to the limit and refused below. The connection is closed, as the
+                    # client may still send the body.
                     limit = platform.settings.max_request_body_bytes
                     too_large = PayloadTooLarge(
                         f"The request body is larger than {limit} bytes.",
@@ -288,6 +294,7 @@ class ApiPlatformMiddleware:
                     return
                 except _ClientGone:
                     status = CLIENT_CLOSED_REQUEST
+                    scope["state"][CLIENT_CLOSED] = True  # for the request log
                     return
                 except _BodyTooLarge:
                     limit = platform.settings.max_request_body_bytes

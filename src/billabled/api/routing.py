@@ -181,8 +181,9 @@ async def _json_body(request: Request) -> Any:
         return raw
     try:
         # UTF-8 strictly, as RFC 8259 requires: `json.loads` of the bytes guessed UTF-16 and
-        # UTF-32 (and took them), and let UTF-8-encoded surrogates through to a 422.
-        document = json.loads(raw.decode("utf-8"))
+        # UTF-32 (and took them), and let UTF-8-encoded surrogates through to a 422. A leading
+        # byte order mark is ignored, as RFC 8259 allows (files saved by Windows tools).
+        document = json.loads(raw.decode("utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise _malformed(exc.pos, exc.msg) from exc
     # Not UTF-8; an integer past Python's 4,300 digits (ValueError); nested past the parser.
