@@ -177,7 +177,7 @@ _SCHEMAS: Final[JsonObject] = {
                     "dependents": {
                         "type": "object",
                         "description": "What depends on the record, counted, keyed in camelCase "
-                        "(`has_dependents`), e.g. `{\"projects\": 3, \"timeEntries\": 120}`.",
+                        '(`has_dependents`), e.g. `{"projects": 3, "timeEntries": 120}`.',
                         "additionalProperties": {"type": "integer"},
                     },
                     "existingId": {
