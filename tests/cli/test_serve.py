@@ -316,6 +316,9 @@ def test_serve_with_a_bad_port_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli(["serve", "--port", "http"], _isolated_env(tmp_path))
     assert result.exit_code == 2
     assert "Traceback" not in result.stderr
+    # Plain text, as every other error of the CLI: it was drawn in a box.
+    assert "Error: Invalid value for '--port'" in result.stderr
+    assert "\u256d" not in result.stderr  # the box's corner
 
 
 def test_serve_on_a_taken_port_says_so_and_not_that_it_serves(tmp_path: Path) -> None:

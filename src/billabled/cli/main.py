@@ -35,6 +35,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain text: a usage error was drawn in a box, unlike every other error of the CLI.
+    rich_markup_mode=None,
 )
 app.add_typer(workspaces_app, name="workspaces")
 app.add_typer(users_app, name="users")
