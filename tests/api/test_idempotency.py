@@ -11,7 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from billabled.app import create_app
+from billabled.auth.scopes import Scope
 from billabled.config import Settings
+from billabled.models.membership import Role
 from tests.api.conftest import add_test_routes, serve, things_created
 from tests.factories import Factory, Key, Workspace
 from tests.support import postgres_test_url
@@ -304,4 +306,98 @@ def test_a_request_that_outlives_its_claim_rolls_back_and_the_retry_counts(
     assert answers["first"].headers["retry-after"] == "1"
     assert again.headers["idempotent-replayed"] == "true"
     assert again.content == answers["retry"].content
+    assert things_created(factory, workspace) == 1
+
+
+# --- the caller's permissions now, not when the key was first used (SPEC §4) ----------------------
+
+
+def test_a_replay_is_refused_to_a_creator_demoted_below_what_the_request_needed(
+    client: TestClient, factory: Factory, workspace: Workspace
+) -> None:
+    admin = factory.member(workspace, Role.ADMIN)
+    key = factory.key(workspace, email=admin)
+    headers = {**key.headers, "Idempotency-Key": "create-acme"}
+    created = client.post("/api/v1/clients", json={"name": "Acme"}, headers=headers)
+    assert created.status_code == 201
+
+    factory.set_role(workspace, admin, Role.MEMBER)
+    replayed = client.post("/api/v1/clients", json={"name": "Acme"}, headers=headers)
+    # As a fresh request would be: the stored 201 (and the record in it) is not handed out.
+    assert replayed.status_code == 403
+    assert replayed.json()["error"]["requiredScope"] == "write:clients"
+    assert "idempotent-replayed" not in replayed.headers
+    assert len(factory.sql("SELECT id FROM client WHERE workspace_id = :w", w=workspace.id)) == 1
+
+    factory.set_role(workspace, admin, Role.ADMIN)  # promoted back: the stored answer again
+    again = client.post("/api/v1/clients", json={"name": "Acme"}, headers=headers)
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == created.content
+
+
+def test_a_replay_of_time_logged_for_someone_else_is_refused_once_the_creator_is_a_member(
+    client: TestClient, factory: Factory, workspace: Workspace
+) -> None:
+    manager = factory.member(workspace, Role.MANAGER)
+    someone = factory.user_id(workspace, factory.member(workspace, Role.MEMBER))
+    project = factory.project(workspace)
+    key = factory.key(workspace, email=manager, scopes=frozenset({Scope.WRITE_TIME}))
+    body = {"userId": someone, "projectId": project, "date": "2026-12-04", "durationSeconds": 120}
+    headers = {**key.headers, "Idempotency-Key": "log-for-someone"}
+    assert client.post("/api/v1/time-entries", json=body, headers=headers).status_code == 201
+
+    factory.set_role(workspace, manager, Role.MEMBER)  # write:time stays; others' time does not
+    replayed = client.post("/api/v1/time-entries", json=body, headers=headers)
+    assert replayed.status_code == 403
+    assert replayed.json()["error"]["code"] == "forbidden_user"
+    assert "rateMinor" not in replayed.text
+
+    # Time for themselves is still theirs to replay.
+    mine = {**body, "userId": factory.user_id(workspace, manager)}
+    own_headers = {**key.headers, "Idempotency-Key": "log-for-me"}
+    factory.set_role(workspace, manager, Role.MANAGER)
+    first = client.post("/api/v1/time-entries", json=mine, headers=own_headers)
+    factory.set_role(workspace, manager, Role.MEMBER)
+    again = client.post("/api/v1/time-entries", json=mine, headers=own_headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+
+
+def test_a_refusal_for_the_callers_permissions_is_not_kept_so_a_promotion_lets_the_retry_run(
+    client: TestClient, factory: Factory, workspace: Workspace
+) -> None:
+    manager = factory.member(workspace, Role.MANAGER)
+    key = factory.key(workspace, email=manager, scopes=frozenset({Scope.WRITE_CLIENTS}))
+    factory.set_role(workspace, manager, Role.MEMBER)
+    headers = {**key.headers, "Idempotency-Key": "acme-later"}
+    refused = client.post("/api/v1/clients", json={"name": "Acme"}, headers=headers)
+    assert refused.status_code == 403
+
+    factory.set_role(workspace, manager, Role.MANAGER)
+    created = client.post("/api/v1/clients", json={"name": "Acme"}, headers=headers)
+    assert created.status_code == 201
+    assert "idempotent-replayed" not in created.headers
+    again = client.post("/api/v1/clients", json={"name": "Acme"}, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == created.content
+
+
+@pytest.mark.parametrize("recorded", ["write:invoices", "write:something-to-come"])
+def test_a_replay_the_key_may_not_have_never_runs_the_request_again(
+    api: TestClient, factory: Factory, workspace: Workspace, unique: str, recorded: str
+) -> None:
+    # A record relying on a scope the route does not check (or one this release does not know):
+    # the route's checks let the request through, and the safeguard rolls it back.
+    key = factory.key(workspace, scopes=frozenset({Scope.WRITE_CLIENTS}))
+    headers = {**key.headers, "Idempotency-Key": unique}
+    assert api.post(URL, json={"name": "x"}, headers=headers).status_code == 201
+    factory.sql(
+        "UPDATE idempotency_record SET relied_on = :needs WHERE key = :k",
+        needs=f'["write:clients", "{recorded}"]',
+        k=unique,
+    )
+    refused = api.post(URL, json={"name": "x"}, headers=headers)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
     assert things_created(factory, workspace) == 1

@@ -486,9 +486,10 @@ limited per client IP and never spend a key's budget.
 
 `POST` accepts an `Idempotency-Key` header (up to {MAX_KEY_LENGTH} printable ASCII characters,
 e.g. a UUID). A retry with the same key and body (keys are kept for at least 24 hours) returns
-the first response byte for byte, with `Idempotent-Replayed: true`, and creates nothing twice.
-The same key with a different body → `422 idempotency_mismatch`; a duplicate sent while the
-first is still running → `409 idempotency_in_progress`.
+the first response byte for byte, with `Idempotent-Replayed: true`, and creates nothing twice,
+while the key still has the scope (and role) the first request needed; a 403 is not kept. The
+same key with a different body → `422 idempotency_mismatch`; a duplicate sent while the first is
+still running → `409 idempotency_in_progress`.
 """
 
 

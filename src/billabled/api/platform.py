@@ -26,6 +26,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from billabled.auth import authority
 from billabled.auth.authenticate import (
     KEY_LOOKUP,
     KEYS_LOOKUP,
@@ -373,6 +374,14 @@ class ApiPlatformMiddleware:
                     await idempotency.release(engine, key_id, key, claimed_at)
             raise
         if isinstance(claimed, idempotency.Replay):
+            if not authority.still_holds(principal, claimed.relied_on):
+                # The creator lost a scope or role the first request relied on (SPEC §4: a demoted
+                # creator shrinks the key on the next request). Answered as a fresh request is,
+                # by the route's own checks; the guard rolls back anything that got past them,
+                # so the request never runs twice.
+                scope["state"]["before_commit"] = [_refuse_to_run_again]
+                await self.app(scope, receive, send)
+                return
             await send(
                 {
                     "type": "http.response.start",
@@ -387,8 +396,10 @@ class ApiPlatformMiddleware:
             await send({"type": "http.response.body", "body": claimed.body})
             return
 
+        relied_on: set[str] = set()  # filled by the route's checks as they run
+
         async def store_with_change(session: AsyncSession, response: FinishedResponse) -> None:
-            await idempotency.complete_in(session, key_id, key, claimed_at, response)
+            await idempotency.complete_in(session, key_id, key, claimed_at, response, relied_on)
 
         scope["state"]["before_commit"] = [store_with_change]
         start: Message | None = None
@@ -403,18 +414,25 @@ class ApiPlatformMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, capture)
+            with authority.recording(relied_on):
+                await self.app(scope, receive, capture)
         except BaseException:
             await idempotency.release(engine, key_id, key, claimed_at)
             raise
         status = start["status"] if start else 500
-        if status >= 500:
+        if status >= 500 or status == 403:
+            # A 403 is about the caller's permissions now, which a promotion changes: a retry
+            # runs afresh. A server error left nothing behind: a retry may run.
             await idempotency.release(engine, key_id, key, claimed_at)
         elif status >= 400:
             # The change rolled back; remember the refusal so a retry gets the same answer.
             assert start is not None
             response = FinishedResponse(status, list(start.get("headers", [])), b"".join(chunks))
-            await idempotency.complete_alone(engine, key_id, key, claimed_at, response)
+            await idempotency.complete_alone(engine, key_id, key, claimed_at, response, relied_on)
+
+
+async def _refuse_to_run_again(session: AsyncSession, response: FinishedResponse) -> None:
+    raise idempotency.ReplayRefused()
 
 
 async def _authenticate_and_count(

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from billabled.api.platform import principal_of
+from billabled.auth.authority import rely_on
 from billabled.auth.principal import Principal
 from billabled.auth.scopes import Scope
 from billabled.errors import Forbidden, Unauthorized
@@ -40,6 +41,7 @@ async def any_valid_key(request: Request) -> Principal:
 def require(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
     async def check(request: Request) -> Principal:
         principal = _principal(request)
+        rely_on(scope.value)
         if not principal.has(scope):
             granted = scope in principal.granted_scopes
             why = (

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -22,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from billabled.errors import Conflict, ValidationFailed
+from billabled.errors import Conflict, Forbidden, ValidationFailed
 from billabled.kit.sql import delete_in_batches
 from billabled.kit.time import utcnow
 from billabled.models.idempotency import IdempotencyRecord
@@ -63,6 +64,16 @@ class ClaimLost(IdempotencyInProgress):
     )
 
 
+class ReplayRefused(Forbidden):
+    """A safeguard: a request whose stored answer the key may no longer have is answered by the
+    route's own checks, which refuse it; should one let it through, its change is rolled back."""
+
+    default_message = (
+        "This Idempotency-Key's request was first made with permissions the key no longer has. "
+        "Its answer is not given again, and the request does not run twice."
+    )
+
+
 class InvalidIdempotencyKey(ValidationFailed):
     code = "idempotency_key_invalid"
 
@@ -72,6 +83,7 @@ class Replay:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
+    relied_on: frozenset[str]  # replayed only to a key that still holds these (`auth.authority`)
 
 
 ClaimResult = Literal["claimed"] | Replay
@@ -137,6 +149,7 @@ async def claim(
                     IdempotencyRecord.response_status,
                     IdempotencyRecord.response_headers,
                     IdempotencyRecord.response_body,
+                    IdempotencyRecord.relied_on,
                 ).where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
             )
         ).one()
@@ -150,7 +163,13 @@ async def claim(
                     IdempotencyRecord.key == key,
                     IdempotencyRecord.created_at == record.created_at,
                 )
-                .values(**values, response_status=None, response_headers=None, response_body=None)
+                .values(
+                    **values,
+                    response_status=None,
+                    response_headers=None,
+                    response_body=None,
+                    relied_on=None,
+                )
             )
             if renewed.rowcount == 1:
                 return "claimed"
@@ -179,6 +198,7 @@ async def claim(
                 (bytes(k, "latin-1"), bytes(v, "latin-1")) for k, v in record.response_headers or []
             ],
             body=record.response_body or b"",
+            relied_on=frozenset(record.relied_on or ()),
         )
 
 
@@ -191,7 +211,11 @@ def _stored_headers(response: FinishedResponse) -> list[list[str]]:
 
 
 def _completion(
-    api_key_id: str, key: str, claimed_at: datetime, response: FinishedResponse
+    api_key_id: str,
+    key: str,
+    claimed_at: datetime,
+    response: FinishedResponse,
+    relied_on: Collection[str],
 ) -> Update:
     """Store the response on this request's claim, if the claim is still its own."""
     return (
@@ -207,6 +231,7 @@ def _completion(
             response_status=response.status,
             response_headers=_stored_headers(response),
             response_body=response.body,
+            relied_on=sorted(relied_on),
         )
     )
 
@@ -217,10 +242,12 @@ async def complete_in(
     key: str,
     claimed_at: datetime,
     response: FinishedResponse,
+    relied_on: Collection[str],
 ) -> None:
     """Store the response inside the request's own transaction (called before its commit), or
     raise `ClaimLost`, which rolls the change back, when a retry has taken the key over."""
-    stored = await session.execute(_completion(api_key_id, key, claimed_at, response))
+    completion = _completion(api_key_id, key, claimed_at, response, relied_on)
+    stored = await session.execute(completion)
     if stored.rowcount != 1:  # type: ignore[attr-defined]
         raise ClaimLost()
 
@@ -231,11 +258,12 @@ async def complete_alone(
     key: str,
     claimed_at: datetime,
     response: FinishedResponse,
+    relied_on: Collection[str],
 ) -> None:
     """Store a 4xx response (the request changed nothing) in a transaction of its own, unless
     a retry has taken the key over (its answer is the key's)."""
     async with engine.begin() as connection:
-        await connection.execute(_completion(api_key_id, key, claimed_at, response))
+        await connection.execute(_completion(api_key_id, key, claimed_at, response, relied_on))
 
 
 async def release(engine: AsyncEngine, api_key_id: str, key: str, claimed_at: datetime) -> None:

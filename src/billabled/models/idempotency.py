@@ -32,6 +32,9 @@ class IdempotencyRecord(Base):
     response_status: Mapped[int | None] = mapped_column(SmallInteger, default=None)
     response_headers: Mapped[list[Any] | None] = mapped_column(OptionalJSONDocument, default=None)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    # The scopes (and role) the response relied on; replayed only while the key still holds
+    # them (`auth.authority`). NULL on records stored before 0014: they relied on nothing known.
+    relied_on: Mapped[list[str] | None] = mapped_column(OptionalJSONDocument, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_idempotency_record_created_at", "created_at"),)

@@ -31,6 +31,7 @@ from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.api.resources import tombstones
+from billabled.auth.authority import OTHERS_TIME, rely_on
 from billabled.auth.principal import Principal
 from billabled.errors import Conflict, NotFound, ValidationFailed, validation_errors
 from billabled.event.service import record_change
@@ -252,14 +253,15 @@ def _refuse_other_users(
     principal: Principal, bodies: Mapping[int, TimeEntryCreate], *, bulk: bool
 ) -> None:
     """403 `forbidden_user` when a member's key names another user (in bulk: which items)."""
-    if principal.is_manager_or_above:
-        return
     others = [
         index
         for index, body in bodies.items()
         if body.user_id is not None and body.user_id != principal.user_id
     ]
-    if others:
+    if not others:
+        return
+    rely_on(OTHERS_TIME)
+    if not principal.is_manager_or_above:
         details: dict[str, Any] = {"indexes": others} if bulk else {}
         raise ForbiddenUser(FORBIDDEN_USER_MESSAGE, **details)
 
