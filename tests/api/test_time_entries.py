@@ -202,6 +202,10 @@ def test_a_duration_from_start_and_end_is_rounded_to_the_second(
         # Half a second would round up to the one second it falls short of: was billed.
         ({"start": "2026-03-02T10:00:00Z", "end": "2026-03-02T10:00:00.500Z"}, ["end"]),
         ({"start": "2026-03-02T10:00:00Z", "end": "2026-03-03T10:00:01Z"}, ["end"]),
+        # Under half a second past 24 hours rounded to 86,400 s: was taken (a helper's audit).
+        ({"start": "2026-03-02T10:00:00Z", "end": "2026-03-03T10:00:00.499999Z"}, ["end"]),
+        # A leap second: refused, saying so (was "a valid datetime or date, extra characters").
+        ({"start": "2016-12-31T23:59:60Z", "end": "2017-01-01T00:30:00Z"}, ["start"]),
         ({"start": "2026-03-02T09:00:00", "end": "2026-03-02T10:00:00Z"}, ["start"]),
         ({"start": "2026-03-02T09:00:00Z", "end": "2026-03-02T10:00:00"}, ["end"]),
         ({"start": "0001-01-01T00:30:00+01:00", "end": "0001-01-01T01:00:00+01:00"}, None),
@@ -209,6 +213,7 @@ def test_a_duration_from_start_and_end_is_rounded_to_the_second(
         ({"start": "1900-01-01T00:00:00+14:00", "end": "1900-01-01T01:00:00+14:00"}, None),
         ({"start": "2999-12-31T22:00:00-12:00", "end": "2999-12-31T23:00:00-12:00"}, None),
         ({"date": "2026-02-30", "durationSeconds": 60}, ["date"]),
+        ({"date": "\uff12\uff10\uff12\uff16-03-02", "durationSeconds": 60}, ["date"]),  # full width
         ({"date": "1066-10-14", "durationSeconds": 60}, ["date"]),
         ({"date": "2026-03-02", "durationSeconds": 0}, ["durationSeconds"]),
         ({"date": "2026-03-02", "durationSeconds": 86_401}, ["durationSeconds"]),
@@ -233,6 +238,11 @@ def test_the_shape_of_the_time_is_checked(
         assert fields_of(response) == expected
     else:
         assert set(fields_of(response)) == {"start", "end"}
+    for error in response.json()["error"]["errors"]:
+        if ":60" in str(fields):
+            assert "a leap second (:60) is not taken" in error["message"]
+        if "\uff12" in str(fields):  # the rule that refuses every other non-date, by name
+            assert error["type"] == "value_error"
 
 
 @pytest.mark.parametrize(

@@ -30,11 +30,12 @@ def utcnow() -> datetime:
 
 
 def isoformat_z(value: datetime) -> str:
-    """RFC 3339 in UTC with a `Z` suffix and millisecond precision, as the API renders it."""
+    """RFC 3339 in UTC with a `Z` suffix and millisecond precision, as the CLI prints it. (The
+    API's JSON renders microseconds, or none on a whole second: orjson's `OPT_UTC_Z`.)"""
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 def iso_date_text(value: Any) -> Any:
@@ -49,7 +50,7 @@ def iso_date_text(value: Any) -> Any:
 
 # RFC 3339's date-time (section 5.6), with the space its note allows between date and time.
 _RFC_3339: Final = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
 )
 
 
@@ -64,7 +65,10 @@ def time_text(value: Any) -> Any:
     (a before-validator)."""
     if isinstance(value, datetime):
         return value
-    if isinstance(value, str) and _RFC_3339.fullmatch(value):
+    if isinstance(value, str) and (rfc_3339 := _RFC_3339.fullmatch(value)):
+        if rfc_3339.group(1) == "60":
+            # RFC 3339 allows it; Python's datetime (and so every system that stores one) not.
+            raise ValueError("a leap second (:60) is not taken: send :59.999999 or the next second")
         return value
     if isinstance(value, str) and _PLUS_AS_SPACE.fullmatch(value):
         # `?updatedSince=2026-03-02T09:00:00+01:00` unencoded: a query string's `+` is a space.

@@ -310,9 +310,9 @@ def timing_of(
     micros = (end - start) // timedelta(microseconds=1)
     if micros < _ONE_SECOND_US:  # before rounding: half a second is not billed as one
         return [field_error("end", "must be at least 1 second after start", "too_short")]
-    seconds = (micros + _ONE_SECOND_US // 2) // _ONE_SECOND_US
-    if seconds > MAX_DURATION_SECONDS:
+    if micros > MAX_DURATION_SECONDS * _ONE_SECOND_US:  # before rounding too, as the minimum
         return [field_error("end", "must be at most 24 hours after start", "too_long")]
+    seconds = (micros + _ONE_SECOND_US // 2) // _ONE_SECOND_US
     work_date = start.astimezone(ZoneInfo(time_zone)).date()
     try:
         plausible_date(work_date)
