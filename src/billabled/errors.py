@@ -117,6 +117,22 @@ class ValidationFailed(BillabledError):
     default_message = "The request is invalid."
 
 
+# One failing field of a 422: `{"field", "in", "message", "type"}`.
+FieldError = dict[str, str]
+
+
+def field_error(field: str, message: str, type_: str) -> FieldError:
+    return {"field": field, "in": "body", "message": message, "type": type_}
+
+
+def invalid_fields(subject: str, errors: list[FieldError]) -> ValidationFailed:
+    """One 422 listing every failing field: the message is the problem's, or lists them."""
+    if len(errors) == 1:
+        return ValidationFailed(errors[0]["message"], errors=errors)
+    listed = "; ".join(f"{error['field']}: {error['message'].rstrip('.')}" for error in errors)
+    return ValidationFailed(f"The {subject} is invalid: {listed}.", errors=errors)
+
+
 class RateLimited(BillabledError):
     status = 429
     code = "rate_limited"

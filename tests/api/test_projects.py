@@ -248,6 +248,11 @@ def test_another_workspaces_client_or_tag_is_unknown(
     assert foreign[1].replace(their_client, "ID") == missing[1].replace("cli_missing", "ID")
     assert problem({"clientId": mine, "tagIds": [their_tag]})[0] == ["tagIds"]
     assert problem({"clientId": mine, "tagIds": ["tag_missing"]})[0] == ["tagIds"]
+    # Every failing reference is listed, not the first alone (a helper's docs audit).
+    both = problem({"clientId": "cli_missing", "tagIds": ["tag_missing"]})
+    assert both[0] == ["clientId", "tagIds"]
+    assert "cli_missing" in both[1]
+    assert "tag_missing" in both[1]
 
     project = create(client, owner_key, mine)
     url = f"{BASE}/{project['id']}"
@@ -257,6 +262,11 @@ def test_another_workspaces_client_or_tag_is_unknown(
     assert errors_of(
         client.patch(url, json={"tagIds": [their_tag]}, headers=owner_key.headers)
     ) == ["tagIds"]
+    assert errors_of(
+        client.patch(
+            url, json={"clientId": their_client, "tagIds": [their_tag]}, headers=owner_key.headers
+        )
+    ) == ["clientId", "tagIds"]
     assert client.get(url, headers=owner_key.headers).json() == project
 
 

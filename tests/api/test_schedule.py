@@ -304,6 +304,27 @@ def test_references_must_be_in_the_workspace(
     assert listed_ids(client, plan.key) == []
 
 
+def test_every_failing_reference_is_listed(client: TestClient, plan: Plan) -> None:
+    # Not the first alone (a helper's docs audit); a task is judged once its project is found.
+    body = body_for(plan, userId="usr_nope", projectId="proj_nope", taskId="task_nope")
+    response = client.post(BASE, json=body, headers=plan.key.headers)
+    assert response.status_code == 422
+    assert error_fields(response) == ["userId", "projectId"]
+    message = response.json()["error"]["message"]
+    assert "usr_nope" in message
+    assert "proj_nope" in message
+    body = body_for(plan, userId="usr_nope", taskId="task_nope")
+    response = client.post(BASE, json=body, headers=plan.key.headers)
+    assert error_fields(response) == ["userId", "taskId"]
+    created = create(client, plan)
+    moved = client.patch(
+        f"{BASE}/{created['id']}",
+        json={"userId": "usr_nope", "projectId": "proj_nope"},
+        headers=plan.key.headers,
+    )
+    assert error_fields(moved) == ["userId", "projectId"]
+
+
 def test_an_archived_project_is_refused(client: TestClient, factory: Factory, plan: Plan) -> None:
     archived = factory.project(plan.workspace, status=ProjectStatus.ARCHIVED.value)
     response = client.post(BASE, json=body_for(plan, projectId=archived), headers=plan.key.headers)

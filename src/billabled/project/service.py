@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.api.resources import HasDependents, get_or_404, refuse_delete
 from billabled.auth.principal import Principal
-from billabled.errors import ValidationFailed
+from billabled.errors import FieldError, ValidationFailed, field_error, invalid_fields
 from billabled.event.service import record_change
 from billabled.event.tombstones import record_deletion
 from billabled.kit.time import utcnow
@@ -39,10 +39,6 @@ ENTITY = "project"
 _BILLING_FIELDS = frozenset({"billing_type", "fixed_fee_minor", "retainer"})
 
 
-def _error(field: str, message: str, kind: str) -> dict[str, str]:
-    return {"field": field, "in": "body", "message": message, "type": kind}
-
-
 async def get_project(
     session: AsyncSession, principal: Principal, project_id: str, *, for_change: bool = False
 ) -> Project:
@@ -51,24 +47,28 @@ async def get_project(
     )
 
 
-async def _client_or_422(session: AsyncSession, principal: Principal, client_id: str) -> Client:
+async def _client_and_errors(
+    session: AsyncSession, principal: Principal, client_id: str
+) -> tuple[Client | None, list[FieldError]]:
     # Another workspace's client looks exactly like a missing one.
     client = await repository.get_client(session, principal.workspace_id, client_id)
     if client is None:
         message = f"No client {client_id!r} in this workspace."
-        raise ValidationFailed(message, errors=[_error("clientId", message, "not_found")])
+        return None, [field_error("clientId", message, "not_found")]
     if client.archived:  # as time is not logged for it, no new work is filed under it
         message = f"Client {client_id!r} is archived; unarchive it to give it projects."
-        raise ValidationFailed(message, errors=[_error("clientId", message, "client_archived")])
-    return client
+        return None, [field_error("clientId", message, "client_archived")]
+    return client, []
 
 
-async def _check_tags(session: AsyncSession, principal: Principal, tag_ids: list[str]) -> None:
+async def _tag_errors(
+    session: AsyncSession, principal: Principal, tag_ids: list[str]
+) -> list[FieldError]:
     unknown = await repository.unknown_tag_ids(session, principal.workspace_id, tag_ids)
-    if unknown:
-        listed = ", ".join(repr(tag_id) for tag_id in unknown)
-        message = f"No tag {listed} in this workspace."
-        raise ValidationFailed(message, errors=[_error("tagIds", message, "not_found")])
+    if not unknown:
+        return []
+    listed = ", ".join(repr(tag_id) for tag_id in unknown)
+    return [field_error("tagIds", f"No tag {listed} in this workspace.", "not_found")]
 
 
 def _check_billing(project: Project) -> None:
@@ -85,7 +85,7 @@ def _check_billing(project: Project) -> None:
     if project.billing_type == BillingType.RETAINER:
         if project.retainer_included_seconds is None or project.retainer_monthly_fee_minor is None:
             errors.append(
-                _error(
+                field_error(
                     "retainer",
                     "A retainer project needs retainer terms: includedSecondsPerMonth and "
                     "monthlyFeeMinor.",
@@ -94,7 +94,7 @@ def _check_billing(project: Project) -> None:
             )
     elif has_retainer:
         errors.append(
-            _error(
+            field_error(
                 "retainer",
                 "Retainer terms are only for retainer projects (billingType retainer); "
                 "send retainer: null with another billing type.",
@@ -103,7 +103,7 @@ def _check_billing(project: Project) -> None:
         )
     if project.billing_type != BillingType.FIXED_FEE and project.fixed_fee_minor is not None:
         errors.append(
-            _error(
+            field_error(
                 "fixedFeeMinor",
                 "A fixed fee is only for fixed_fee projects; send fixedFeeMinor: null with "
                 "another billing type.",
@@ -129,9 +129,12 @@ async def create_project(
     session: AsyncSession, principal: Principal, body: ProjectCreate
 ) -> tuple[Project, list[str]]:
     """The new project and its tag ids."""
-    client = await _client_or_422(session, principal, body.client_id)
+    client, errors = await _client_and_errors(session, principal, body.client_id)
     tag_ids = _unique(body.tag_ids)
-    await _check_tags(session, principal, tag_ids)
+    errors += await _tag_errors(session, principal, tag_ids)
+    if errors:
+        raise invalid_fields("project", errors)
+    assert client is not None
     project = Project(
         workspace_id=principal.workspace_id,
         client_id=client.id,
@@ -172,8 +175,17 @@ async def update_project(
 
     changes = dict(changes)
     new_client_id = changes.pop("client_id", project.client_id)
+    client: Client | None = None
+    errors: list[FieldError] = []
     if new_client_id != project.client_id:
-        client = await _client_or_422(session, principal, new_client_id)
+        client, errors = await _client_and_errors(session, principal, new_client_id)
+    tag_ids = current_tags
+    if "tag_ids" in changes:
+        tag_ids = _unique(changes.pop("tag_ids"))
+        errors += await _tag_errors(session, principal, tag_ids)
+    if errors:
+        raise invalid_fields("project", errors)
+    if client is not None:
         entries = await repository.count_time_entries(session, principal.workspace_id, project.id)
         if entries:
             raise HasDependents(
@@ -183,11 +195,6 @@ async def update_project(
             )
         project.client_id = client.id
         project.currency = client.currency
-
-    tag_ids = current_tags
-    if "tag_ids" in changes:
-        tag_ids = _unique(changes.pop("tag_ids"))
-        await _check_tags(session, principal, tag_ids)
 
     if (
         changes.get("billing_type") == BillingType.NON_BILLABLE

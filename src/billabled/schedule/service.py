@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.api.resources import get_or_404
 from billabled.auth.principal import Principal
-from billabled.errors import ValidationFailed
+from billabled.errors import FieldError, field_error, invalid_fields
 from billabled.event.service import record_change
 from billabled.event.tombstones import record_deletion
 from billabled.models.client import Client
@@ -32,16 +32,6 @@ from billabled.schedule.schemas import ScheduledWorkCreate, schedule_json
 from billabled.user.repository import get_membership
 
 ENTITY = "schedule"
-
-
-class InvalidReference(ValidationFailed):
-    code = "validation_failed"
-
-
-def _invalid(field: str, message: str, kind: str) -> InvalidReference:
-    return InvalidReference(
-        message, errors=[{"field": field, "in": "body", "message": message, "type": kind}]
-    )
 
 
 async def get_scheduled_work(
@@ -57,12 +47,17 @@ async def get_scheduled_work(
     )
 
 
-async def _check_user(session: AsyncSession, principal: Principal, user_id: str) -> None:
+async def _user_errors(
+    session: AsyncSession, principal: Principal, user_id: str
+) -> list[FieldError]:
     if await get_membership(session, principal.workspace_id, user_id) is None:
-        raise _invalid("userId", f"No member {user_id!r} in this workspace.", "not_found")
+        return [field_error("userId", f"No member {user_id!r} in this workspace.", "not_found")]
+    return []
 
 
-async def _check_project(session: AsyncSession, principal: Principal, project_id: str) -> None:
+async def _project_errors(
+    session: AsyncSession, principal: Principal, project_id: str
+) -> list[FieldError]:
     found = (
         await session.execute(
             select(Project.status, Client.archived)
@@ -76,25 +71,40 @@ async def _check_project(session: AsyncSession, principal: Principal, project_id
         )
     ).one_or_none()
     if found is None:
-        raise _invalid("projectId", f"No project {project_id!r} in this workspace.", "not_found")
+        return [
+            field_error("projectId", f"No project {project_id!r} in this workspace.", "not_found")
+        ]
     status, client_archived = found
     if status != ProjectStatus.ACTIVE.value:
-        raise _invalid(
-            "projectId",
-            f"Project {project_id!r} is archived; work cannot be scheduled on it.",
-            "project_archived",
-        )
+        return [
+            field_error(
+                "projectId",
+                f"Project {project_id!r} is archived; work cannot be scheduled on it.",
+                "project_archived",
+            )
+        ]
     if client_archived:
-        raise _invalid(
-            "projectId",
-            f"The client of project {project_id!r} is archived; work cannot be scheduled on it.",
-            "client_archived",
-        )
+        return [
+            field_error(
+                "projectId",
+                f"The client of project {project_id!r} is archived; "
+                "work cannot be scheduled on it.",
+                "client_archived",
+            )
+        ]
+    return []
 
 
-async def _check_task(
+def _project_found(errors: list[FieldError]) -> bool:
+    """Whether a task can be judged against the project (it exists, archived or not)."""
+    return not any(
+        error["field"] == "projectId" and error["type"] == "not_found" for error in errors
+    )
+
+
+async def _task_errors(
     session: AsyncSession, principal: Principal, task_id: str, project_id: str, *, new: bool
-) -> None:
+) -> list[FieldError]:
     """The task is in the project; a task the work is not already on (`new`) is not archived."""
     found = (
         await session.execute(
@@ -104,18 +114,23 @@ async def _check_task(
         )
     ).one_or_none()
     if found is None:
-        raise _invalid("taskId", f"No task {task_id!r} in this workspace.", "not_found")
+        return [field_error("taskId", f"No task {task_id!r} in this workspace.", "not_found")]
     task_project, status = found
     if task_project != project_id:
-        raise _invalid(
-            "taskId",
-            f"Task {task_id!r} is not in project {project_id!r}.",
-            "not_in_project",
-        )
+        return [
+            field_error(
+                "taskId", f"Task {task_id!r} is not in project {project_id!r}.", "not_in_project"
+            )
+        ]
     if new and status == TaskStatus.ARCHIVED:
-        raise _invalid(
-            "taskId", f"Task {task_id!r} is archived; work cannot be scheduled on it.", "archived"
-        )
+        return [
+            field_error(
+                "taskId",
+                f"Task {task_id!r} is archived; work cannot be scheduled on it.",
+                "archived",
+            )
+        ]
+    return []
 
 
 def _record(
@@ -142,10 +157,12 @@ def _record(
 async def create_scheduled_work(
     session: AsyncSession, principal: Principal, body: ScheduledWorkCreate
 ) -> ScheduledWork:
-    await _check_user(session, principal, body.user_id)
-    await _check_project(session, principal, body.project_id)
-    if body.task_id is not None:
-        await _check_task(session, principal, body.task_id, body.project_id, new=True)
+    errors = await _user_errors(session, principal, body.user_id)
+    errors += await _project_errors(session, principal, body.project_id)
+    if body.task_id is not None and _project_found(errors):
+        errors += await _task_errors(session, principal, body.task_id, body.project_id, new=True)
+    if errors:
+        raise invalid_fields("scheduled work", errors)
     work = ScheduledWork(
         workspace_id=principal.workspace_id,
         user_id=body.user_id,
@@ -169,12 +186,20 @@ async def update_scheduled_work(
     user_id: str = changes.get("user_id", work.user_id)
     project_id: str = changes.get("project_id", work.project_id)
     task_id: str | None = changes.get("task_id", work.task_id)
+    errors: list[FieldError] = []
     if user_id != work.user_id:
-        await _check_user(session, principal, user_id)
+        errors += await _user_errors(session, principal, user_id)
     if project_id != work.project_id:
-        await _check_project(session, principal, project_id)
-    if task_id is not None and (task_id != work.task_id or project_id != work.project_id):
-        await _check_task(session, principal, task_id, project_id, new=task_id != work.task_id)
+        errors += await _project_errors(session, principal, project_id)
+    if (
+        task_id is not None
+        and (task_id != work.task_id or project_id != work.project_id)
+        and _project_found(errors)
+    ):
+        new = task_id != work.task_id
+        errors += await _task_errors(session, principal, task_id, project_id, new=new)
+    if errors:
+        raise invalid_fields("scheduled work", errors)
 
     before = schedule_json(work)
     work.user_id = user_id

@@ -85,9 +85,13 @@ async def create_task(session: AsyncSession, principal: Principal, body: TaskCre
         )
     ).scalar_one_or_none()
     if project_status is None:
-        raise InvalidField("projectId", "no such project in this workspace", "not_found")
+        raise InvalidField(
+            "projectId", f"no project {body.project_id!r} in this workspace", "not_found"
+        )
     if project_status == ProjectStatus.ARCHIVED:
-        raise InvalidField("projectId", "project is archived", "project_archived")
+        raise InvalidField(
+            "projectId", f"project {body.project_id!r} is archived", "project_archived"
+        )
     task = Task(
         workspace_id=principal.workspace_id,
         project_id=body.project_id,
@@ -191,11 +195,13 @@ async def create_subtask(
         )
     ).one_or_none()
     if parent is None:
-        raise InvalidField("taskId", "no such task in this workspace", "not_found")
+        raise InvalidField("taskId", f"no task {body.task_id!r} in this workspace", "not_found")
     if parent.status == TaskStatus.ARCHIVED:
-        raise InvalidField("taskId", "task is archived", "archived")
+        raise InvalidField("taskId", f"task {body.task_id!r} is archived", "archived")
     if parent.project_status == ProjectStatus.ARCHIVED:
-        raise InvalidField("taskId", "the task's project is archived", "project_archived")
+        raise InvalidField(
+            "taskId", f"the project of task {body.task_id!r} is archived", "project_archived"
+        )
     subtask = SubTask(
         workspace_id=principal.workspace_id,
         task_id=body.task_id,

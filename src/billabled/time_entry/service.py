@@ -33,7 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billabled.api.resources import tombstones
 from billabled.auth.authority import OTHERS_TIME, rely_on
 from billabled.auth.principal import Principal
-from billabled.errors import Conflict, NotFound, ValidationFailed, validation_errors
+from billabled.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    ValidationFailed,
+    validation_errors,
+)
 from billabled.event.service import record_change
 from billabled.event.tombstones import record_deletion, record_reassignment
 from billabled.kit.ids import new_ids
@@ -52,7 +58,6 @@ from billabled.time_entry.rates import RateSource, amount_minor_sql
 from billabled.time_entry.schemas import TimeEntryCreate, time_entry_json
 from billabled.time_entry.validation import (
     FORBIDDEN_USER_MESSAGE,
-    FieldError,
     ForbiddenUser,
     RateSnapshot,
     References,

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import BindParameter, bindparam, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billabled.errors import Forbidden, ValidationFailed
+from billabled.errors import FieldError, Forbidden, ValidationFailed, field_error
 from billabled.kit.pagination import AnySelect
 from billabled.kit.sql import one_of, one_of_value
 from billabled.kit.time import plausible_date
@@ -38,8 +38,6 @@ from billabled.models.tag import Tag
 from billabled.models.task import SubTask, Task, TaskStatus
 from billabled.time_entry.rates import RateSource, effective_rate, project_rate_minor
 from billabled.time_entry.schemas import MAX_DURATION_SECONDS
-
-FieldError = dict[str, str]
 
 _ONE_SECOND_US: Final = 1_000_000
 
@@ -52,10 +50,6 @@ FORBIDDEN_USER_MESSAGE: Final = (
     "Only managers and above may log, change or move time for other members; "
     "a member's key works on its creator's own time (leave userId out)."
 )
-
-
-def field_error(field: str, message: str, type_: str) -> FieldError:
-    return {"field": field, "in": "body", "message": message, "type": type_}
 
 
 def invalid(errors: list[FieldError]) -> ValidationFailed:
