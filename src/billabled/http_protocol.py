@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -42,6 +42,8 @@ from billabled.kit.ids import new_id
 _TOO_LARGE = (431, "Request Header Fields Too Large", "request_header_fields_too_large")
 _TOO_SLOW = (408, "Request Timeout", "request_timeout")
 _MALFORMED = (400, "Bad Request", "malformed_request")
+# The refusals this layer answers itself, for the reference.
+REFUSALS: Final = (_TOO_LARGE, _TOO_SLOW, _MALFORMED)
 # The methods whose body the API reads whole before it runs anything (`api.platform`).
 _READ_BEFORE_RUN = frozenset({"POST", "PUT", "PATCH"})
 

@@ -28,7 +28,7 @@ from billabled.kit.ids import new_id
 from billabled.kit.jsonresponse import JsonResponse
 
 REQUEST_ID_HEADER: Final = "x-request-id"
-DATABASE_UNAVAILABLE: Final = "The database is not reachable for now; retry shortly."
+DATABASE_UNAVAILABLE: Final = "The database cannot serve this request for now; retry shortly."
 RETRY_AFTER_SECONDS: Final = 5
 # nginx's status for a request the client closed: never sent (no one is there to read it), it
 # is what the usage record and the request log say. The API layer marks such a request in its

@@ -247,3 +247,16 @@ def _dump(engine: object) -> str:
             for row in connection.execute(select(table)):
                 parts.append(repr(tuple(row)))
     return "\n".join(parts)
+
+
+def test_an_unknown_scope_is_answered_with_the_scopes_there_are(
+    cli_env: dict[str, str], unique: str
+) -> None:
+    # It pointed to `keys create --help`, which listed none (a helper's docs audit).
+    workspace_id, email = _workspace(cli_env, unique)
+    base = ["keys", "create", "--workspace", workspace_id, "--user", email, "--name", "x"]
+    refused = run_cli([*base, "--scopes", "read:everything"], cli_env)
+    assert "read:clients" in refused.stderr
+    assert "write:webhooks" in refused.stderr
+    helped = run_cli(["keys", "create", "--help"], cli_env)
+    assert "read:revenue-intelligence" in helped.stdout

@@ -56,6 +56,7 @@ from billabled.idempotency.service import (
     MAX_KEY_LENGTH,
     IdempotencyInProgress,
     IdempotencyMismatch,
+    InvalidIdempotencyKey,
 )
 from billabled.kit.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ListParams
 from billabled.kit.query import QueryModel, openapi_parameters, query_model_of
@@ -63,6 +64,7 @@ from billabled.middleware import DATABASE_UNAVAILABLE
 from billabled.models.membership import Role
 from billabled.models.workspace import Plan
 from billabled.ratelimit import PLAN_LIMITS_PER_MINUTE, WINDOW_SECONDS
+from billabled.time_entry.validation import FORBIDDEN_USER_MESSAGE, ForbiddenUser
 
 OPENAPI_PATH: Final = f"{API_PREFIX}/openapi.json"
 OPENAPI_VERSION: Final = "3.1.0"
@@ -172,7 +174,17 @@ _SCHEMAS: Final[JsonObject] = {
                     },
                     "requestId": {
                         "type": "string",
-                        "description": "The request id (500 only).",
+                        "description": "The request id (500 and 503), as in `X-Request-Id`.",
+                    },
+                    "resource": {
+                        "type": "string",
+                        "description": "What was not found (`not_found` of a path's id), e.g. "
+                        "`time entry`.",
+                    },
+                    "reason": {
+                        "type": "string",
+                        "enum": ["submitted", "approved", "invoiced"],
+                        "description": "Why a time entry is `locked`.",
                     },
                     "dependents": {
                         "type": "object",
@@ -251,7 +263,10 @@ _FIELD_EXAMPLE: Final = {
 
 _ERROR_RESPONSES: Final = {
     "BadRequest": _ErrorResponse(
-        400, "The body is not valid JSON (`malformed_json`).", (MalformedJson(),)
+        400,
+        "The body is not valid JSON (`malformed_json`). Bytes that are not HTTP/1.1 are refused "
+        "before routing (`malformed_request`), and the connection closed.",
+        (MalformedJson(),),
     ),
     "Unauthorized": _ErrorResponse(
         401,
@@ -261,12 +276,16 @@ _ERROR_RESPONSES: Final = {
     "Forbidden": _ErrorResponse(
         403,
         "The key lacks the scope this operation needs (`insufficient_scope`, naming it in "
-        "`requiredScope`): not granted, or not allowed by its creator's current role.",
+        "`requiredScope`): not granted, or not allowed by its creator's current role. On time "
+        "entries, a member's key naming another person's `userId` (`forbidden_user`). A stored "
+        "`Idempotency-Key` answer the key no longer has the permissions for (`forbidden`, a "
+        "safeguard: the checks above answer first).",
         (
             InsufficientScope(
                 f"This request needs the {_SCOPE_EXAMPLE} scope: the key was not granted it.",
                 requiredScope=_SCOPE_EXAMPLE,
             ),
+            ForbiddenUser(FORBIDDEN_USER_MESSAGE),
         ),
     ),
     "NotFound": _ErrorResponse(
@@ -292,9 +311,16 @@ _ERROR_RESPONSES: Final = {
     ),
     "ValidationFailed": _ErrorResponse(
         422,
-        "Invalid input (`validation_failed`, with the failing fields in `errors`), or an "
-        "`Idempotency-Key` reused with a different request (`idempotency_mismatch`).",
-        (ValidationFailed(errors=[_FIELD_EXAMPLE]), IdempotencyMismatch()),
+        "Invalid input (`validation_failed`, with the failing fields in `errors`), an "
+        "`Idempotency-Key` reused with a different request (`idempotency_mismatch`), or one that "
+        "is empty, too long or not printable ASCII (`idempotency_key_invalid`).",
+        (
+            ValidationFailed(errors=[_FIELD_EXAMPLE]),
+            IdempotencyMismatch(),
+            InvalidIdempotencyKey(
+                f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."
+            ),
+        ),
     ),
     "RateLimited": _ErrorResponse(
         429,
@@ -456,10 +482,14 @@ Every error has the real HTTP status and one shape:
 }}
 ```
 
-Branch on `code`. Statuses: `400` malformed JSON, `401` key, `403` scope, `404` not found (also
-for another workspace's ids), `405` method, `409` conflict, `413` body too large, `415` not JSON,
-`422` validation (with `errors`), `429` rate limit, `500` our fault (with `requestId`). Every
-response carries `X-Request-Id`; quote it when you contact support.
+Branch on `code`. Statuses: `400` malformed JSON (`malformed_json`) or HTTP
+(`malformed_request`), `401` key, `403` scope, `404` not found (also for another workspace's ids),
+`405` method (`method_not_allowed`, with `Allow`), `408` the request did not arrive in time
+(`request_timeout`), `409` conflict, `413` body too large, `415` not JSON, `422` validation (with
+`errors`), `429` rate limit, `431` headers too large (`request_header_fields_too_large`), `500` our
+fault (with `requestId`), `501` not built yet (`not_implemented`), `503` the database cannot
+serve for now (with `Retry-After`). Every response carries `X-Request-Id`; quote it when you
+contact support.
 
 ## Pagination
 

@@ -11,7 +11,7 @@ import typer
 from billabled.api_key import repository as key_repository
 from billabled.api_key.service import create_api_key, key_json, parse_duration, revoke_api_key
 from billabled.audit.service import SYSTEM
-from billabled.auth.scopes import ceiling, parse_scopes
+from billabled.auth.scopes import Scope, ceiling, parse_scopes
 from billabled.cli.common import (
     cli_errors,
     fail,
@@ -28,6 +28,8 @@ from billabled.usage.service import usage_summary
 from billabled.user import repository as user_repository
 from billabled.user.service import normalise_email
 
+_SCOPE_NAMES = ", ".join(scope.value for scope in Scope)
+
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
 
@@ -40,7 +42,8 @@ def keys_create(
         str,
         typer.Option(
             "--scopes",
-            help="Comma-separated scopes, or `all` for every scope the creator's role allows.",
+            help="Comma-separated scopes, or `all` for every scope the creator's role allows. "
+            f"The scopes: {_SCOPE_NAMES}.",
         ),
     ],
     expires_in: Annotated[
@@ -56,7 +59,7 @@ def keys_create(
             wants_all = scopes.strip() == "all"
             requested = parse_scopes(scopes)
         except ValueError as exc:
-            fail(f"{exc}; see the scopes in `billabled keys create --help` or SPEC §4")
+            fail(f"{exc}; the scopes are {_SCOPE_NAMES}, or all")
         require_current_schema(settings)
         pepper = derive_pepper(settings.resolved_secret_key)
 

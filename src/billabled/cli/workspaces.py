@@ -23,8 +23,10 @@ from billabled.user.service import add_member, change_role, parse_role, remove_m
 from billabled.workspace import repository as workspace_repository
 from billabled.workspace.service import create_workspace, parse_plan
 
-workspaces_app = typer.Typer(help="Create and inspect workspaces.", no_args_is_help=True)
-users_app = typer.Typer(help="Add people to workspaces.", no_args_is_help=True)
+workspaces_app = typer.Typer(help="Create workspaces.", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Add people to workspaces, change their roles, remove them.", no_args_is_help=True
+)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")]
 
