@@ -263,6 +263,7 @@ class Ceiling:
                 "plan": row.plan,
                 "currency": row.currency,
                 "timeZone": row.time_zone,
+                "weekStart": row.week_start,
             },
             "key": {
                 "id": row.id,

@@ -388,8 +388,8 @@ def self_check(ours: str, ceiling: str, listed: list[Scenario]) -> list[str]:
 def _principal(manifest: dict[str, Any], role: Role, user_id: str) -> Principal:
     return Principal(
         workspace_id=manifest["workspaceId"], workspace_name="", plan="business", currency="USD",
-        time_zone="UTC", user_id=user_id, user_name="", user_email="", role=role, key_id="k",
-        key_name="", key_prefix="", key_expires_at=None, granted_scopes=frozenset(),
+        time_zone="UTC", week_start=1, user_id=user_id, user_name="", user_email="", role=role,
+        key_id="k", key_name="", key_prefix="", key_expires_at=None, granted_scopes=frozenset(),
         effective_scopes=frozenset(),
     )  # fmt: skip
 

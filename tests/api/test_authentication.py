@@ -198,3 +198,14 @@ def test_the_api_served_under_a_path_prefix_still_authenticates(
     assert answered.json()["key"]["id"] == owner_key.id
     assert refused.status_code == 401
     assert error_code(refused) == "api_key_missing"
+
+
+def test_me_says_how_the_workspace_counts_its_days_and_weeks(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    # Dates of work are days in the workspace's zone; a week starts on its weekStart (SPEC §3).
+    # Integrators building weekly views had no way to learn it (a helper's time audit).
+    factory.sql("UPDATE workspace SET week_start = 7 WHERE id = :id", id=workspace.id)
+    me = client.get("/api/v1/me", headers=owner_key.headers).json()
+    assert me["workspace"]["timeZone"] == "UTC"
+    assert me["workspace"]["weekStart"] == 7

@@ -40,6 +40,7 @@ class KeyRow:
     plan: str
     currency: str
     time_zone: str
+    week_start: int
     role: str | None
     user_name: str
     email: str
@@ -63,8 +64,8 @@ def _scopes(value: Any) -> list[str]:
 
 
 def _key_row(record: asyncpg.Record) -> KeyRow:
-    # The statement's first fifteen columns are KeyRow's fields, in order.
-    values = list(record.values())[:15]
+    # The statement's first sixteen columns are KeyRow's fields, in order.
+    values = list(record.values())[:16]
     values[4] = _scopes(values[4])
     return KeyRow(*values)
 

@@ -21,6 +21,7 @@ class Principal:
     plan: str
     currency: str
     time_zone: str
+    week_start: int  # ISO weekday the workspace's weeks start on, 1 (Monday) to 7
     user_id: str
     user_name: str
     user_email: str

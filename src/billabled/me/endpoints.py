@@ -31,6 +31,7 @@ async def me(principal: AnyKey, request: Request) -> JsonResponse:
                 "plan": principal.plan,
                 "currency": principal.currency,
                 "timeZone": principal.time_zone,
+                "weekStart": principal.week_start,
             },
             "key": {
                 "id": principal.key_id,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import Field
+
 from billabled.auth.scopes import Scope
 from billabled.kit.schema import ApiModel
 from billabled.models.membership import Role
@@ -15,7 +17,12 @@ class MeWorkspace(ApiModel):
     name: str
     plan: Plan
     currency: str
-    time_zone: str
+    time_zone: str = Field(
+        description="IANA zone of the workspace: a time entry's `date` is its start's day there."
+    )
+    week_start: int = Field(
+        ge=1, le=7, description="ISO weekday its weeks start on: 1 (Monday) to 7 (Sunday)."
+    )
 
 
 class MeKey(ApiModel):
