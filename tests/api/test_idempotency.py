@@ -401,3 +401,36 @@ def test_a_replay_the_key_may_not_have_never_runs_the_request_again(
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "forbidden"
     assert things_created(factory, workspace) == 1
+
+
+def test_a_refusal_kept_for_someone_elses_time_is_not_replayed_once_the_creator_is_a_member(
+    client: TestClient, factory: Factory, workspace: Workspace
+) -> None:
+    # A 422 is kept, with what the request relied on: a manager's right to others' time.
+    manager = factory.member(workspace, Role.MANAGER)
+    someone = factory.user_id(workspace, factory.member(workspace, Role.MEMBER))
+    key = factory.key(workspace, email=manager, scopes=frozenset({Scope.WRITE_TIME}))
+    body = {"userId": someone, "projectId": "proj_nope", "date": "2026-12-04", "durationSeconds": 9}
+    headers = {**key.headers, "Idempotency-Key": "refused-for-someone"}
+    assert client.post("/api/v1/time-entries", json=body, headers=headers).status_code == 422
+    factory.set_role(workspace, manager, Role.MEMBER)
+    again = client.post("/api/v1/time-entries", json=body, headers=headers)
+    assert again.status_code == 403
+    assert again.json()["error"]["code"] == "forbidden_user"
+
+
+def test_a_403_kept_by_an_earlier_release_lets_the_retry_run(
+    api: TestClient, factory: Factory, workspace: Workspace, owner_key: Key, unique: str
+) -> None:
+    # Releases before 0014 kept 403s (and a process of one may still, during a rolling deploy).
+    headers = {**owner_key.headers, "Idempotency-Key": unique}
+    assert api.post(URL, json={"name": "x", "outcome": "conflict"}, headers=headers).status_code
+    factory.sql(
+        "UPDATE idempotency_record SET response_status = 403, relied_on = NULL WHERE key = :k",
+        k=unique,
+    )
+    retried = api.post(URL, json={"name": "x", "outcome": "conflict"}, headers=headers)
+    assert retried.status_code == 409  # ran again: the refusal it gives now, not the old 403
+    assert "idempotent-replayed" not in retried.headers
+    replayed = api.post(URL, json={"name": "x", "outcome": "conflict"}, headers=headers)
+    assert replayed.headers["idempotent-replayed"] == "true"

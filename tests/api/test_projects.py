@@ -251,6 +251,9 @@ def test_another_workspaces_client_or_tag_is_unknown(
     # Every failing reference is listed, not the first alone (a helper's docs audit).
     both = problem({"clientId": "cli_missing", "tagIds": ["tag_missing"]})
     assert both[0] == ["clientId", "tagIds"]
+    # The billing rules' too, in the same 422 (a review of the change).
+    retainer_without_terms = {"clientId": "cli_missing", "billingType": "retainer"}
+    assert problem(retainer_without_terms)[0] == ["clientId", "retainer"]
     assert "cli_missing" in both[1]
     assert "tag_missing" in both[1]
 

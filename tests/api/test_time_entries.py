@@ -206,6 +206,7 @@ def test_a_duration_from_start_and_end_is_rounded_to_the_second(
         ({"start": "2026-03-02T10:00:00Z", "end": "2026-03-03T10:00:00.499999Z"}, ["end"]),
         # A leap second: refused, saying so (was "a valid datetime or date, extra characters").
         ({"start": "2016-12-31T23:59:60Z", "end": "2017-01-01T00:30:00Z"}, ["start"]),
+        ({"start": "2016-12-31T23:59:61Z", "end": "2017-01-01T00:30:00Z"}, ["start"]),
         ({"start": "2026-03-02T09:00:00", "end": "2026-03-02T10:00:00Z"}, ["start"]),
         ({"start": "2026-03-02T09:00:00Z", "end": "2026-03-02T10:00:00"}, ["end"]),
         ({"start": "0001-01-01T00:30:00+01:00", "end": "0001-01-01T01:00:00+01:00"}, None),
@@ -241,6 +242,8 @@ def test_the_shape_of_the_time_is_checked(
     for error in response.json()["error"]["errors"]:
         if ":60" in str(fields):
             assert "a leap second (:60) is not taken" in error["message"]
+        if ":61" in str(fields):
+            assert "seconds must be 00 to 59" in error["message"]
         if "\uff12" in str(fields):  # the rule that refuses every other non-date, by name
             assert error["type"] == "value_error"
 

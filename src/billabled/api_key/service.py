@@ -24,7 +24,7 @@ from billabled.kit.time import utcnow
 from billabled.models.api_key import ApiKey
 
 MAX_NAME_LENGTH = 100
-_DURATION = re.compile(r"^\s*(\d{1,5})\s*([mhdw])\s*$")
+_DURATION = re.compile(r"^\s*(\d{1,5})\s*([mhdw])\s*$", re.ASCII)
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 

@@ -153,15 +153,20 @@ async def claim(
                 ).where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
             )
         ).one()
-        if record.created_at < now - RETENTION:
-            # Expired: the key may be used afresh, by one request. The record as read is the
-            # condition, so of requests racing for it one claims it; the others find the claim.
+        # Expired, the key may be used afresh. So may a kept 403 (releases before 0014 kept
+        # them, and a process of one may still during a rolling deploy): it changed nothing, and
+        # is about permissions a promotion may have changed since.
+        expired = record.created_at < now - RETENTION
+        if expired or (record.fingerprint == request_fingerprint and record.response_status == 403):
+            # By one request: the record as read is the condition, so of requests racing for it
+            # one claims it; the others find the claim.
             renewed = await connection.execute(
                 update(IdempotencyRecord)
                 .where(
                     IdempotencyRecord.api_key_id == api_key_id,
                     IdempotencyRecord.key == key,
                     IdempotencyRecord.created_at == record.created_at,
+                    IdempotencyRecord.state == record.state,
                 )
                 .values(
                     **values,

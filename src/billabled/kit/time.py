@@ -55,7 +55,9 @@ _RFC_3339: Final = re.compile(
 
 
 # An RFC 3339 time whose offset's `+` was decoded to a space.
-_PLUS_AS_SPACE: Final = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)? \d\d:\d\d")
+_PLUS_AS_SPACE: Final = re.compile(
+    r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)? \d\d:\d\d", re.ASCII
+)
 
 
 def time_text(value: Any) -> Any:
@@ -69,6 +71,8 @@ def time_text(value: Any) -> Any:
         if rfc_3339.group(1) == "60":
             # RFC 3339 allows it; Python's datetime (and so every system that stores one) not.
             raise ValueError("a leap second (:60) is not taken: send :59.999999 or the next second")
+        if rfc_3339.group(1) > "60":
+            raise ValueError("seconds must be 00 to 59")
         return value
     if isinstance(value, str) and _PLUS_AS_SPACE.fullmatch(value):
         # `?updatedSince=2026-03-02T09:00:00+01:00` unencoded: a query string's `+` is a space.

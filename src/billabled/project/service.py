@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billabled.api.resources import HasDependents, get_or_404, refuse_delete
 from billabled.auth.principal import Principal
-from billabled.errors import FieldError, ValidationFailed, field_error, invalid_fields
+from billabled.errors import FieldError, field_error, invalid_fields
 from billabled.event.service import record_change
 from billabled.event.tombstones import record_deletion
 from billabled.kit.time import utcnow
@@ -71,7 +71,7 @@ async def _tag_errors(
     return [field_error("tagIds", f"No tag {listed} in this workspace.", "not_found")]
 
 
-def _check_billing(project: Project) -> None:
+def _billing_errors(project: Project) -> list[FieldError]:
     """The billing rules, on the record as it would be saved."""
     errors = []
     has_retainer = any(
@@ -110,8 +110,7 @@ def _check_billing(project: Project) -> None:
                 "not_allowed",
             )
         )
-    if errors:
-        raise ValidationFailed("The billing terms do not fit the billing type.", errors=errors)
+    return errors
 
 
 def _set_retainer(project: Project, terms: dict[str, Any] | None) -> None:
@@ -132,16 +131,13 @@ async def create_project(
     client, errors = await _client_and_errors(session, principal, body.client_id)
     tag_ids = _unique(body.tag_ids)
     errors += await _tag_errors(session, principal, tag_ids)
-    if errors:
-        raise invalid_fields("project", errors)
-    assert client is not None
     project = Project(
         workspace_id=principal.workspace_id,
-        client_id=client.id,
+        client_id=body.client_id,
         name=body.name,
         code=body.code,
         billing_type=body.billing_type.value,
-        currency=client.currency,
+        currency=client.currency if client else None,
         hourly_rate_minor=body.hourly_rate_minor,
         fixed_fee_minor=body.fixed_fee_minor,
         budget_seconds=body.budget_seconds,
@@ -149,7 +145,9 @@ async def create_project(
         status=body.status.value,
     )
     _set_retainer(project, body.retainer.model_dump() if body.retainer else None)
-    _check_billing(project)
+    errors += _billing_errors(project)
+    if errors:
+        raise invalid_fields("project", errors)
     session.add(project)
     await session.flush()
     await repository.replace_tags(session, project.id, (), tag_ids)
@@ -207,8 +205,8 @@ async def update_project(
     for field, value in changes.items():
         # Enums are stored as their plain values.
         setattr(project, field, getattr(value, "value", value))
-    if check_billing:
-        _check_billing(project)
+    if check_billing and (billing_errors := _billing_errors(project)):
+        raise invalid_fields("project", billing_errors)
 
     if tag_ids != current_tags:
         await repository.replace_tags(session, project.id, current_tags, tag_ids)
