@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # single-entry POSTs ran at ~290/s with a pool of 10, ~400/s with 20 (docs/benchmarks.md).
     db_pool_size: int = Field(default=20, ge=1, le=200)
     db_pool_overflow: int = Field(default=10, ge=0, le=200)
+    # How long a request waits for a pooled connection to come free before its 503: requests
+    # stuck on a lock hold every connection, and the others (on other tables) must not queue
+    # behind them for SQLAlchemy's default 30 s.
+    db_pool_timeout_seconds: float = Field(default=5, gt=0, le=3600)
     # PostgreSQL: a statement running longer is cancelled, and a lock waited on longer (a
     # migration's, a long transaction's) is given up: the request answers 503 with Retry-After
     # instead of hanging. The client stops waiting a little after the statement timeout, for a
@@ -80,6 +84,13 @@ class Settings(BaseSettings):
     # to arrive (408 beyond): httptools bounds neither (`http_protocol`, `api.platform`).
     max_request_head_bytes: int = Field(default=64 * 1024, ge=8 * 1024, le=1024 * 1024)
     request_read_timeout_seconds: float = Field(default=60, gt=0, le=3600)
+    # How long a connection is kept open, idle, after an answer: longer than clients and proxies
+    # keep theirs (httpx 5 s, load balancers often 60 s), so that the client, not the server,
+    # closes an idle connection, and no request is sent on one the server is closing.
+    keep_alive_seconds: float = Field(default=75, gt=0, le=3600)
+    # How long a stopping server (SIGTERM) lets requests in flight finish before it cancels them
+    # and flushes what it buffered: under the 30 s orchestrators usually allow before SIGKILL.
+    shutdown_timeout_seconds: float = Field(default=20, gt=0, le=3600)
 
     @field_validator("redis_url")
     @classmethod

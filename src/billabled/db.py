@@ -178,6 +178,7 @@ def create_app_engine(settings: Settings) -> AsyncEngine:
         kwargs.update(
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
             pool_recycle=1800,
             connect_args=postgres_connect_args(settings),
         )

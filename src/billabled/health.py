@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 
 from billabled.api.routing import ApiRoute
 from billabled.errors import ServiceUnavailable
+from billabled.middleware import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 
 router = APIRouter(tags=["health"], include_in_schema=False, route_class=ApiRoute)
 
@@ -25,5 +26,10 @@ async def readyz(request: Request) -> dict[str, str]:
     try:
         await request.app.state.database.ping()
     except Exception as exc:
-        raise ServiceUnavailable("The database is not reachable.") from exc
+        # As the API's 503 says it (`answer_unhandled`), without logging a traceback per probe.
+        raise ServiceUnavailable(
+            DATABASE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            requestId=request.scope["state"].get("request_id"),
+        ) from exc
     return {"status": "ready", "rateLimits": request.app.state.platform.limiter.counting}

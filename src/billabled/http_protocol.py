@@ -16,9 +16,10 @@ proxy's; a server reachable directly has them here.
   the 431 follows their answers. Trailers over it close the connection: the request never
   arrived whole. A refused request, and whatever follows it on the connection, never reaches
   the app (the parser goes on through the data it was given; its reports are dropped).
-- Time: from the moment the server waits for a request (the connection opened, or the previous
-  answer sent with nothing queued) its head must be complete within
-  `request_read_timeout_seconds`: 408 then close, or a plain close when nothing was asked. A
+- Time: from the moment the server waits for a request its head must be complete within
+  `request_read_timeout_seconds` of the connection's opening, or `keep_alive_seconds` (when
+  longer) of the previous answer sent with nothing queued: 408 then close, or a plain close
+  when nothing was asked. A
   client that stops reading its answers (the transport's buffer full) has as long to start
   again before the connection is dropped.
   The body's time is bounded where it is read (`api.platform`).
@@ -49,17 +50,21 @@ _READ_BEFORE_RUN = frozenset({"POST", "PUT", "PATCH"})
 
 
 @cache
-def _limits() -> tuple[int, float]:
-    """(head bytes, head seconds), read once per process from the environment, as the app's
-    own settings are (worker processes are started without the CLI's arguments)."""
+def _limits() -> tuple[int, float, float]:
+    """(head bytes, head seconds, idle seconds), read once per process from the environment, as
+    the app's own settings are (worker processes are started without the CLI's arguments)."""
     settings = Settings()
-    return settings.max_request_head_bytes, settings.request_read_timeout_seconds
+    return (
+        settings.max_request_head_bytes,
+        settings.request_read_timeout_seconds,
+        settings.keep_alive_seconds,
+    )
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._max_head_bytes, self._head_seconds = _limits()
+        self._max_head_bytes, self._head_seconds, self._idle_seconds = _limits()
         self._head_bytes = 0  # the current request's line, headers and trailers, as reported
         self._head_raw = 0  # the bytes of reads that began and ended inside the current head
         self._message = 0  # requests begun on this connection
@@ -121,8 +126,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse(*self._pending_refusal)
         elif not self._answering() and self._head_timer is None:
             # Nothing queued: the next request's head (or what else comes: blank lines, the
-            # rest of a body answered early) is timed from now.
-            self._await_head()
+            # rest of a body answered early) is timed from now, for as long as the connection
+            # is kept alive.
+            self._await_head(max(self._head_seconds, self._idle_seconds))
 
     # --- parser callbacks ------------------------------------------------------------------
 
@@ -217,9 +223,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def _answering(self) -> bool:
         return self.cycle is not None and not self.cycle.response_complete
 
-    def _await_head(self) -> None:
+    def _await_head(self, seconds: float | None = None) -> None:
         self._stop_head_timer()
-        self._head_timer = self.loop.call_later(self._head_seconds, self._head_timed_out)
+        self._head_timer = self.loop.call_later(seconds or self._head_seconds, self._head_timed_out)
 
     def _stop_head_timer(self) -> None:
         if self._head_timer is not None:

@@ -34,6 +34,9 @@ import structlog
 from limits import RateLimitItemPerMinute
 from limits.errors import StorageError
 from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from billabled.models.workspace import Plan
@@ -325,6 +328,11 @@ class RateLimiter:
             max_connections=REDIS_CONNECTIONS,
             socket_timeout=REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            # A pooled connection Redis closed (a restart, a failover, its idle `timeout`) is
+            # found dead when next used: one retry on a new connection, or each such connection
+            # counted as an outage once. Not on a timeout: a Redis that hangs is not waited
+            # for twice.
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         return cls(RedisCounts(pool))
 

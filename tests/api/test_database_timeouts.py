@@ -173,3 +173,50 @@ def test_a_transaction_the_database_rolled_back_for_a_deadlock_or_a_conflict_is_
         factory.sql(f"DROP TRIGGER {function}_on_insert ON client")
         factory.sql(f"DROP FUNCTION {function}()")
     _assert_503(response)
+
+
+def test_a_request_waits_for_a_pooled_connection_only_briefly(
+    settings: Settings, database_url: str, owner_key: Key
+) -> None:
+    """Requests stuck on a lock held every pooled connection, and the others (on other tables,
+    `/readyz` too) queued 30 s for one, SQLAlchemy's default (a helper's soak audit)."""
+    import httpx
+
+    from tests.api.conftest import serve
+
+    engine = create_sync_engine(database_url)
+    tight = _settings(
+        settings,
+        db_pool_size=1,
+        db_pool_overflow=0,
+        db_lock_timeout_seconds=8,
+        db_pool_timeout_seconds=0.5,
+    )
+    answers: list[int] = []
+    try:
+        with engine.connect() as holder, serve(create_app(tight)) as base:
+            lock = holder.begin()
+            holder.execute(text("LOCK TABLE client IN ACCESS EXCLUSIVE MODE"))
+            timer = threading.Timer(15, lock.rollback)  # a failing test does not hang
+            timer.start()
+            stuck = threading.Thread(
+                target=lambda: answers.append(
+                    httpx.get(f"{base}{CLIENTS}", headers=owner_key.headers, timeout=30).status_code
+                )
+            )
+            stuck.start()
+            time.sleep(1)  # it holds the one pooled connection, waiting for the lock
+            started = time.monotonic()
+            other = httpx.get(f"{base}/api/v1/tags", headers=owner_key.headers, timeout=30)
+            ready = httpx.get(f"{base}/readyz", timeout=30)
+            waited = time.monotonic() - started
+            lock.rollback()
+            timer.cancel()
+            stuck.join(timeout=30)
+    finally:
+        engine.dispose()
+    _assert_503(other)
+    assert ready.status_code == 503
+    assert ready.headers["retry-after"] == "5"
+    assert waited < 4
+    assert answers == [200]  # the lock came free before its lock timeout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
 import sys
@@ -111,6 +112,9 @@ def serve(
         server_header=False,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         http=BoundedHttpToolsProtocol,
+        # uvicorn's own idle timer: as long as ours (`http_protocol`), which closes first.
+        timeout_keep_alive=math.ceil(settings.keep_alive_seconds),
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_seconds),
     )
     # As `uvicorn.run` does, on the socket bound above.
     server = uvicorn.Server(config)
