@@ -130,3 +130,58 @@ def test_the_reference_documents_the_rule(client: TestClient) -> None:
     schemas = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
     pattern = schemas["TagCreate"]["properties"]["name"]["pattern"]
     assert pattern == "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+
+
+def _entry(factory: Factory, workspace: Workspace) -> dict[str, str | int]:
+    project_id = factory.project(workspace, factory.client(workspace))
+    return {"projectId": project_id, "date": "2026-03-02", "durationSeconds": 60}
+
+
+def _work(factory: Factory, workspace: Workspace) -> dict[str, str | int]:
+    project_id = factory.project(workspace, factory.client(workspace))
+    return {
+        "userId": workspace.owner_id,
+        "projectId": project_id,
+        "date": "2026-03-02",
+        "plannedSeconds": 60,
+    }
+
+
+FREE_TEXT = [
+    pytest.param("/api/v1/time-entries", _entry, "description", id="time entry description"),
+    pytest.param("/api/v1/schedule", _work, "note", id="scheduled work note"),
+    pytest.param("/api/v1/clients", lambda f, w: {"name": "Named"}, "address", id="client address"),
+]
+
+
+@pytest.mark.parametrize(("path", "body_of", "field"), FREE_TEXT)
+def test_free_text_keeps_its_lines_and_refuses_other_control_characters(
+    client: TestClient,
+    factory: Factory,
+    workspace: Workspace,
+    owner_key: Key,
+    path: str,
+    body_of: Callable[[Factory, Workspace], dict[str, str | int]],
+    field: str,
+) -> None:
+    # A terminal escape or a C1 control in a description reached every list, export and
+    # terminal that shows it (names refused them already).
+    lines = "Wireframes:\n\t- homepage\r\n\t- pricing"
+    created = client.post(path, json={**body_of(factory, workspace), field: lines},
+                          headers=owner_key.headers)  # fmt: skip
+    assert created.status_code == 201, created.text
+    assert created.json()[field] == lines
+    for value, where in (
+        ("\x1b[31mred", "U+001B"),
+        ("page\x0cbreak", "U+000C"),
+        ("\x85", "U+0085"),
+    ):
+        refused = client.post(path, json={**body_of(factory, workspace), field: value},
+                              headers=owner_key.headers)  # fmt: skip
+        assert refused.status_code == 422, value
+        error = refused.json()["error"]["errors"][0]
+        assert (error["field"], error["type"]) == (field, "control_character")
+        assert where in error["message"]
+        changed = client.patch(f"{path}/{created.json()['id']}", json={field: value},
+                               headers=owner_key.headers)  # fmt: skip
+        assert changed.status_code == 422

@@ -10,7 +10,7 @@ from pydantic.types import Strict
 
 from billabled.kit.currency import Currency
 from billabled.kit.schema import ApiModel, NotNull, UpdateModel
-from billabled.kit.text import Name
+from billabled.kit.text import Name, free_text
 from billabled.models.client import Client as ClientRow
 
 RateMinor = Annotated[int, Strict(), Field(ge=0, le=100_000_000)]
@@ -33,7 +33,7 @@ class ClientCreate(ApiModel):
     name: Name
     email: EmailStr | None = None
     currency: Currency | None = Field(default=None, description="Default: the workspace's.")
-    address: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    address: Annotated[str, *free_text(2000)] | None = None
     default_hourly_rate_minor: RateMinor | None = None
     archived: StrictBool = False
     external_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
@@ -45,7 +45,7 @@ class ClientUpdate(UpdateModel):
     name: NotNull[Name] = None
     email: EmailStr | None = None
     currency: NotNull[Currency] = None
-    address: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    address: Annotated[str, *free_text(2000)] | None = None
     default_hourly_rate_minor: RateMinor | None = None
     archived: NotNull[StrictBool] = None
     external_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None

@@ -5,12 +5,14 @@
   Before, NFC and NFD "Café" were two tags of one workspace despite its unique-name rule.
 - **No control characters** (Unicode category Cc: U+0000 to U+001F, U+007F to U+009F). A tab, line
   break or terminal escape in a name breaks the lists, exports and terminals that show it.
-  Descriptions and notes are free text and keep their line breaks.
+  Free text (descriptions, notes, addresses) keeps its tabs and line breaks, and refuses the
+  other control characters the same way (`FreeText`).
 - **Trimmed**, then required and bounded, as before.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated, Any, Final
 
@@ -48,6 +50,33 @@ def _name(max_length: int) -> tuple[Any, ...]:
         AfterValidator(_refuse_control_characters),
         BeforeValidator(nfc),
         SchemaKeywords(pattern=_NO_CONTROL_CHARACTERS),
+    )
+
+
+# Control characters but tab, line feed and carriage return (NUL is refused earlier, for every
+# string, as `string_nul`), and the same rule for the OpenAPI document's readers.
+_OTHER_CONTROLS: Final = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_NO_CONTROLS_BUT_LINES: Final = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+
+
+def _refuse_control_characters_but_lines(value: str) -> str:
+    found = _OTHER_CONTROLS.search(value)  # one pass in C: descriptions run to 10,000 characters
+    if found:
+        where = f"U+{ord(found.group()):04X}, character {found.start() + 1}"
+        raise PydanticCustomError(
+            CONTROL_CHARACTER,
+            f"must not contain control characters but tabs and line breaks ({where})",
+        )
+    return value
+
+
+def free_text(max_length: int) -> tuple[Any, ...]:
+    """Free text up to `max_length` characters, as sent, without control characters but tabs
+    and line breaks (for `Annotated[str, *free_text(n)]`)."""
+    return (
+        StringConstraints(max_length=max_length),
+        AfterValidator(_refuse_control_characters_but_lines),
+        SchemaKeywords(pattern=_NO_CONTROLS_BUT_LINES),
     )
 
 

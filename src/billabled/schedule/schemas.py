@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from billabled.kit.schema import ApiModel, NotNull, UpdateModel
+from billabled.kit.text import free_text
 from billabled.kit.time import RequestDate
 
 IsoDate = RequestDate
@@ -24,7 +25,7 @@ WorkDate = Annotated[
 PlannedSeconds = Annotated[
     int, Field(strict=True, ge=1, le=86_400, description="Planned seconds, 1 to 86400 (a day).")
 ]
-Note = Annotated[str, StringConstraints(max_length=2000)]
+Note = Annotated[str, *free_text(2000)]
 RecordId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 

@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic.types import Strict
 
 from billabled.kit.schema import ApiModel, NotNull, SchemaKeywords, UpdateModel
+from billabled.kit.text import free_text
 from billabled.kit.time import YEARS_PATTERN, RequestDate, plausible_date, time_text
 from billabled.models.time_entry import TimeEntryStatus
 from billabled.time_entry.rates import amount_minor
@@ -56,7 +57,7 @@ Moment = Annotated[
 ]
 Day = RequestDate
 Duration = Annotated[int, Strict(), Field(ge=1, le=MAX_DURATION_SECONDS)]
-Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)]
+Description = Annotated[str, *free_text(MAX_DESCRIPTION_LENGTH)]
 TagIds = Annotated[list[Id], Field(max_length=MAX_TAGS_PER_ENTRY)]
 
 
