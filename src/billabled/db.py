@@ -171,6 +171,8 @@ def create_app_engine(settings: Settings) -> AsyncEngine:
     kwargs: dict[str, Any] = {
         "json_serializer": _json_dumps,
         "pool_pre_ping": False,
+        # A request waits this long for a pooled connection to come free, then answers 503.
+        "pool_timeout": settings.db_pool_timeout_seconds,
         # A failed statement's error names it, not its values (the log is no place for them).
         "hide_parameters": True,
     }
@@ -178,7 +180,6 @@ def create_app_engine(settings: Settings) -> AsyncEngine:
         kwargs.update(
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_overflow,
-            pool_timeout=settings.db_pool_timeout_seconds,
             pool_recycle=1800,
             connect_args=postgres_connect_args(settings),
         )

@@ -16,10 +16,10 @@ proxy's; a server reachable directly has them here.
   the 431 follows their answers. Trailers over it close the connection: the request never
   arrived whole. A refused request, and whatever follows it on the connection, never reaches
   the app (the parser goes on through the data it was given; its reports are dropped).
-- Time: from the moment the server waits for a request its head must be complete within
-  `request_read_timeout_seconds` of the connection's opening, or `keep_alive_seconds` (when
-  longer) of the previous answer sent with nothing queued: 408 then close, or a plain close
-  when nothing was asked. A
+- Time: a request's head must be complete within `request_read_timeout_seconds` of the
+  connection's opening, or of its own first byte; between an answer (with nothing queued) and
+  that first byte the connection waits `keep_alive_seconds` (when longer): 408 then close, or a
+  plain close when nothing was asked. A
   client that stops reading its answers (the transport's buffer full) has as long to start
   again before the connection is dropped.
   The body's time is bounded where it is read (`api.platform`).
@@ -137,6 +137,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._message += 1
         self._head_bytes = self._head_raw = 0
         self._in_head = True
+        if self._head_timer is not None:
+            # A head has begun: it has the read timeout from now, not the rest of a keep-alive.
+            left = self._head_timer.when() - self.loop.time()
+            self._await_head(min(left, self._head_seconds))
         super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
@@ -225,7 +229,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _await_head(self, seconds: float | None = None) -> None:
         self._stop_head_timer()
-        self._head_timer = self.loop.call_later(seconds or self._head_seconds, self._head_timed_out)
+        wait = self._head_seconds if seconds is None else seconds
+        self._head_timer = self.loop.call_later(wait, self._head_timed_out)
 
     def _stop_head_timer(self) -> None:
         if self._head_timer is not None:

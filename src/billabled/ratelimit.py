@@ -331,7 +331,9 @@ class RateLimiter:
             # A pooled connection Redis closed (a restart, a failover, its idle `timeout`) is
             # found dead when next used: one retry on a new connection, or each such connection
             # counted as an outage once. Not on a timeout: a Redis that hangs is not waited
-            # for twice.
+            # for twice. A connection lost after Redis ran a turn's counts but before their
+            # answers came back has them run again: those requests count twice, once. A limit
+            # errs toward strictness there, rather than counting per process for 5 s.
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         return cls(RedisCounts(pool))

@@ -151,6 +151,9 @@ FREE_TEXT = [
     pytest.param("/api/v1/time-entries", _entry, "description", id="time entry description"),
     pytest.param("/api/v1/schedule", _work, "note", id="scheduled work note"),
     pytest.param("/api/v1/clients", lambda f, w: {"name": "Named"}, "address", id="client address"),
+    pytest.param(
+        "/api/v1/clients", lambda f, w: {"name": "Named"}, "externalRef", id="client externalRef"
+    ),
 ]
 
 

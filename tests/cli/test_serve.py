@@ -689,6 +689,22 @@ def test_an_idle_connection_is_kept_for_the_keep_alive_time_then_closed(tmp_path
             assert connection.recv(65536) == b""  # then closed, without an answer
             assert 2 < time.monotonic() - started < 6
 
+        # Once a head begins it has the read timeout, not what is left of the keep-alive: a
+        # head trickled after an answer was given the whole keep-alive (a review).
+        with socket.create_connection((host, int(port)), timeout=15) as connection:
+            connection.sendall(get)
+            assert _statuses(answer()) == [200]
+            started = time.monotonic()
+            connection.settimeout(0.25)
+            refused = b""
+            for byte in get[:-2]:  # a byte every quarter of a second, reading between them
+                connection.sendall(bytes([byte]))
+                with contextlib.suppress(TimeoutError):
+                    if refused := connection.recv(65536):
+                        break
+            assert _statuses(refused) == [408], refused[:200]
+            assert time.monotonic() - started < 2.5
+
 
 def test_a_stopping_server_waits_for_slow_clients_only_so_long(tmp_path: Path) -> None:
     """One client sending its body a byte at a time held a SIGTERM for the 60 s read timeout,

@@ -36,7 +36,7 @@ class ClientCreate(ApiModel):
     address: Annotated[str, *free_text(2000)] | None = None
     default_hourly_rate_minor: RateMinor | None = None
     archived: StrictBool = False
-    external_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    external_ref: Annotated[str, StringConstraints(min_length=1), *free_text(200)] | None = None
 
 
 class ClientUpdate(UpdateModel):
@@ -48,7 +48,7 @@ class ClientUpdate(UpdateModel):
     address: Annotated[str, *free_text(2000)] | None = None
     default_hourly_rate_minor: RateMinor | None = None
     archived: NotNull[StrictBool] = None
-    external_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    external_ref: Annotated[str, StringConstraints(min_length=1), *free_text(200)] | None = None
 
 
 def client_json(client: ClientRow) -> dict[str, Any]:
