@@ -178,10 +178,12 @@ class RedisCounts:
 
     async def get_expiry(self, key: str) -> float:
         try:
-            ttl = await self._redis.ttl(f"{_REDIS_KEY_PREFIX}:{key}")
+            # In milliseconds: TTL's whole seconds, rounded, put the end up to half a second
+            # before Redis's, and a client that waited until then was refused again.
+            ttl_ms = await self._redis.pttl(f"{_REDIS_KEY_PREFIX}:{key}")
         except (RedisError, OSError) as exc:
             raise StorageError(exc) from exc
-        return max(int(ttl), 0) + time.time()
+        return max(int(ttl_ms), 0) / 1000 + time.time()
 
     async def delete(self, key: str) -> None:
         try:

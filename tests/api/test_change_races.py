@@ -164,3 +164,77 @@ def test_a_clients_currency_does_not_change_under_time_being_logged_for_it(
     assert response.json()["error"]["dependents"] == {"timeEntries": 1}
     project = httpx.get(f"{live_api}/api/v1/projects/{project_id}", headers=owner_key.headers)
     assert project.json()["currency"] == "USD"
+
+
+def moved_meanwhile(project_id: str, client_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """A project moved to another client, as the PATCH holds it: locked first, then changed."""
+    return [
+        ("SELECT id FROM project WHERE id = :id FOR UPDATE", {"id": project_id}),
+        (
+            "UPDATE project SET client_id = :client, updated_at = now() WHERE id = :id",
+            {"id": project_id, "client": client_id},
+        ),
+    ]
+
+
+@pytest.mark.parametrize("collection", ["/api/v1/time-entries", "/api/v1/schedule"])
+def test_work_logged_on_a_project_moving_to_another_client_waits_and_follows_it(
+    live_api: str,
+    database_url: str,
+    factory: Factory,
+    workspace: Workspace,
+    owner_key: Key,
+    collection: str,
+) -> None:
+    """The lookup joined the project to its client and waited for the move; PostgreSQL then
+    re-checked the moved row against the old client and dropped it: `no project 'proj_…'`, a
+    422 an Idempotency-Key replayed for 24 hours (a helper's multi-process audit)."""
+    project_id = factory.project(workspace, factory.client(workspace, "Acme"))
+    other_client = factory.client(workspace, "Globex")
+    body: dict[str, Any] = {"projectId": project_id, "date": "2026-03-02"}
+    if collection == ENTRIES:
+        body["durationSeconds"] = 3600
+    else:
+        body.update(userId=workspace.owner_id, plannedSeconds=3600)
+
+    response = request_during(
+        database_url,
+        moved_meanwhile(project_id, other_client),
+        "POST",
+        f"{live_api}{collection}",
+        body,
+        owner_key.headers,
+    )
+
+    assert response.status_code == 201, response.text
+    if collection == ENTRIES:
+        assert response.json()["clientId"] == other_client
+
+
+def test_a_tag_name_taken_by_a_racing_request_is_named_with_its_id(
+    live_api: str, database_url: str, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    """The unique index refused the name after the other request committed, and the 409 had
+    no `existingId` and named the tag as sent (a helper's multi-process audit)."""
+    tag_id = "tag_01racingracingracingracin"
+    taking = [
+        (
+            "INSERT INTO tag (id, workspace_id, name, created_at, updated_at) "
+            "VALUES (:id, :ws, 'Alpha', now(), now())",
+            {"id": tag_id, "ws": workspace.id},
+        )
+    ]
+
+    response = request_during(
+        database_url,
+        taking,
+        "POST",
+        f"{live_api}/api/v1/tags",
+        {"name": "ALPHA"},
+        owner_key.headers,
+    )
+
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["existingId"]) == ("tag_name_taken", tag_id)
+    assert "'Alpha'" in error["message"]

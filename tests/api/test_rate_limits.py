@@ -564,3 +564,35 @@ def test_a_pooled_redis_connection_closed_by_redis_is_replaced_not_taken_for_an_
     counts, counting = asyncio.run(count_across_a_kill())
     assert sorted(counts) == [1, 2, 3, 4, 5, 6]
     assert counting == "shared"
+
+
+@pytest.mark.skipif(
+    redis_test_url() is None, reason="needs BILLABLED_TEST_REDIS_URL (CI's second pass)"
+)
+def test_a_window_opened_by_another_process_ends_no_earlier_than_redis_says() -> None:
+    """A process that had not opened the window read its end with TTL, whole seconds rounded:
+    `X-RateLimit-Reset` could fall before the window's end, and a client that waited until
+    then was refused again (a helper's multi-process audit)."""
+    import redis
+
+    from billabled.ratelimit import RateLimiter
+
+    url = redis_test_url()
+    assert url is not None
+    bucket = f"key:reset-{uuid.uuid4().hex}"
+
+    async def count_in_two_processes(admin: redis.Redis) -> tuple[float, float]:
+        opener, other = RateLimiter.from_url(url), RateLimiter.from_url(url)
+        try:
+            await opener.count(bucket)
+            (stored,) = admin.keys(f"*{bucket}*")
+            admin.pexpire(stored, 59_400)  # the window ends 59.4 s from now
+            window = await other.count(bucket)
+            return window.reset_at, admin.pexpiretime(stored) / 1000
+        finally:
+            await opener.close()
+            await other.close()
+
+    with redis.Redis.from_url(url) as admin:
+        reported, ends = asyncio.run(count_in_two_processes(admin))
+    assert reported >= ends - 0.01

@@ -416,3 +416,26 @@ def test_a_mirror_paging_in_another_order_misses_no_change_made_between_its_page
         mirror.update((entry["id"], entry) for entry in again)
         mark = max([mark, *(entry["updatedAt"] for entry in again)])
         time.sleep(0.05)
+
+
+def test_a_cursor_continues_only_the_kind_of_list_it_was_made_for(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    """A sync's cursor sent without `updatedSince` listed changes made after its pass began,
+    and a mirror that followed `nextCursor` alone lost changes under concurrent writes; a list's
+    cursor sent with `updatedSince` took a new horizon on every page (a helper's audit)."""
+    project_id = factory.project(workspace)
+    first, _ = bulk(client, owner_key, [item(project_id, i) for i in range(2)])
+    since = f"updatedSince={quote(first['createdAt'])}"
+    sync = client.get(f"{BASE}?{since}&pageSize=1", headers=owner_key.headers).json()
+    listing = client.get(f"{BASE}?pageSize=1", headers=owner_key.headers).json()
+
+    for cursor, query in ((sync["nextCursor"], ""), (listing["nextCursor"], f"&{since}")):
+        refused = client.get(f"{BASE}?cursor={cursor}{query}", headers=owner_key.headers)
+        assert refused.status_code == 422, refused.text
+        (error,) = refused.json()["error"]["errors"]
+        assert error["field"] == "cursor"
+        assert "updatedSince" in error["message"]
+    # As its first page was asked: the pass goes on.
+    again = client.get(f"{BASE}?cursor={sync['nextCursor']}&{since}", headers=owner_key.headers)
+    assert again.status_code == 200

@@ -658,7 +658,20 @@ async def paginate(
     # could be listed after a change made before it on an earlier row, and a mirror's mark
     # (the largest time it applied) would pass the earlier one (a helper's review).
     settled: datetime | None = None
-    if params.updated_since is not None or include_deleted:
+    syncing = params.updated_since is not None or include_deleted
+    if cursor is not None and (cursor.horizon is not None) != syncing:
+        # A cursor goes on with the pass it was made for. A sync's, sent alone, listed changes
+        # made after its pass began (a mirror following `nextCursor` alone lost changes); a
+        # list's, sent with `updatedSince`, took a new horizon on every page.
+        raise _invalid(
+            "cursor",
+            "this cursor continues a list asked with updatedSince or includeDeleted: send them "
+            "with it, as on its first page"
+            if cursor.horizon is not None
+            else "this cursor continues a list asked without updatedSince and includeDeleted: "
+            "start a new pass to use them",
+        )
+    if syncing:
         settled = cursor.horizon if cursor is not None else None
         if settled is None:
             margin = session.info.get(SYNC_CLOCK_MARGIN, 1.0)

@@ -58,18 +58,21 @@ async def _user_errors(
 async def _project_errors(
     session: AsyncSession, principal: Principal, project_id: str
 ) -> list[FieldError]:
-    found = (
-        await session.execute(
-            select(Project.status, Client.archived)
-            .join(Client, Client.id == Project.client_id)
-            .where(Project.workspace_id == principal.workspace_id, Project.id == project_id)
-            # Held until commit, so a concurrent delete waits for us (or we for it, and then
-            # find nothing): never a foreign-key error as a 500. The client too, so that its
-            # archiving waits for the work (or the work sees it); the client first, as for time
-            # (`time_entry.validation`: a currency change locks it, then its projects).
-            .with_for_update(read=True, key_share=True, of=(Client, Project))
-        )
-    ).one_or_none()
+    lookup = (
+        select(Project.status, Client.archived)
+        .join(Client, Client.id == Project.client_id)
+        .where(Project.workspace_id == principal.workspace_id, Project.id == project_id)
+        # Held until commit, so a concurrent delete waits for us (or we for it, and then find
+        # nothing): never a foreign-key error as a 500. The client too, so that its archiving
+        # waits for the work (or the work sees it); the client first, as for time
+        # (`time_entry.validation`: a currency change locks it, then its projects).
+        .with_for_update(read=True, key_share=True, of=(Client, Project))
+    )
+    found = (await session.execute(lookup)).one_or_none()
+    if found is None:
+        # Moved to another client while we waited for its lock, it dropped out of the join;
+        # looked up again, it is found (as for time: `time_entry.validation.load_references`).
+        found = (await session.execute(lookup)).one_or_none()
     if found is None:
         return [
             field_error("projectId", f"No project {project_id!r} in this workspace.", "not_found")

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from billabled.api.resources import HasDependents, get_or_404, refuse_delete
 from billabled.auth.principal import Principal
@@ -59,12 +59,22 @@ def _taken(name: str, existing_id: str | None) -> TagNameTaken:
     return TagNameTaken(message, existingId=existing_id)
 
 
-async def _flush_or_taken(session: AsyncSession, name: str) -> None:
+async def _flush_or_taken(
+    session: AsyncSession, workspace_id: str, name: str, except_id: str | None = None
+) -> None:
     try:
         await session.flush()
     except IntegrityError:
-        # Only the unique name index can fail here: a concurrent request took the exact name.
-        raise _taken(name, None) from None
+        # Only the unique name index can fail here: a concurrent request took the name and has
+        # committed. This transaction is aborted (PostgreSQL): the tag is read on a connection
+        # of its own, to name it as the workspace has it, with its id.
+        query = same_name(workspace_id, name).with_only_columns(Tag.id, Tag.name)
+        if except_id is not None:
+            query = query.where(Tag.id != except_id)
+        assert isinstance(session.bind, AsyncEngine)
+        async with session.bind.connect() as connection:
+            taken = (await connection.execute(query.limit(1))).first()
+        raise (_taken(taken.name, taken.id) if taken else _taken(name, None)) from None
 
 
 async def get_tag(
@@ -79,7 +89,7 @@ async def create_tag(session: AsyncSession, principal: Principal, body: TagCreat
     await _refuse_taken_name(session, principal.workspace_id, body.name)
     tag = Tag(workspace_id=principal.workspace_id, name=body.name, color=body.color)
     session.add(tag)
-    await _flush_or_taken(session, body.name)
+    await _flush_or_taken(session, principal.workspace_id, body.name)
     record_change(
         session,
         workspace_id=principal.workspace_id,
@@ -102,7 +112,7 @@ async def update_tag(
     before = tag_json(tag)
     for field, value in changes.items():
         setattr(tag, field, value)
-    await _flush_or_taken(session, tag.name)
+    await _flush_or_taken(session, principal.workspace_id, tag.name, except_id=tag.id)
     after = tag_json(tag)
     if after != before:
         record_change(

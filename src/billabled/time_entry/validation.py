@@ -209,16 +209,25 @@ async def load_references(
     for kind in kinds:
         values[_ids_name(kind)] = one_of_value(set(wanted[kind]))
     rows: dict[str, list[Any]]
+    queries = _reference_queries(dialect)
     if dialect == "postgresql" and len(kinds) > 1 and all(len(wanted[k]) == 1 for k in kinds):
         rows = _split(kinds, (await connection.execute(_one_of_each(kinds), values)).one())
     else:
-        queries = _reference_queries(dialect)
         rows = {
             kind: list((await connection.execute(getattr(queries, kind), values)).all())
             for kind in kinds
         }
+    projects = {row[0]: ProjectRef(*row) for row in rows.get("projects", ())}
+    if missing := set(project_ids) - projects.keys():
+        # A project that moved to another client while the lookup waited for its lock drops
+        # out of the join (PostgreSQL re-checks the row it waited for against the client row
+        # it had joined). Looked up again, it is found, with its new client; a missing one is
+        # missing still (a helper's multi-process audit).
+        again = {"workspace_id": workspace_id, _ids_name("projects"): one_of_value(missing)}
+        for row in await connection.execute(queries.projects, again):
+            projects[row[0]] = ProjectRef(*row)
     return References(
-        projects={row[0]: ProjectRef(*row) for row in rows.get("projects", ())},
+        projects=projects,
         tasks={row[0]: TaskRef(*row) for row in rows.get("tasks", ())},
         subtasks={row[0]: SubtaskRef(*row) for row in rows.get("subtasks", ())},
         member_rates={row[0]: row[1] for row in rows.get("members", ())},
