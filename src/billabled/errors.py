@@ -226,7 +226,10 @@ async def _render_http_exception(request: Request, exc: Exception) -> Response:
         message = f"No resource at {request.method} {request.url.path}."
     elif status == 405:
         message = f"{request.method} is not allowed on {request.url.path}."
-        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        # A mount (the static files) names no methods of its own: its `Allow` stands.
+        allowed = allowed_methods(request)
+        if allowed:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
     else:
         message = exc.detail if isinstance(exc.detail, str) else "The request failed."
     code = _STATUS_CODES.get(status, "error" if status < 500 else "internal_error")

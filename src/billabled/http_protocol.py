@@ -31,6 +31,7 @@ proxy's; a server reachable directly has them here.
 from __future__ import annotations
 
 import asyncio
+from email.utils import formatdate
 from functools import cache
 from typing import Any, Final
 
@@ -258,6 +259,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             f"HTTP/1.1 {status} {reason}\r\n"
             "content-type: application/json\r\n"
             f"content-length: {len(body)}\r\n"
+            f"date: {formatdate(usegmt=True)}\r\n"
             f"x-request-id: {new_id('req')}\r\n"
             "connection: close\r\n\r\n"
         ).encode("ascii")

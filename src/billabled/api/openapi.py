@@ -103,6 +103,12 @@ _HEADERS: Final[JsonObject] = {
         {"type": "string", "examples": ["req_01JD3S5X6Q2M8ZP4T7V9W0B1C2"]},
         required=True,
     ),
+    "Cache-Control": _header(
+        "Always `no-store`: no cache, proxy or CDN may keep an answer that holds a workspace's "
+        "data (sent with `X-Content-Type-Options: nosniff`).",
+        {"type": "string", "const": "no-store"},
+        required=True,
+    ),
     "X-RateLimit-Limit": _header(
         "Requests allowed per minute (the key's plan, or the per-IP limit for requests without "
         "a valid key).",
@@ -350,7 +356,7 @@ _RESPONSE_BY_STATUS: Final = {response.status: name for name, response in _ERROR
 
 
 def _common_headers(*extra: str) -> JsonObject:
-    names = ("X-Request-Id", *_RATE_LIMIT_HEADERS, *extra)
+    names = ("X-Request-Id", "Cache-Control", *_RATE_LIMIT_HEADERS, *extra)
     return {name: _ref("headers", name) for name in names}
 
 

@@ -49,7 +49,7 @@ from billabled.errors import (
 from billabled.idempotency import service as idempotency
 from billabled.kit.apikeys import derive_pepper
 from billabled.kit.jsonresponse import JsonResponse
-from billabled.kit.media import is_json_media_type
+from billabled.kit.media import is_json_media_type, refused_charset
 from billabled.kit.time import utcnow
 from billabled.middleware import CLIENT_CLOSED, CLIENT_CLOSED_REQUEST, answer_unhandled
 from billabled.ratelimit import (
@@ -196,6 +196,12 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
 _KNOWN_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd", "compress", "x-compress"})
 
 
+# Every API answer holds a workspace's data or an error about it: no cache may keep one (a key
+# sent as `X-Api-Key` is not `Authorization`, which alone keeps shared caches from reusing an
+# answer, RFC 9111 §3.5), and no browser may read one as anything but JSON.
+_PRIVATE = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
+
+
 def _encoding_refused(encoding: str) -> str:
     named = f" {encoding!r}" if encoding in _KNOWN_CODINGS else ""
     return f"Content-Encoding{named} is not supported: send the body as is."
@@ -221,10 +227,16 @@ class ApiPlatformMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                if rate_headers:
-                    message.setdefault("headers", [])
-                    message["headers"] = [*message["headers"], *rate_headers]
+                message["headers"] = [*message.get("headers", ()), *_PRIVATE, *rate_headers]
             await send(message)
+
+        async def refuse_body(error: BillabledError) -> None:
+            # A wrong path or method is named first (its 404 or 405, which read no body), as
+            # for a body that is fine: a mistyped URL was answered "the body must be JSON".
+            if _routable(platform, scope):
+                await _respond(error, scope, receive, send_with_limits)
+            else:
+                await self.app(scope, receive, send_with_limits)
 
         principal: Principal | None = None
         try:
@@ -271,7 +283,7 @@ class ApiPlatformMiddleware:
                         f"The request body is larger than {limit} bytes.",
                         headers={"Connection": "close"},
                     )
-                    await _respond(too_large, scope, receive, send_with_limits)
+                    await refuse_body(too_large)
                     return
                 try:
                     body = await _read_body(
@@ -299,21 +311,26 @@ class ApiPlatformMiddleware:
                     return
                 except _BodyTooLarge:
                     limit = platform.settings.max_request_body_bytes
-                    await _respond(
-                        PayloadTooLarge(f"The request body is larger than {limit} bytes."),
-                        scope,
-                        receive,
-                        send_with_limits,
+                    await refuse_body(
+                        PayloadTooLarge(f"The request body is larger than {limit} bytes.")
                     )
                     return
-                if body and not is_json_media_type(headers.get("content-type")):
-                    await _respond(UnsupportedMediaType(), scope, receive, send_with_limits)
+                content_type = headers.get("content-type")
+                if body and not is_json_media_type(content_type):
+                    await refuse_body(UnsupportedMediaType())
+                    return
+                charset = refused_charset(content_type) if body and content_type else None
+                if charset is not None:
+                    await refuse_body(
+                        UnsupportedMediaType(
+                            f"The body's charset{charset} is not supported: send JSON in UTF-8."
+                        )
+                    )
                     return
                 encoding = headers.get("content-encoding", "identity").strip().lower()
                 if body and encoding != "identity":
                     # RFC 9110 §15.5.16: a content coding the server does not apply is a 415.
-                    refusal = UnsupportedMediaType(_encoding_refused(encoding))
-                    await _respond(refusal, scope, receive, send_with_limits)
+                    await refuse_body(UnsupportedMediaType(_encoding_refused(encoding)))
                     return
                 receive = _replaying(body, receive)
                 idempotency_key = headers.get("idempotency-key")
@@ -500,6 +517,11 @@ def _ip_bucket(ip: str) -> str:
         return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
     except ValueError:
         return ip
+
+
+def _routable(platform: ApiPlatform, scope: Scope) -> bool:
+    """Whether a route answers this path and method (else the router's 404 or 405 does)."""
+    return any(route.matches(scope)[0] is Match.FULL for route in platform.routes)
 
 
 def _route_template(platform: ApiPlatform, scope: Scope) -> str:

@@ -31,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
+from billabled.kit import json_names
 from billabled.kit.media import is_json_media_type
 from billabled.kit.nul import NUL, nul_error, nul_errors
 
@@ -183,12 +184,14 @@ async def _json_body(request: Request) -> Any:
         # UTF-8 strictly, as RFC 8259 requires: `json.loads` of the bytes guessed UTF-16 and
         # UTF-32 (and took them), and let UTF-8-encoded surrogates through to a 422. A leading
         # byte order mark is ignored, as RFC 8259 allows (files saved by Windows tools).
-        document = json.loads(raw.decode("utf-8-sig"))
+        document, repeats = json_names.loads(raw.decode("utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise _malformed(exc.pos, exc.msg) from exc
     # Not UTF-8; an integer past Python's 4,300 digits (ValueError); nested past the parser.
     except (ValueError, RecursionError) as exc:
         raise _malformed(0, str(exc)) from exc
+    if repeats:
+        raise RequestValidationError(json_names.repeated_name_errors(document, ("body",)))
     # JSON sends a NUL only as the escape `\u0000`: documents without one are not walked.
     if b"\\u0000" in raw:
         errors = nul_errors(document, ("body",))

@@ -17,8 +17,10 @@ costs ~3 µs. So a list endpoint declares its query as a `QueryModel` subclass a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Final, TypeVar
+from urllib.parse import unquote, unquote_to_bytes
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -64,13 +66,48 @@ class QueryModel(BaseModel):
 QueryModelT = TypeVar("QueryModelT", bound=QueryModel)
 
 
+_NOT_UTF8: Final = "must be percent-encoded UTF-8 (a `%` begins an escape of two hex digits)"
+# A `%` that does not begin an escape of two hex digits.
+_BROKEN_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
+def _badly_encoded(query_string: bytes) -> list[dict[str, Any]]:
+    """An error for each parameter whose value is not percent-encoded UTF-8. Starlette reads a
+    broken escape (`%ZZ`) as text and bytes that are not UTF-8 (`%E9`, Latin-1) as U+FFFD: the
+    list answered "no such records" where a body in that form is refused."""
+    errors = []
+    for pair in query_string.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        try:
+            if _BROKEN_ESCAPE.search(pair) is not None:
+                raise ValueError
+            unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+            unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8")
+        except ValueError:
+            where = unquote(name.decode("latin-1"), errors="replace")
+            errors.append(
+                {
+                    "type": "string_encoding",
+                    "loc": ("query", where),
+                    "msg": _NOT_UTF8,
+                    "input": None,
+                }
+            )
+    return errors
+
+
 def query_params(model: type[QueryModelT]) -> Callable[[Request], Awaitable[QueryModelT]]:
     """A dependency that answers the request's query string as `model`."""
 
     # Async: FastAPI would run a plain function in its thread pool.
     async def parse(request: Request) -> QueryModelT:
         query = dict(request.query_params)
-        if b"%00" in request.scope["query_string"]:  # how a NUL travels in a query string
+        raw: bytes = request.scope["query_string"]
+        if b"%" in raw:
+            badly_encoded = _badly_encoded(raw)
+            if badly_encoded:
+                raise RequestValidationError(badly_encoded)
+        if b"%00" in raw:  # how a NUL travels in a query string
             nuls = [nul_error(("query", name)) for name, value in query.items() if NUL in value]
             if nuls:
                 raise RequestValidationError(nuls)
