@@ -176,7 +176,9 @@ def main() -> None:
     scope = _scope(template.format(**manifest), manifest[key_name], method)
     import uvloop
 
-    uvloop.run(_run(app, scope, args, manifest["project"]["id"]))
+    # Writes need an active project, as in bench/scenarios.py (the month's may be archived).
+    writes_to = manifest.get("writeProject", manifest["project"]["id"])
+    uvloop.run(_run(app, scope, args, writes_to))
 
 
 if __name__ == "__main__":

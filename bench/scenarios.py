@@ -51,6 +51,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from bench.ceiling import choose_page, entries_statement, page_statements
 from billabled.auth.principal import Principal
@@ -197,6 +198,30 @@ def parse_wrk(output: str, seconds: float) -> WrkResult:
         seconds=seconds,
         ok_per_s=rps * (requests - bad) / requests if requests else 0.0,
     )
+
+
+# Fewer requests in a run than this is not a measurement (a p99 of 20 requests is their maximum).
+MIN_REQUESTS: Final = 20
+
+
+async def wait_for_writes_to_end(database_url: str, workspace: str) -> None:
+    """Until the workspace's entries stop growing: requests wrk left behind still run. (An
+    engine of its own: each `asyncio.run` is a new event loop, which pooled connections of
+    another cannot serve.)"""
+    count = select(func.count()).select_from(TimeEntry).where(TimeEntry.workspace_id == workspace)
+    engine = create_async_engine(async_url(database_url), poolclass=NullPool)
+    last = -1
+    try:
+        for _ in range(120):
+            async with engine.connect() as connection:
+                now = int((await connection.execute(count)).scalar_one())
+            if now == last:
+                return
+            last = now
+            await asyncio.sleep(0.5)
+    finally:
+        await engine.dispose()
+    raise SystemExit("the server was still writing a minute after the load stopped")
 
 
 def run_wrk(
@@ -695,13 +720,23 @@ def main() -> None:
                     threads=args.threads,
                 )
 
+            def settled(scenario: Scenario = scenario) -> None:
+                # wrk stops, the server does not: writes its clients left keep committing for
+                # seconds (16 bulk requests, 5 s on SQLite), and the next run measured them.
+                if scenario.items_per_request:
+                    asyncio.run(
+                        wait_for_writes_to_end(manifest["databaseUrl"], manifest["workspaceId"])
+                    )
+
             # Unrecorded: the scenario's pages into the database's cache and each process's
             # statement caches, so the first app measured does not pay for both.
             for _, base in targets if warmup else []:
                 load(base, warmup)
+                settled()
             for _ in range(rounds):
                 for who, base in targets:
                     result = load(base, seconds)
+                    settled()
                     result.items_per_s = result.ok_per_s * scenario.items_per_request
                     runs[label][who].append(result)
                     print(f"  {label:<32} {who:<8} {_fmt(result)}  non-2xx {result.non_2xx}")
@@ -770,6 +805,17 @@ def main() -> None:
     if refused:
         # A rate of refusals is not a rate of work: the run is not a measurement.
         sys.exit("answers other than 2xx under load in: " + ", ".join(refused))
+    too_few = [
+        label
+        for label, pair in runs.items()
+        if any(result.requests < MIN_REQUESTS for results in pair.values() for result in results)
+    ]
+    if too_few:
+        # A run of 0 or 1 requests printed a figure, and the run passed.
+        sys.exit(
+            f"fewer than {MIN_REQUESTS} requests in a run of: {', '.join(too_few)} "
+            "(not a measurement: lengthen --duration)"
+        )
 
 
 if __name__ == "__main__":
