@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Connection, inspect
 
 from billabled import migrations
+from billabled.config import ConfigError
 from billabled.db import create_sync_engine
 from billabled.models import Base
 from tests.support import drop_database, new_database_url, postgres_test_url
@@ -350,6 +351,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.execute("INSERT INTO time_entry_tag (time_entry_id, tag_id) VALUES ('te_none', 'tag_none')")
+    op.execute(
+        "INSERT INTO tag (id, workspace_id, name, created_at, updated_at)"
+        " VALUES ('tag_orphan', 'ws_none', 'orphan', '2026-01-01', '2026-01-01')"
+    )
 
 
 def downgrade() -> None:
@@ -372,9 +377,12 @@ def test_a_migration_that_breaks_a_foreign_key_is_rolled_back(
     try:
         with (
             engine.connect() as connection,
-            pytest.raises(RuntimeError, match="foreign keys do not hold"),
+            pytest.raises(ConfigError, match="references would not hold") as refused,
         ):
             _upgrade_with(_BREAKING_MIGRATION, tmp_path, connection)
+        # The rows by the ids an operator can look up (rowids named nothing outside SQLite).
+        assert "tag tag_orphan -> workspace" in str(refused.value)
+        assert "time_entry_tag rowid 1 -> " in str(refused.value)
         with engine.connect() as connection:
             orphans = connection.execute(text("SELECT count(*) FROM time_entry_tag")).scalar()
             revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()

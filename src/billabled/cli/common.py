@@ -31,8 +31,29 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """The driver's message, and PostgreSQL's DETAIL when it has one: the only part naming the
+    rows (`Key (workspace_id, lower(name))=(ws_…, urgent) is duplicated.`)."""
+    error = getattr(exc, "orig", None) or exc
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    detail = getattr(getattr(error, "diag", None), "message_detail", None)
+    return f"{line} ({detail})" if detail and detail not in line else line
+
+
+def _where(settings: Settings | None) -> str:
+    return describe_url(settings.resolved_database_url) if settings else "the database"
+
+
+def _locked(exc: OperationalError) -> bool:
+    # SQLite: another process held the write lock past the busy timeout.
+    return "database is locked" in str(exc.orig)
+
+
+def _reached(exc: OperationalError) -> bool:
+    """PostgreSQL answered (a lock or statement timeout, a deadlock): not "cannot reach". Its
+    connection failures are SQLSTATE class 08, or none when no server answered."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate is not None and not sqlstate.startswith("08")
 
 
 @contextmanager
@@ -48,9 +69,17 @@ def cli_errors(settings: Settings | None = None) -> Iterator[None]:
         fail(str(exc))
     except BillabledError as exc:
         fail(exc.message)
-    except (OperationalError, OSError, ConnectionError) as exc:
-        where = describe_url(settings.resolved_database_url) if settings else "the database"
-        fail(f"cannot reach the database at {where}: {_first_line(exc)}")
+    except OperationalError as exc:
+        if _locked(exc):
+            fail(
+                "the database is locked by another process (another `billabled migrate`, or a "
+                f"long write); try again when it has finished: {_first_line(exc)}"
+            )
+        if _reached(exc):
+            fail(f"database error: {_first_line(exc)}")
+        fail(f"cannot reach the database at {_where(settings)}: {_first_line(exc)}")
+    except (OSError, ConnectionError) as exc:
+        fail(f"cannot reach the database at {_where(settings)}: {_first_line(exc)}")
     except DBAPIError as exc:
         fail(f"database error: {_first_line(exc)}")
     except Exception as exc:  # the promise is: never a traceback

@@ -49,7 +49,15 @@ def _prepare(settings: Settings) -> None:
     """Validate settings, make the secret key, and bring the schema up to date."""
     async_url(settings.resolved_database_url)  # a malformed URL fails here, in one line
     _ = settings.resolved_secret_key
-    migrations.upgrade(settings.resolved_database_url)
+    migrations.upgrade(settings.resolved_database_url, on_wait=_say_migration_waits)
+
+
+def _say_migration_waits() -> None:
+    typer.echo(
+        "waiting: another process is migrating this database (PostgreSQL advisory lock "
+        f"{migrations.MIGRATION_LOCK_ID}); this one goes on when it finishes",
+        err=True,
+    )
 
 
 @app.command()

@@ -1,11 +1,14 @@
 """Schema migrations: the only way the schema is made (never `create_all`).
 
 `upgrade()` runs under a PostgreSQL advisory lock so several instances starting at once apply
-each migration exactly once.
+each migration exactly once. On PostgreSQL every pending migration runs in one transaction: if
+one fails, none is kept, and the previous release keeps working on the schema it knows (the
+tables they alter stay locked, reads included, until the run commits: README, Production).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -20,7 +23,7 @@ from billabled.db import create_sync_engine
 
 SCRIPT_LOCATION = Path(__file__).parent
 # Any constant works; it only has to be the same in every process.
-_MIGRATION_LOCK_ID = 7_264_510_331
+MIGRATION_LOCK_ID = 7_264_510_331
 
 
 def _config(connection: Connection) -> Config:
@@ -30,13 +33,14 @@ def _config(connection: Connection) -> Config:
     return config
 
 
-def _run(database_url: str, action: str, revision: str) -> None:
+def _run(
+    database_url: str, action: str, revision: str, on_wait: Callable[[], None] | None = None
+) -> None:
     engine = create_sync_engine(database_url)
     try:
         with engine.connect() as connection:
             if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
-                connection.commit()
+                _take_migration_lock(connection, on_wait)
             try:
                 config = _config(connection)
                 _refuse_unknown_revision(connection)
@@ -48,15 +52,31 @@ def _run(database_url: str, action: str, revision: str) -> None:
             finally:
                 if connection.dialect.name == "postgresql":
                     connection.execute(
-                        text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                        text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID}
                     )
                     connection.commit()
     finally:
         engine.dispose()
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    _run(database_url, "upgrade", revision)
+def _take_migration_lock(connection: Connection, on_wait: Callable[[], None] | None) -> None:
+    """Another process migrating holds the lock (or a session left holding it): say so before
+    waiting for it. Every `serve` takes it, so a silent wait stopped every instance starting."""
+    arguments = {"id": MIGRATION_LOCK_ID}
+    taken = connection.execute(text("SELECT pg_try_advisory_lock(:id)"), arguments).scalar_one()
+    if not taken:
+        if on_wait is not None:
+            on_wait()
+        connection.execute(text("SELECT pg_advisory_lock(:id)"), arguments)
+    connection.commit()
+
+
+def upgrade(
+    database_url: str, revision: str = "head", on_wait: Callable[[], None] | None = None
+) -> None:
+    """Apply the migrations up to `revision`; `on_wait` is called if another process is
+    migrating the database (PostgreSQL), before waiting for it to finish."""
+    _run(database_url, "upgrade", revision, on_wait)
 
 
 def downgrade(database_url: str, revision: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy import JSON, Connection
 
-from billabled.config import Settings
+from billabled.config import ConfigError, Settings
 from billabled.db import create_sync_engine
 from billabled.models import Base
 from billabled.models.base import UTCDateTime
@@ -37,7 +37,24 @@ def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
 def _check_sqlite_foreign_keys(connection: Connection) -> None:
     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if broken:
-        raise RuntimeError(f"the migration left rows whose foreign keys do not hold: {broken[:5]}")
+        rows = ", ".join(
+            f"{table} {_row_name(connection, table, rowid)} -> {parent}"
+            for table, rowid, parent, _ in broken[:5]
+        )
+        more = f" and {len(broken) - 5} more" if len(broken) > 5 else ""
+        raise ConfigError(
+            f"the migrations were not applied: rows whose references would not hold: {rows}{more}"
+        )
+
+
+def _row_name(connection: Connection, table: str, rowid: int) -> str:
+    """A row's `id` (the operator's name for it; a rowid names nothing outside SQLite), or its
+    rowid where the table has no `id` column (link tables)."""
+    columns = {row[1] for row in connection.exec_driver_sql(f'PRAGMA table_info("{table}")')}
+    if "id" not in columns:
+        return f"rowid {rowid}"
+    row = connection.exec_driver_sql(f'SELECT id FROM "{table}" WHERE rowid = ?', (rowid,)).first()
+    return str(row[0]) if row else f"rowid {rowid}"
 
 
 def _restore_sqlite_statistics(connection: Connection) -> None:
