@@ -11,7 +11,7 @@ from sqlalchemy import text
 from billabled import migrations
 from billabled.app import create_app
 from billabled.config import Settings
-from billabled.db import create_sync_engine
+from billabled.db import DatabaseUrlError, create_sync_engine
 from tests.factories import Factory, Key
 
 
@@ -54,6 +54,37 @@ def test_libpq_tls_options_in_the_url_work_for_requests_and_migrations(
         assert client.get("/readyz").status_code == 200
         clients = client.get("/api/v1/clients", headers=owner_key.headers)
         assert clients.status_code == 200, clients.text
+
+
+def test_settings_in_the_url_reach_postgresql_for_requests_and_migrations(
+    settings: Settings, database_url: str, owner_key: Key
+) -> None:
+    """README: "other query parameters are sent to PostgreSQL as settings". asyncpg sent them;
+    psycopg handed them to libpq as connection options, which refused them, so `migrate`,
+    `serve` and every command stopped: `invalid connection option "search_path"`."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL settings: PostgreSQL (CI's second pass)")
+    with_settings = f"{database_url}?search_path=public&work_mem=5MB&sslmode=disable"
+    migrations.upgrade(with_settings)
+    engine = create_sync_engine(with_settings)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SHOW search_path")).scalar_one() == "public"
+            assert connection.execute(text("SHOW work_mem")).scalar_one() == "5MB"
+    finally:
+        engine.dispose()
+    app = create_app(Settings(**{**settings.model_dump(), "database_url": with_settings}))
+    with TestClient(app) as client:
+        clients = client.get("/api/v1/clients", headers=owner_key.headers)
+        assert clients.status_code == 200, clients.text
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://u:pw@127.0.0.1:notaport/x", "postgresql://u:pw@[::1/x"]
+)
+def test_a_url_whose_port_is_not_a_number_is_a_malformed_url(url: str) -> None:
+    with pytest.raises(DatabaseUrlError, match="port is not a number"):
+        create_sync_engine(url)
 
 
 def test_the_urls_tls_mode_holds_for_the_key_lookups_too(

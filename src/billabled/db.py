@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -84,6 +85,8 @@ def _parse(raw: str) -> URL:
         url = make_url(raw)
     except ArgumentError as exc:
         raise DatabaseUrlError("the database URL is malformed") from exc
+    except ValueError as exc:  # a port that is not a number (`:notaport`, `[::1/x`)
+        raise DatabaseUrlError("the database URL's port is not a number") from exc
     backend = url.get_backend_name()
     if backend == "postgres":  # Heroku-style alias
         url = url.set(drivername="postgresql")
@@ -208,7 +211,43 @@ def create_sync_engine(raw_url: str) -> Engine:
         engine = create_engine(url, json_serializer=_json_dumps, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, json_serializer=_json_dumps, hide_parameters=True)
+    return create_engine(_libpq_query(url), json_serializer=_json_dumps, hide_parameters=True)
+
+
+def _libpq_query(url: URL) -> URL:
+    """The URL as psycopg (libpq) takes it. Its query parameters go to libpq as connection
+    options, and libpq refuses any it does not know: the settings README says the URL may carry
+    (`?search_path=…`, which asyncpg sends as settings) stopped `migrate` and every command
+    ("invalid connection option"). They travel in libpq's `options` as `-c name=value`. A
+    connection that gets no answer gives up after CONNECT_TIMEOUT_SECONDS, as the server's do
+    (libpq's default waited 130 s)."""
+    known = _libpq_options()
+    query = {name: value for name, value in url.query.items() if name in known}
+    settings = [
+        f"-c {name}={_libpq_escaped(value)}"
+        for name, values in url.query.items()
+        if name not in known
+        for value in ((values,) if isinstance(values, str) else values[-1:])
+    ]
+    if settings:
+        given = query.get("options")
+        query["options"] = " ".join(
+            [*([given] if isinstance(given, str) else given or []), *settings]
+        )
+    query.setdefault("connect_timeout", str(int(CONNECT_TIMEOUT_SECONDS)))
+    return url.set(query=query)
+
+
+@functools.cache
+def _libpq_options() -> frozenset[str]:
+    from psycopg import pq
+
+    return frozenset(option.keyword.decode() for option in pq.Conninfo.get_defaults())
+
+
+def _libpq_escaped(value: str) -> str:
+    # libpq splits `options` at spaces; a backslash keeps one (and itself) in a value.
+    return value.replace("\\", "\\\\").replace(" ", "\\ ")
 
 
 def _ensure_sqlite_dir(url: URL) -> None:

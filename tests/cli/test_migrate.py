@@ -5,6 +5,7 @@ migration is said, not silent."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -85,3 +86,17 @@ def test_a_migration_waiting_for_another_says_so_then_runs(
     stdout, _ = process.communicate(timeout=60)
     assert process.returncode == 0
     assert stdout.strip().endswith(f"is at revision {migrations.head_revision()}")
+
+
+def test_a_database_that_never_answers_is_given_up_on_in_seconds(tmp_path: Path) -> None:
+    """A server that takes the connection and says nothing (a hung database, a firewall that
+    swallows packets): every command waited libpq's default, 130 s, before "cannot reach"."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        url = f"postgresql://billabled@127.0.0.1:{port}/billabled"
+        started = time.monotonic()
+        result = run_cli(["migrate"], _env(tmp_path, url), timeout=60)
+        waited = time.monotonic() - started
+    assert result.exit_code == 1, result.stdout
+    assert result.stderr.startswith("error: cannot reach the database at "), result.stderr
+    assert waited < 25, waited
