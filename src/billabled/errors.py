@@ -59,6 +59,8 @@ class Unauthorized(BillabledError):
     # RFC 9110 §15.5.2: a 401 names the scheme that would succeed; RFC 6750 adds
     # `error="invalid_token"` when a credential was sent and refused.
     challenge: ClassVar[str] = 'Bearer realm="Billabled API"'
+    # (workspace id, key id) of a key that exists but is refused (revoked, expired), for usage.
+    refused_key: tuple[str, str] | None = None
 
     def __init__(
         self, message: str | None = None, *, headers: dict[str, str] | None = None, **details: Any

@@ -63,6 +63,32 @@ def test_every_request_leaves_a_usage_record(
         assert row.latency_us > 0
 
 
+def test_a_refused_keys_requests_are_recorded_under_it_without_using_it(
+    client: TestClient, factory: Factory, unique: str
+) -> None:
+    """A revoked or expired integration still calling was recorded as anonymous: `billabled
+    usage` of its workspace never showed it (a helper's CLI audit)."""
+    workspace = factory.workspace()
+    revoked, expired = factory.key(workspace), factory.key(workspace)
+    factory.revoke(revoked)
+    factory.expire(expired)
+    agent = f"usage-refused/{unique}"
+    for key, code in ((revoked, "api_key_revoked"), (expired, "api_key_expired")):
+        answer = client.get("/api/v1/me", headers={**key.headers, "User-Agent": agent})
+        assert answer.status_code == 401
+        assert answer.json()["error"]["code"] == code
+
+    rows = usage_rows(factory, agent, 2)
+    assert [(r.status, r.api_key_id, r.workspace_id) for r in rows] == [
+        (401, revoked.id, workspace.id),
+        (401, expired.id, workspace.id),
+    ]
+    last_used = factory.sql(
+        "SELECT last_used_at FROM api_key WHERE id IN (:a, :b)", a=revoked.id, b=expired.id
+    )
+    assert [row[0] for row in last_used] == [None, None]  # refused: not used
+
+
 def test_429s_are_recorded_too(client: TestClient, factory: Factory, unique: str) -> None:
     key = factory.key(factory.workspace(plan=Plan.FREE))
     agent = f"usage-429/{unique}"

@@ -239,6 +239,7 @@ class ApiPlatformMiddleware:
                 await self.app(scope, receive, send_with_limits)
 
         principal: Principal | None = None
+        refused_key: tuple[str, str] | None = None
         try:
             headers = Headers(scope=scope)
             try:
@@ -248,6 +249,7 @@ class ApiPlatformMiddleware:
                 key_hash = key_hash_of(platform.pepper, raw_key)
                 principal, window = await _authenticate_and_count(platform, key_hash)
             except Unauthorized as exc:
+                refused_key = exc.refused_key
                 # No valid key: limit the caller's IP, never a key's budget.
                 decision = await platform.limiter.hit(
                     f"ip:{_ip_bucket(_client_ip(scope))}",
@@ -346,7 +348,7 @@ class ApiPlatformMiddleware:
             # Answered here rather than by the outer middleware, so it keeps the rate-limit headers.
             await answer_unhandled(scope, receive, send_with_limits)
         finally:
-            _record_usage(platform, scope, principal, status, started)
+            _record_usage(platform, scope, principal, refused_key, status, started)
 
     async def _idempotent(
         self,
@@ -540,15 +542,19 @@ def _record_usage(
     platform: ApiPlatform,
     scope: Scope,
     principal: Principal | None,
+    refused_key: tuple[str, str] | None,
     status: int,
     started: float,
 ) -> None:
     now = utcnow()
     headers = Headers(scope=scope)
+    workspace_id, key_id = (
+        (principal.workspace_id, principal.key_id) if principal else refused_key or (None, None)
+    )
     platform.usage.record(
         UsageEntry(
-            workspace_id=principal.workspace_id if principal else None,
-            api_key_id=principal.key_id if principal else None,
+            workspace_id=workspace_id,
+            api_key_id=key_id,
             endpoint=_route_template(platform, scope),
             method=scope["method"],
             status=status,

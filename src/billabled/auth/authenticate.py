@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, and_, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from billabled.auth.key_lookup import KeyLookup
+from billabled.auth.key_lookup import KeyLookup, KeyRow
 from billabled.auth.principal import Principal
 from billabled.auth.scopes import Scope, ceiling
 from billabled.errors import Unauthorized
@@ -122,16 +122,25 @@ def key_hash_of(pepper: bytes, raw_key: str) -> str:
     return hash_key(pepper, raw_key)
 
 
+def _of_key(refusal: Unauthorized, row: KeyRow) -> Unauthorized:
+    """The refusal, naming the key it refuses: a revoked integration still calling shows in
+    the workspace's usage under its key (it was recorded as anonymous)."""
+    refusal.refused_key = (row.workspace_id, row.id)
+    return refusal
+
+
 async def authenticate_key(lookup: KeyLookup, key_hash: str) -> Principal:
     row = await lookup.find(key_hash)
     if row is None:
         raise ApiKeyInvalid()
     if row.role is None:
-        raise ApiKeyRevoked("The API key's creator is no longer a member of this workspace.")
+        raise _of_key(
+            ApiKeyRevoked("The API key's creator is no longer a member of this workspace."), row
+        )
     if row.revoked_at is not None:
-        raise ApiKeyRevoked()
+        raise _of_key(ApiKeyRevoked(), row)
     if row.expires_at is not None and row.expires_at <= utcnow():
-        raise ApiKeyExpired()
+        raise _of_key(ApiKeyExpired(), row)
     granted, effective = _scopes_in_effect(tuple(row.scopes), row.role)
     return Principal(
         workspace_id=row.workspace_id,

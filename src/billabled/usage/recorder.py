@@ -204,7 +204,8 @@ class UsageRecorder:
     def _minutes_to_write(self, batch: list[UsageEntry]) -> dict[str, datetime]:
         latest: dict[str, datetime] = {}
         for entry in batch:
-            if entry.api_key_id is None:
+            # A refused key's requests (401) are recorded under it, but it was not used.
+            if entry.api_key_id is None or entry.status == 401:
                 continue
             minute = entry.created_at.replace(second=0, microsecond=0)
             if minute > latest.get(entry.api_key_id, datetime.min.replace(tzinfo=UTC)):
