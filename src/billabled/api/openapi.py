@@ -129,6 +129,18 @@ _HEADERS: Final[JsonObject] = {
         "The IETF rate-limit state: `r` requests remaining, the window resets in `t` seconds.",
         {"type": "string", "examples": ['"key";r=119;t=42']},
     ),
+    "Location": _header(
+        "Where the created record is: `/api/v1/<collection>/<id>` (a create through the "
+        "`/customers` alias answers the canonical `/api/v1/clients/<id>`).",
+        {"type": "string", "examples": ["/api/v1/clients/cli_01JD3S5X6Q2M8ZP4T7V9W0B1C2"]},
+        required=True,
+    ),
+    "WWW-Authenticate": _header(
+        'The scheme that would succeed (RFC 9110): `Bearer realm="Billabled API"`, with '
+        '`, error="invalid_token"` when a key was sent and refused (RFC 6750).',
+        {"type": "string", "examples": ['Bearer realm="Billabled API", error="invalid_token"']},
+        required=True,
+    ),
     "Retry-After": _header(
         "Seconds to wait before retrying.",
         {"type": "integer", "minimum": 1, "examples": [17]},
@@ -278,6 +290,7 @@ _ERROR_RESPONSES: Final = {
         401,
         "No key, or a key that is malformed, unknown, expired or revoked.",
         (ApiKeyMissing(), ApiKeyInvalid(), ApiKeyExpired(), ApiKeyRevoked()),
+        headers=("WWW-Authenticate",),
     ),
     "Forbidden": _ErrorResponse(
         403,
@@ -597,7 +610,7 @@ def _error_statuses(method: str, operation: JsonObject, scope: Scope | None) -> 
 
 
 def _complete_operation(
-    method: str, operation: JsonObject, *, scope: Scope | None, is_list: bool
+    method: str, operation: JsonObject, *, scope: Scope | None, is_list: bool, creates_one: bool
 ) -> None:
     # Who may call it.
     scopes = [scope.value] if scope else []
@@ -643,6 +656,8 @@ def _complete_operation(
             extra.append("Idempotent-Replayed")
         if key == "200" and is_list:
             extra.append("X-Total-Count")
+        if key == "201" and creates_one:
+            extra.append("Location")
         if key == "429":
             extra.append("Retry-After")
         headers: JsonObject = response.setdefault("headers", {})
@@ -730,7 +745,12 @@ def build_openapi(app: FastAPI) -> JsonObject:
                 operation["operationId"] = operation_name
             for model in query_models:
                 _add_query_parameters(operation, components, model)
-            _complete_operation(method, operation, scope=scope, is_list=is_list)
+            path = context.path_format or ""
+            # A create in a collection answers where the record is (not a bulk create).
+            creates_one = method == "post" and "{" not in path and not path.endswith("/bulk")
+            _complete_operation(
+                method, operation, scope=scope, is_list=is_list, creates_one=creates_one
+            )
 
     _drop_unreferenced_schemas(document, _FASTAPI_VALIDATION_SCHEMAS)
     return document

@@ -29,9 +29,20 @@ class Client(ApiModel):
     updated_at: datetime
 
 
+# The address rules `EmailStr` (email-validator) applies, which `format: email` does not say.
+ClientEmail = Annotated[
+    EmailStr,
+    Field(
+        description="An address that can receive mail: special-use and reserved domains "
+        "(`.test`, `.local`, `.invalid`, `localhost`) and bracketed IP addresses are refused, "
+        "and the domain is stored in lower case (`Ada@Example.COM` becomes `Ada@example.com`)."
+    ),
+]
+
+
 class ClientCreate(ApiModel):
     name: Name
-    email: EmailStr | None = None
+    email: ClientEmail | None = None
     currency: Currency | None = Field(default=None, description="Default: the workspace's.")
     address: Annotated[str, *free_text(2000)] | None = None
     default_hourly_rate_minor: RateMinor | None = None
@@ -43,7 +54,7 @@ class ClientUpdate(UpdateModel):
     """Only the fields sent change; `null` clears an optional field."""
 
     name: NotNull[Name] = None
-    email: EmailStr | None = None
+    email: ClientEmail | None = None
     currency: NotNull[Currency] = None
     address: Annotated[str, *free_text(2000)] | None = None
     default_hourly_rate_minor: RateMinor | None = None
