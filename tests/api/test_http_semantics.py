@@ -9,7 +9,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import Key
+from billabled.auth.scopes import Scope
+from tests.factories import Factory, Key, Workspace
 
 CLIENTS = "/api/v1/clients"
 TAGS = "/api/v1/tags"
@@ -214,3 +215,39 @@ def test_a_query_value_percent_encoded_utf8_is_read(client: TestClient, owner_ke
 def test_the_answers_of_a_live_server_carry_the_same_headers(live_api: str, owner_key: Key) -> None:
     response = httpx.get(f"{live_api}/api/v1/me", headers=owner_key.headers)
     assert response.headers["cache-control"] == "no-store"
+
+
+# --- query parameters an endpoint does not take ------------------------------------------------
+
+
+def test_a_delete_refuses_a_parameter_it_does_not_take_and_deletes_nothing(
+    client: TestClient, owner_key: Key, unique: str
+) -> None:
+    """Ignored, `?dryRun=true` deleted the tag (a helper's schemathesis run)."""
+    created = client.post(TAGS, json={"name": f"Keep {unique}"}, headers=owner_key.headers)
+    assert created.status_code == 201, created.text
+    tag = f"{TAGS}/{created.json()['id']}"
+    response = client.delete(f"{tag}?dryRun=true", headers=owner_key.headers)
+    assert response.status_code == 422, response.text
+    errors = response.json()["error"]["errors"]
+    assert [(e["field"], e["in"], e["type"]) for e in errors] == [
+        ("dryRun", "query", "extra_forbidden")
+    ]
+    assert client.get(tag, headers=owner_key.headers).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/me?_=1733600000", f"{CLIENTS}/cli_x?expand=projects"])
+def test_a_read_refuses_a_parameter_it_does_not_take(
+    client: TestClient, owner_key: Key, path: str
+) -> None:
+    response = client.get(path, headers=owner_key.headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["errors"][0]["type"] == "extra_forbidden"
+
+
+def test_the_scope_is_checked_before_an_unknown_parameter(
+    client: TestClient, factory: Factory, workspace: Workspace
+) -> None:
+    key = factory.key(workspace, scopes=frozenset({Scope.READ_USERS}))
+    response = client.delete(f"{TAGS}/tag_x?dryRun=true", headers=key.headers)
+    assert response.status_code == 403, response.text

@@ -16,6 +16,7 @@ from billabled.api.routing import ApiRoute
 from billabled.auth.dependencies import require
 from billabled.auth.scopes import Scope
 from billabled.errors import NotImplementedYet
+from billabled.kit.query import ANY_QUERY_ATTRIBUTE
 
 router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute)
 
@@ -112,6 +113,8 @@ def _not_built(what: str, path: str) -> Callable[..., Awaitable[Any]]:
     async def handler(**path_params: str) -> None:
         raise NotImplementedYet(f"{what} This endpoint is not available yet.")
 
+    # Whatever the query string: the reference's parameters are not declared here.
+    setattr(handler, ANY_QUERY_ATTRIBUTE, True)
     # The path's parameters, declared so the reference describes them (OpenAPI requires it).
     handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [

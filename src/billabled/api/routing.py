@@ -34,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 from billabled.kit import json_names
 from billabled.kit.media import is_json_media_type
 from billabled.kit.nul import NUL, nul_error, nul_errors
+from billabled.kit.query import ANY_QUERY_ATTRIBUTE, query_model_of, unknown_parameter_errors
 
 # What FastAPI's ModelField offers: a name, the alias the client uses, and validation that
 # answers (value, errors) with each error's location under `loc`.
@@ -53,6 +54,8 @@ class DirectCall:
     request_name: str | None
     path_fields: tuple[Field, ...]
     body_field: Field | None
+    # No query model: the endpoint takes no query parameters, and refuses any (decisions §33).
+    takes_query: bool
 
     @classmethod
     def of(cls, route: APIRoute) -> DirectCall | None:
@@ -91,6 +94,12 @@ class DirectCall:
             request_name=dependant.request_param_name,
             path_fields=tuple(dependant.path_params),
             body_field=body_field,
+            takes_query=getattr(dependant.call, ANY_QUERY_ATTRIBUTE, False)
+            or any(
+                query_model_of(sub.call) is not None
+                for sub in dependant.dependencies
+                if sub.call is not None
+            ),
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -104,6 +113,8 @@ class DirectCall:
             if name is not None:
                 values[name] = solved
         errors: list[Any] = []
+        if scope["query_string"] and not self.takes_query:
+            errors.extend(unknown_parameter_errors(request))
         if self.path_fields:
             path_params = scope.get("path_params", {})
             for field in self.path_fields:

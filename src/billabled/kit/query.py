@@ -124,6 +124,24 @@ def query_params(model: type[QueryModelT]) -> Callable[[Request], Awaitable[Quer
     return parse
 
 
+# Set on an endpoint that answers whatever its query string holds (not built yet: a 501 of the
+# reference's own parameters, which it does not declare).
+ANY_QUERY_ATTRIBUTE: Final = "billabled_any_query"
+
+
+def unknown_parameter_errors(request: Request) -> list[dict[str, Any]]:
+    """A 422 error for each parameter sent to an endpoint that takes none (a record by id,
+    `/me`, a DELETE): ignored, `DELETE /tags/{id}?dryRun=true` deleted the tag. Shaped as the
+    model's own `extra_forbidden`, which a list answers for a parameter it does not take."""
+    return [
+        {"type": "extra_forbidden", "loc": ("query", name), "msg": _EXTRA, "input": None}
+        for name in dict.fromkeys(request.query_params.keys())
+    ]
+
+
+_EXTRA: Final = "Extra inputs are not permitted"  # pydantic's words for a list's unknown one
+
+
 def query_model_of(call: Callable[..., Any]) -> type[QueryModel] | None:
     model: type[QueryModel] | None = getattr(call, QUERY_MODEL_ATTRIBUTE, None)
     return model
