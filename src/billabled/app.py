@@ -19,6 +19,7 @@ from billabled.api.openapi import install_openapi
 from billabled.api.platform import ApiPlatform, ApiPlatformMiddleware
 from billabled.api.router import API_ROUTERS, api_routes
 from billabled.api.routing import reserve_literal_paths
+from billabled.compression import CompressionMiddleware
 from billabled.config import Settings
 from billabled.db import Database, create_app_engine
 from billabled.errors import install_error_handlers
@@ -87,10 +88,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    # Added innermost first: RequestContext → ApiPlatform → Transaction → routes.
+    # Added innermost first: Compression → RequestContext → ApiPlatform → Transaction → routes.
     app.add_middleware(TransactionMiddleware, database_getter=lambda: app.state.database)
     app.add_middleware(ApiPlatformMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(CompressionMiddleware)
     # Health and API routes go into the app's own route list rather than through include_router:
     # FastAPI matches an included router through a layer of per-candidate scope bookkeeping that
     # cost ~0.7 µs a route on every request (issue #5). Each router carries its prefix, tags and

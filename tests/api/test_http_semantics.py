@@ -251,3 +251,32 @@ def test_the_scope_is_checked_before_an_unknown_parameter(
     key = factory.key(workspace, scopes=frozenset({Scope.READ_USERS}))
     response = client.delete(f"{TAGS}/tag_x?dryRun=true", headers=key.headers)
     assert response.status_code == 403, response.text
+
+
+# --- compression -------------------------------------------------------------------------------
+
+
+def test_a_large_answer_is_gzipped_for_a_client_that_asks(
+    client: TestClient, owner_key: Key, factory: Factory, workspace: Workspace
+) -> None:
+    for number in range(30):
+        factory.client(workspace, name=f"Compressed Client {number:02}")
+    plain = client.get(
+        f"{CLIENTS}?pageSize=200", headers={**owner_key.headers, "Accept-Encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers
+    assert len(plain.content) > 1400
+
+    asked = client.get(
+        f"{CLIENTS}?pageSize=200", headers={**owner_key.headers, "Accept-Encoding": "gzip"}
+    )
+    assert asked.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in asked.headers["vary"]
+    assert int(asked.headers["content-length"]) < len(plain.content) / 3
+    assert asked.content == plain.content  # decoded by the client: the same bytes
+
+
+def test_a_small_answer_is_not_compressed(client: TestClient, owner_key: Key) -> None:
+    response = client.get("/api/v1/me", headers={**owner_key.headers, "Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert "content-encoding" not in response.headers
