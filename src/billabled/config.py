@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from pydantic import Field, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.connection import parse_url
 
@@ -99,6 +100,16 @@ class Settings(BaseSettings):
         # (it was a traceback from the app's start-up, after).
         if value:
             parse_url(value)  # type: ignore[no-untyped-call]  # ValueError naming the schemes
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host_named(cls, value: str) -> str:
+        # An empty host made `serve` listen on every interface, unasked.
+        if not value.strip():
+            raise PydanticCustomError(
+                "host_empty", "must name an interface (0.0.0.0 for every IPv4 one)"
+            )
         return value
 
     @field_validator("log_level", mode="before")

@@ -321,6 +321,71 @@ def test_serve_with_a_bad_port_is_a_usage_error(tmp_path: Path) -> None:
     assert "\u256d" not in result.stderr  # the box's corner
 
 
+@pytest.mark.parametrize("port", ["70000", "0", "-1"])
+def test_serve_with_a_port_out_of_range_is_a_usage_error(tmp_path: Path, port: str) -> None:
+    # As `--workers 65` is (README): it was `error: invalid setting port`, exit 1.
+    result = run_cli(["serve", "--port", port], _isolated_env(tmp_path))
+    assert result.exit_code == 2, result.stderr
+    assert "Error: Invalid value for '--port'" in result.stderr
+    # The variable stays a setting, refused as settings are.
+    env = {**_isolated_env(tmp_path), "BILLABLED_PORT": "70000"}
+    from_env = run_cli(["serve"], env)
+    assert from_env.exit_code == 1
+    assert from_env.stderr.startswith("error: invalid setting port: ")
+
+
+@pytest.mark.parametrize("where", ["flag", "variable"])
+def test_serve_refuses_an_empty_host(tmp_path: Path, where: str) -> None:
+    # An empty host listened on every interface, unasked.
+    env = _isolated_env(tmp_path)
+    args = ["serve", "--port", str(free_port())]
+    if where == "flag":
+        args += ["--host", ""]
+    else:
+        env["BILLABLED_HOST"] = " "
+    result = run_cli(args, env, timeout=20)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        "error: invalid setting host: must name an interface (0.0.0.0 for every IPv4 one)"
+    )
+
+
+def test_serve_on_ipv6_prints_urls_that_work(tmp_path: Path) -> None:
+    # `http://::1:8738` was printed, and the curl line built on it failed.
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    port = free_port()
+    process = subprocess.Popen(
+        [BILLABLED, "serve", "--host", "::1", "--port", str(port), "--demo"],
+        env=_isolated_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(6)]
+        base = f"http://[::1]:{port}"
+        assert lines[0].startswith(f"Billabled is serving on {base} "), lines
+        (curl,) = [line for line in lines if line.strip().startswith("try:")]
+        assert curl.rstrip().endswith(f" {base}/api/v1/me")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.communicate(timeout=15)
+
+
 def test_serve_on_a_taken_port_says_so_and_not_that_it_serves(tmp_path: Path) -> None:
     # "Billabled is serving on …" was printed, then the bind failed in a JSON log line.
     with socket.socket() as taken:

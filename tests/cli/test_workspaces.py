@@ -95,6 +95,90 @@ def test_a_name_too_long_for_the_record_is_a_clear_error(
     assert added.stderr.startswith("error: The name must be at most 200 characters.")
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("ctl\x1b[31mx", "error: The name must not contain control characters (U+001B, "),
+        ("a\nb\x1b[2J", "error: The name must not contain control characters (U+000A, "),
+        ("   ", "error: The name must not be empty."),
+        ("e\u0301" * 201, "error: The name must be at most 200 characters."),
+    ],
+)
+def test_workspace_names_follow_the_rule_for_names(
+    cli_env: dict[str, str], unique: str, name: str, message: str
+) -> None:
+    # Terminal escapes and line breaks were stored, and 150 "é" typed decomposed were refused
+    # as over 200 characters.
+    email = f"names{unique}@example.com"
+    refused = run_cli(["workspaces", "create", name, "--owner-email", email], cli_env)
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(message), refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    created = run_cli(
+        ["workspaces", "create", " " + "e\u0301" * 150, "--owner-email", email, "--json"], cli_env
+    )
+    assert created.exit_code == 0, created.stderr
+    assert json.loads(created.stdout)["workspace"]["name"] == "\u00e9" * 150
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("a\nb\x1b[2J", "error: The name must not contain control characters (U+000A, "),
+        ("Bo\x1b[31m", "error: The name must not contain control characters (U+001B, "),
+        ("e\u0301" * 201, "error: The name must be at most 200 characters."),
+    ],
+)
+def test_person_names_follow_the_rule_for_names(
+    cli_env: dict[str, str], unique: str, name: str, message: str
+) -> None:
+    workspace_id = _create_workspace(cli_env, unique)
+    add = ["users", "add", "--workspace", workspace_id, "--role", "member"]
+    refused = run_cli([*add, "--email", f"bo{unique}@example.com", "--name", name], cli_env)
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(message), refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    owner = run_cli(
+        ["workspaces", "create", "W", "--owner-email", f"ow{unique}@example.com",
+         "--owner-name", name],
+        cli_env,
+    )  # fmt: skip
+    assert owner.exit_code == 1
+    assert owner.stderr.startswith(message), owner.stderr
+    added = run_cli(
+        [*add, "--email", f"zoe{unique}@example.com", "--name", " Zoe\u0308 ", "--json"], cli_env
+    )
+    assert added.exit_code == 0, added.stderr
+    assert json.loads(added.stdout)["user"]["name"] == "Zo\u00eb"
+
+
+def test_an_existing_owners_password_is_not_silently_ignored(
+    cli_env: dict[str, str], unique: str
+) -> None:
+    """`--password` for an owner who already has an account was ignored without a word (and a
+    short one was refused as too short, though it would not have been used)."""
+    email = f"again{unique}@example.com"
+    first = run_cli(["workspaces", "create", "First", "--owner-email", email], cli_env)
+    assert first.exit_code == 0, first.stderr
+    for password in (f"new-password-{unique}", "short"):
+        result = run_cli(
+            ["workspaces", "create", "Second", "--owner-email", email.upper(),
+             "--password", password],
+            cli_env,
+        )  # fmt: skip
+        assert result.exit_code == 1
+        assert result.stdout == ""
+        assert result.stderr.strip() == (
+            f"error: {email} already has an account, which keeps its password; leave out --password"
+        )
+    # Without it, the existing account owns the new workspace, with its own password.
+    second = run_cli(["workspaces", "create", "Second", "--owner-email", email, "--json"], cli_env)
+    assert second.exit_code == 0, second.stderr
+    body = json.loads(second.stdout)
+    assert body["owner"]["created"] is False
+    assert "password" not in body
+
+
 def _create_workspace(cli_env: dict[str, str], unique: str) -> str:
     result = run_cli(
         ["workspaces", "create", "Team", "--owner-email", f"boss{unique}@example.com", "--json"],
@@ -260,3 +344,40 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(
     assert codes == [0, 1], results
     assert any("at least one owner" in stderr for _, stderr in results)
     assert _owners(database_url, workspace_id) == 1
+
+
+def _role_changes(database_url: str, workspace_id: str) -> int:
+    engine = create_sync_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    text(
+                        "SELECT count(*) FROM audit_record"
+                        " WHERE workspace_id = :ws AND action = 'membership.updated'"
+                    ),
+                    {"ws": workspace_id},
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+def test_setting_the_role_a_member_has_changes_nothing(
+    cli_env: dict[str, str], database_url: str, unique: str
+) -> None:
+    # It wrote an audit record whose before and after were the same.
+    workspace_id = _create_workspace(cli_env, unique)
+    where = ["--workspace", workspace_id, "--email", f"mo{unique}@example.com"]
+    assert run_cli(["users", "add", *where, "--role", "manager"], cli_env).exit_code == 0
+    same = run_cli(["users", "set-role", *where, "--role", "Manager"], cli_env)
+    assert same.exit_code == 0, same.stderr
+    assert same.stdout.strip() == (
+        f"mo{unique}@example.com is already manager in {workspace_id}; nothing changed"
+    )
+    as_json = run_cli(["users", "set-role", *where, "--role", "manager", "--json"], cli_env)
+    assert json.loads(as_json.stdout)["changed"] is False
+    assert _role_changes(database_url, workspace_id) == 0
+    changed = run_cli(["users", "set-role", *where, "--role", "member", "--json"], cli_env)
+    assert json.loads(changed.stdout)["changed"] is True
+    assert _role_changes(database_url, workspace_id) == 1

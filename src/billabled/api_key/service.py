@@ -20,6 +20,7 @@ from billabled.audit.service import Actor, record_audit
 from billabled.auth.scopes import Scope, ceiling, sorted_scopes
 from billabled.errors import NotFound, ValidationFailed
 from billabled.kit.apikeys import display_prefix, generate_key, hash_key
+from billabled.kit.text import checked_name
 from billabled.kit.time import utcnow
 from billabled.models.api_key import ApiKey
 
@@ -99,9 +100,7 @@ async def create_api_key(
     actor: Actor,
     expires_at: datetime | None = None,
 ) -> CreatedKey:
-    name = name.strip()
-    if not name or len(name) > MAX_NAME_LENGTH:
-        raise _invalid("name", f"The name must be 1 to {MAX_NAME_LENGTH} characters.")
+    name = checked_name(name, max_length=MAX_NAME_LENGTH)
     if not scopes:
         raise _invalid("scopes", "At least one scope is required.")
     beyond = scopes - ceiling(creator_role)

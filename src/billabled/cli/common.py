@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -84,6 +85,16 @@ def cli_errors(settings: Settings | None = None) -> Iterator[None]:
         fail(f"database error: {_first_line(exc)}")
     except Exception as exc:  # the promise is: never a traceback
         fail(f"unexpected failure ({type(exc).__name__}): {_first_line(exc)}")
+
+
+# Control characters (Unicode Cc), as `kit.text` refuses them in names.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def shown(text: str) -> str:
+    """`text` with its control characters escaped (`\\x1b`): a name stored before names refused
+    them must not move the cursor or recolour the terminal that lists it."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from billabled.api_key import repository as key_repository
+from billabled.api_key.secret_check import check_secret_key
 from billabled.api_key.service import create_api_key, key_json, parse_duration, revoke_api_key
 from billabled.audit.service import SYSTEM
 from billabled.auth.scopes import Scope, ceiling, parse_scopes
@@ -19,6 +20,7 @@ from billabled.cli.common import (
     print_json,
     require_current_schema,
     run_with_database,
+    shown,
 )
 from billabled.cli.workspaces import JsonFlag, _require_workspace
 from billabled.db import Database
@@ -54,13 +56,18 @@ def keys_create(
     """Create a key. The raw key is printed once and never stored."""
     settings = load_settings()
     with cli_errors(settings):
-        ttl: timedelta | None = parse_duration(expires_in) if expires_in else None
+        # `is not None`: an empty `--expires-in ""` made a key that never expires.
+        ttl = parse_duration(expires_in) if expires_in is not None else None
         try:
-            wants_all = scopes.strip() == "all"
             requested = parse_scopes(scopes)
+            # As `parse_scopes` reads them: "all," is `all` too, capped at the creator's role.
+            wants_all = {item.strip() for item in scopes.split(",") if item.strip()} == {"all"}
         except ValueError as exc:
             fail(f"{exc}; the scopes are {_SCOPE_NAMES}, or all")
         require_current_schema(settings)
+        # A secret key other than the servers' makes keys they refuse (generated afresh by a
+        # command run from another directory).
+        check_secret_key(settings.resolved_database_url, settings.resolved_secret_key)
         pepper = derive_pepper(settings.resolved_secret_key)
 
         async def work(database: Database) -> dict[str, Any]:
@@ -81,7 +88,7 @@ def keys_create(
                     creator_role=membership.role,
                     name=name,
                     scopes=granted,
-                    expires_at=utcnow() + ttl if ttl else None,
+                    expires_at=utcnow() + ttl if ttl is not None else None,
                     actor=SYSTEM,
                 )
                 return {"key": created.raw_key, **key_json(created.api_key)}
@@ -121,9 +128,13 @@ def keys_list(
         typer.echo("No API keys.")
     for item in keys:
         last = isoformat_z(item["lastUsedAt"]) if item["lastUsedAt"] else "never"
+        expires = (
+            f"expires {isoformat_z(item['expiresAt'])}" if item["expiresAt"] else "never expires"
+        )
         typer.echo(
-            f"{item['id']}  {item['prefix']}…  {item['status']:<7}  {item['name']}  "
-            f"by {item['createdByEmail']}  last used {last}  [{' '.join(item['scopes'])}]"
+            f"{item['id']}  {item['prefix']}…  {item['status']:<7}  {shown(item['name'])}  "
+            f"by {item['createdByEmail']}  {expires}  last used {last}  "
+            f"[{' '.join(item['scopes'])}]"
         )
 
 
@@ -170,7 +181,8 @@ def usage(
     for row in summary["byKey"]:
         last = isoformat_z(row["lastUsedAt"]) if row["lastUsedAt"] else "never"
         typer.echo(
-            f"  {row['keyId']}  {row['prefix']}…  {row['name']}: {row['requests']} (last {last})"
+            f"  {row['keyId']}  {row['prefix']}…  {shown(row['name'])}: {row['requests']} "
+            f"(last {last})"
         )
     typer.echo("By endpoint:")
     for row in summary["byEndpoint"]:

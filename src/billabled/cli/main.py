@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from billabled import migrations
+from billabled.api_key.secret_check import adopt_secret_key, check_secret_key
 from billabled.cli.common import (
     cli_errors,
     fail,
@@ -46,10 +47,12 @@ app.command("usage")(usage)
 
 
 def _prepare(settings: Settings) -> None:
-    """Validate settings, make the secret key, and bring the schema up to date."""
+    """Validate settings, make the secret key, bring the schema up to date, and check that the
+    secret key is the database's."""
     async_url(settings.resolved_database_url)  # a malformed URL fails here, in one line
     _ = settings.resolved_secret_key
     migrations.upgrade(settings.resolved_database_url, on_wait=_say_migration_waits)
+    check_secret_key(settings.resolved_database_url, settings.resolved_secret_key)
 
 
 def _say_migration_waits() -> None:
@@ -70,10 +73,31 @@ def migrate() -> None:
     typer.echo(f"Database {describe_url(settings.resolved_database_url)} is at revision {revision}")
 
 
+@app.command("adopt-secret-key")
+def adopt_secret_key_command() -> None:
+    """Make the current secret key this database's, after rotating BILLABLED_SECRET_KEY on
+    purpose: every API key made with the previous one stops working."""
+    settings = load_settings()
+    with cli_errors(settings):
+        require_current_schema(settings)
+        before, after = adopt_secret_key(
+            settings.resolved_database_url, settings.resolved_secret_key
+        )
+    if before == after:
+        typer.echo(f"The secret key (fingerprint {after}) was this database's already.")
+    else:
+        typer.echo(
+            f"The secret key (fingerprint {after}) is this database's now, in place of "
+            f"{before or 'none recorded'}: every API key made with the previous one is refused."
+        )
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind [BILLABLED_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to bind [BILLABLED_PORT].")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port to bind [BILLABLED_PORT].")
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
     demo: Annotated[
         bool, typer.Option(help="Create a demo workspace full of agency data; print a login.")
@@ -95,7 +119,7 @@ def serve(
     # Worker processes build their own app from the environment: hand them the CLI's choices.
     os.environ["BILLABLED_HOST"] = settings.host
     os.environ["BILLABLED_PORT"] = str(settings.port)
-    base = f"http://{settings.host}:{settings.port}"
+    base = f"http://{_url_host(settings.host)}:{settings.port}"
     typer.echo(
         f"Billabled is serving on {base} (database: {describe_url(settings.resolved_database_url)})"
     )
@@ -146,9 +170,14 @@ def _listen(host: str, port: int) -> socket.socket:
         listening.bind((host, port))
     except OSError as exc:
         listening.close()
-        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        fail(f"cannot listen on {_url_host(host)}:{port}: {exc.strerror or exc}")
     listening.set_inheritable(True)
     return listening
+
+
+def _url_host(host: str) -> str:
+    """`host` as a URL writes it: an IPv6 address in brackets (`http://::1:8000` is no URL)."""
+    return f"[{host}]" if ":" in host else host
 
 
 @app.command("demo")

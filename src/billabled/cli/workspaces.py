@@ -19,7 +19,14 @@ from billabled.cli.common import (
 from billabled.db import Database
 from billabled.kit.ids import is_valid_id
 from billabled.kit.passwords import generate_password
-from billabled.user.service import add_member, change_role, parse_role, remove_member
+from billabled.user import repository as user_repository
+from billabled.user.service import (
+    add_member,
+    change_role,
+    normalise_email,
+    parse_role,
+    remove_member,
+)
 from billabled.workspace import repository as workspace_repository
 from billabled.workspace.service import create_workspace, parse_plan
 
@@ -54,10 +61,17 @@ def workspaces_create(
 
         async def work(database: Database) -> dict[str, Any]:
             async with database.transaction() as session:
+                # An existing account keeps its password: `--password` was silently ignored.
+                email = normalise_email(owner_email)
+                if password is not None and await user_repository.get_user_by_email(session, email):
+                    fail(
+                        f"{email} already has an account, which keeps its password; "
+                        "leave out --password"
+                    )
                 created = await create_workspace(
                     session,
                     name=name,
-                    owner_email=owner_email,
+                    owner_email=email,
                     owner_name=owner_name,
                     owner_password=password or generated,
                     plan=parsed_plan,
@@ -165,20 +179,23 @@ def users_set_role(
         async def work(database: Database) -> dict[str, Any]:
             async with database.transaction() as session:
                 await _require_workspace(session, workspace)
-                membership = await change_role(
+                change = await change_role(
                     session, workspace_id=workspace, email=email, role=parsed_role, actor=SYSTEM
                 )
                 return {
-                    "membershipId": membership.id,
-                    "userId": membership.user_id,
-                    "role": membership.role,
+                    "membershipId": change.membership.id,
+                    "userId": change.membership.user_id,
+                    "role": change.membership.role,
+                    "changed": change.changed,
                 }
 
         result = run_with_database(settings, work)
     if as_json:
         print_json(result)
-    else:
+    elif result["changed"]:
         typer.echo(f"{email} is now {result['role']} in {workspace}")
+    else:
+        typer.echo(f"{email} is already {result['role']} in {workspace}; nothing changed")
 
 
 @users_app.command("remove")

@@ -16,9 +16,16 @@ import re
 import unicodedata
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, BeforeValidator, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic_core import PydanticCustomError
 
+from billabled.errors import ValidationFailed
 from billabled.kit.schema import SchemaKeywords
 
 CONTROL_CHARACTER: Final = "control_character"
@@ -86,3 +93,31 @@ def free_text(max_length: int) -> tuple[Any, ...]:
 Name = Annotated[str, *_name(200)]
 TagName = Annotated[str, *_name(100)]
 Code = Annotated[str, *_name(50)]
+
+
+_ANY_NAME: Final = TypeAdapter(Name)
+
+
+def checked_name(raw: str, *, max_length: int = 200) -> str:
+    """`raw` by the rule for names where no request model applies it (the command line's
+    workspace, person and key names, which took control characters and terminal escapes and
+    counted "e\u0301" as two characters); else a 422 naming `name`, saying why."""
+    too_long = f"The name must be at most {max_length} characters."
+    try:
+        name: str = _ANY_NAME.validate_python(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        if error["type"] == CONTROL_CHARACTER:
+            raise _name_invalid(f"The name {error['msg']}.", CONTROL_CHARACTER) from None
+        if error["type"] == "string_too_short":
+            raise _name_invalid("The name must not be empty.", "length") from None
+        raise _name_invalid(too_long, "length") from None
+    if len(name) > max_length:
+        raise _name_invalid(too_long, "length")
+    return name
+
+
+def _name_invalid(message: str, type_: str) -> ValidationFailed:
+    return ValidationFailed(
+        message, errors=[{"field": "name", "in": "body", "message": message, "type": type_}]
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +19,7 @@ from billabled.audit.service import Actor, record_audit
 from billabled.errors import Conflict, NotFound, ValidationFailed
 from billabled.event.tombstones import clear_deletion, record_deletion
 from billabled.kit.passwords import MIN_PASSWORD_LENGTH, hash_password
+from billabled.kit.text import checked_name
 from billabled.models.membership import Membership, Role
 from billabled.models.user import User
 from billabled.user import repository
@@ -67,19 +67,12 @@ def check_password(password: str) -> None:
         )
 
 
-MAX_NAME_LENGTH: Final = 200  # the user.name column
-
-
 def person_name(raw: str | None, email: str) -> str:
-    """The name given (trimmed), else one made from the email; 422 when it is too long for the
-    record (PostgreSQL refused it with a 500-like error, SQLite stored it)."""
-    name = (raw or "").strip()
-    if len(name) > MAX_NAME_LENGTH:
-        message = f"The name must be at most {MAX_NAME_LENGTH} characters."
-        raise ValidationFailed(
-            message, errors=[{"field": "name", "in": "body", "message": message, "type": "length"}]
-        )
-    return name or default_name(email)
+    """The name given, by the rule for names (`checked_name`), else one made from the email
+    when none is given (or only blanks)."""
+    if raw is None or not raw.strip():
+        return default_name(email)
+    return checked_name(raw)
 
 
 def default_name(email: str) -> str:
@@ -140,6 +133,12 @@ async def add_member(
     return NewMember(user=user, membership=membership, user_created=user_created)
 
 
+@dataclass(frozen=True, slots=True)
+class RoleChange:
+    membership: Membership
+    changed: bool  # False: the member already had the role
+
+
 class NotAMember(NotFound):
     code = "not_a_member"
 
@@ -157,9 +156,12 @@ async def _membership_by_email(
 
 async def change_role(
     session: AsyncSession, *, workspace_id: str, email: str, role: Role, actor: Actor
-) -> Membership:
-    """Change a member's role. Their API keys shrink or grow to the new ceiling at once."""
+) -> RoleChange:
+    """Change a member's role. Their API keys shrink or grow to the new ceiling at once. The
+    role they already have changes nothing, and writes no audit record."""
     user, membership = await _membership_by_email(session, workspace_id, email)
+    if membership.role == role:
+        return RoleChange(membership=membership, changed=False)
     if membership.role == Role.OWNER and role != Role.OWNER:
         await _keep_an_owner(session, workspace_id)
     before = _membership_json(membership, user)
@@ -175,7 +177,7 @@ async def change_role(
         before=before,
         after=_membership_json(membership, user),
     )
-    return membership
+    return RoleChange(membership=membership, changed=True)
 
 
 async def remove_member(

@@ -16,12 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billabled.audit.service import Actor, record_audit
 from billabled.errors import ValidationFailed
 from billabled.kit.currency import is_currency
+from billabled.kit.text import checked_name
 from billabled.models.membership import Membership, Role
 from billabled.models.user import User
 from billabled.models.workspace import Plan, Workspace
 from billabled.user.service import add_member
-
-MAX_NAME_LENGTH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +80,7 @@ async def create_workspace(
     week_start: int = 1,
     settings: dict[str, Any] | None = None,
 ) -> NewWorkspace:
-    name = name.strip()
-    if not name or len(name) > MAX_NAME_LENGTH:
-        raise _invalid("name", f"The name must be 1 to {MAX_NAME_LENGTH} characters.")
+    name = checked_name(name)  # the API's rule for names: NFC, trimmed, no control characters
     currency = currency.strip().upper()
     if not is_currency(currency):
         raise _invalid("currency", "The currency must be an ISO 4217 code such as USD or EUR.")
