@@ -741,6 +741,11 @@ def main() -> None:
                     runs[label][who].append(result)
                     print(f"  {label:<32} {who:<8} {_fmt(result)}  non-2xx {result.non_2xx}")
 
+    # The servers' logs are kept when they say something (a warning, an error); else the
+    # folder goes (one was left behind per run).
+    if not any(path.stat().st_size for path in data_dir.iterdir()):
+        shutil.rmtree(data_dir, ignore_errors=True)
+
     def median(results: list[WrkResult]) -> WrkResult | None:
         if not results:
             return None
