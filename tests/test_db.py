@@ -64,12 +64,16 @@ def test_settings_in_the_url_reach_postgresql_for_requests_and_migrations(
     `serve` and every command stopped: `invalid connection option "search_path"`."""
     if not database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL settings: PostgreSQL (CI's second pass)")
-    with_settings = f"{database_url}?search_path=public&work_mem=5MB&sslmode=disable"
+    # A tab and a space in a value: libpq splits its options at any whitespace.
+    with_settings = (
+        f"{database_url}?search_path=public,%09pg_catalog,%20public&work_mem=5MB&sslmode=disable"
+    )
     migrations.upgrade(with_settings)
     engine = create_sync_engine(with_settings)
     try:
         with engine.connect() as connection:
-            assert connection.execute(text("SHOW search_path")).scalar_one() == "public"
+            search_path = connection.execute(text("SHOW search_path")).scalar_one()
+            assert search_path == "public,\tpg_catalog, public"
             assert connection.execute(text("SHOW work_mem")).scalar_one() == "5MB"
     finally:
         engine.dispose()

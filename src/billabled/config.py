@@ -123,6 +123,11 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'billabled.db').resolve()}"
 
+    def secret_key_is_new(self) -> bool:
+        """Whether the secret key would be generated now (no `BILLABLED_SECRET_KEY`, no
+        `<data_dir>/secret_key` yet): a secret no existing API key was made with."""
+        return self.secret_key is None and not (self.data_dir / SECRET_KEY_FILE).exists()
+
     @cached_property
     def resolved_secret_key(self) -> bytes:
         """The secret key bytes, generating `<data_dir>/secret_key` (0600) on first use."""

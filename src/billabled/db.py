@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -246,8 +247,11 @@ def _libpq_options() -> frozenset[str]:
 
 
 def _libpq_escaped(value: str) -> str:
-    # libpq splits `options` at spaces; a backslash keeps one (and itself) in a value.
-    return value.replace("\\", "\\\\").replace(" ", "\\ ")
+    # libpq splits `options` at whitespace; a backslash keeps one (and itself) in a value.
+    return _OPTIONS_SPECIAL.sub(r"\\\g<0>", value)
+
+
+_OPTIONS_SPECIAL: Final = re.compile(r"[\s\\]")
 
 
 def _ensure_sqlite_dir(url: URL) -> None:

@@ -259,6 +259,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             f"HTTP/1.1 {status} {reason}\r\n"
             "content-type: application/json\r\n"
             f"content-length: {len(body)}\r\n"
+            "cache-control: no-store\r\n"
+            "x-content-type-options: nosniff\r\n"
             f"date: {formatdate(usegmt=True)}\r\n"
             f"x-request-id: {new_id('req')}\r\n"
             "connection: close\r\n\r\n"

@@ -8,8 +8,13 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
+from billabled.app import create_app
 from billabled.auth.scopes import Scope
+from billabled.config import Settings
 from tests.factories import Factory, Key, Workspace
 
 CLIENTS = "/api/v1/clients"
@@ -89,7 +94,7 @@ def test_a_body_declared_in_another_charset_is_a_415_and_stores_nothing(
     assert "Café N" not in _tag_names(client, owner_key)
 
 
-@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", '"utf-8"', "utf8"])
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", '"utf-8"', "utf8", "us-ascii"])
 def test_a_body_declared_in_utf8_is_read(
     client: TestClient, owner_key: Key, unique: str, charset: str
 ) -> None:
@@ -279,4 +284,36 @@ def test_a_large_answer_is_gzipped_for_a_client_that_asks(
 def test_a_small_answer_is_not_compressed(client: TestClient, owner_key: Key) -> None:
     response = client.get("/api/v1/me", headers={**owner_key.headers, "Accept-Encoding": "gzip"})
     assert response.status_code == 200
+    assert "content-encoding" not in response.headers
+
+
+@pytest.mark.parametrize("accept", ["gzip;q=0", "gzip;q=0, identity", "identity, gzip; q=0.0"])
+def test_gzip_refused_with_a_weight_of_0_is_not_sent(
+    client: TestClient, owner_key: Key, factory: Factory, workspace: Workspace, accept: str
+) -> None:
+    """RFC 9110 §12.5.3: `q=0` is "not acceptable"; Starlette's substring test compressed."""
+    for number in range(30):
+        factory.client(workspace, name=f"Weighted Client {number:02}")
+    response = client.get(
+        f"{CLIENTS}?pageSize=200", headers={**owner_key.headers, "Accept-Encoding": accept}
+    )
+    assert response.status_code == 200
+    assert "content-encoding" not in response.headers
+
+
+def test_an_export_is_never_compressed(settings: Settings, owner_key: Key) -> None:
+    """SPEC §9: an export's digest headers name its exact bytes. Stood in for by a route of
+    this test's own at the export's path, ahead of the one not built yet."""
+    app = create_app(settings)
+
+    async def export(request: Request) -> Response:
+        return PlainTextResponse("id,name\r\n" + "cli_x,Acme\r\n" * 500)
+
+    app.router.routes.insert(0, Route("/api/v1/export", export, methods=["GET"]))
+    with TestClient(app) as fresh:
+        response = fresh.get(
+            "/api/v1/export", headers={**owner_key.headers, "Accept-Encoding": "gzip"}
+        )
+    assert response.status_code == 200, response.text
+    assert len(response.content) > 1400
     assert "content-encoding" not in response.headers

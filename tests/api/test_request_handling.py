@@ -367,6 +367,29 @@ def test_a_body_declared_too_large_is_a_413_before_it_is_sent(
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "payload_too_large"
 
 
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [(b"POST /api/v1/clinets", b"404"), (b"PUT /api/v1/clients", b"405")],
+)
+def test_a_body_declared_too_large_for_a_wrong_path_is_its_404_and_the_connection_closed(
+    settings: Settings, owner_key: Key, request_line: bytes, status: bytes
+) -> None:
+    """The wrong path is named first, and the connection still closed: the client may send
+    its body, which was otherwise read to the end (200 MB) and thrown away (a helper's
+    review)."""
+    with serve(create_app(settings)) as base, _connect(base) as connection:
+        connection.sendall(
+            request_line
+            + b" HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            + b"Expect: 100-continue\r\n"
+            + f"X-Api-Key: {owner_key.raw}\r\nContent-Length: 999999999\r\n\r\n".encode()
+        )
+        answer = connection.recv(65536)
+        assert connection.recv(65536) == b""
+    assert answer.startswith(b"HTTP/1.1 " + status + b" "), answer[:200]
+    assert b"\r\nconnection: close\r\n" in answer.lower()
+
+
 def test_a_body_sent_whole_over_the_limit_is_answered_413_not_reset(
     settings: Settings, owner_key: Key
 ) -> None:

@@ -89,6 +89,29 @@ def test_a_refused_keys_requests_are_recorded_under_it_without_using_it(
     assert [row[0] for row in last_used] == [None, None]  # refused: not used
 
 
+def test_a_refused_keys_429s_do_not_use_it_either(
+    settings: Settings, factory: Factory, unique: str
+) -> None:
+    """Turned into a 429 by the per-IP limit, a revoked key's request moved its lastUsedAt
+    (a helper's review): the recorder skipped 401s only."""
+    # Counted in this process (in a shared Redis, other tests' keyless requests count too).
+    limits = {"unauthenticated_rate_limit_per_minute": 1, "redis_url": None}
+    app = create_app(Settings(**{**settings.model_dump(), **limits}))
+    revoked = factory.key(factory.workspace())
+    factory.revoke(revoked)
+    agent = f"usage-refused-429/{unique}"
+    with TestClient(app) as limited:
+        statuses = [
+            limited.get("/api/v1/me", headers={**revoked.headers, "User-Agent": agent}).status_code
+            for _ in range(2)
+        ]
+    assert statuses == [401, 429]
+    rows = usage_rows(factory, agent, 2)
+    assert [(r.status, r.api_key_id) for r in rows] == [(401, revoked.id), (429, revoked.id)]
+    last_used = factory.sql("SELECT last_used_at FROM api_key WHERE id = :id", id=revoked.id)
+    assert last_used[0][0] is None
+
+
 def test_429s_are_recorded_too(client: TestClient, factory: Factory, unique: str) -> None:
     key = factory.key(factory.workspace(plan=Plan.FREE))
     agent = f"usage-429/{unique}"

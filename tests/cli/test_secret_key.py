@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from billabled.db import create_sync_engine
 from tests.support import drop_database, free_port, new_database_url, run_cli
 
 FIRST_SECRET = "first-secret-" + "f" * 30
@@ -59,7 +61,7 @@ def test_keys_create_with_another_secret_key_is_refused_and_makes_no_key(
     elsewhere = _env(tmp_path / "elsewhere", database_url, None)
     code, said = _keys_create(elsewhere, workspace_id)
     assert code == 1, said
-    assert said.startswith("error: BILLABLED_SECRET_KEY is not the secret key this database's")
+    assert said.startswith("error: the secret key differs from the one recorded for this database")
     assert "billabled adopt-secret-key" in said
 
     listed = run_cli(["keys", "list", "--workspace", workspace_id, "--json"], elsewhere)
@@ -75,7 +77,7 @@ def test_serve_with_another_secret_key_stops_before_listening(
     env = _env(tmp_path / "other", database_url, OTHER_SECRET)
     result = run_cli(["serve", "--port", str(port)], env, timeout=60)
     assert result.exit_code == 1, result.stdout
-    assert "is not the secret key this database's API keys were made with" in result.stderr
+    assert "the secret key differs from the one recorded for this database" in result.stderr
     assert "serving" not in result.stdout.lower()
 
 
@@ -104,4 +106,28 @@ def test_the_first_process_records_its_secret_key_and_migrate_refuses_another(
     assert run_cli(["migrate"], _env(tmp_path / "a", database_url, OTHER_SECRET)).exit_code == 0
     again = run_cli(["migrate"], _env(tmp_path / "b", database_url, FIRST_SECRET))
     assert again.exit_code == 1, again.stdout
-    assert "is not the secret key" in again.stderr
+    assert "differs from the one recorded" in again.stderr
+
+
+def test_a_secret_generated_by_a_stray_command_is_not_recorded_for_a_database_with_keys(
+    tmp_path: Path, database_url: str, workspace_id: str
+) -> None:
+    """A database from a release before the check has keys and no fingerprint. A `migrate` run
+    from another directory without the secret recorded the one it generated, and the servers,
+    which hold the right one, were then refused at start (a helper's review)."""
+    server = _env(tmp_path / "server", database_url, FIRST_SECRET)
+    code, said = _keys_create(server, workspace_id)
+    assert code == 0, said
+    engine = create_sync_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM secret_check"))  # as before migration 0015
+    finally:
+        engine.dispose()
+
+    stray = run_cli(["migrate"], _env(tmp_path / "elsewhere", database_url, None))
+    assert stray.exit_code == 1, stray.stdout
+    assert "has API keys and no recorded secret key" in stray.stderr
+    assert run_cli(["migrate"], server).exit_code == 0  # the servers' secret is recorded
+    code, said = _keys_create(server, workspace_id)
+    assert code == 0, said

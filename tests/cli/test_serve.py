@@ -693,6 +693,7 @@ def test_a_malformed_request_is_answered_in_the_envelope_after_those_before_it(
         assert b"content-type: application/json" in head.lower()
         assert b"x-request-id: req_" in head.lower()
         assert re.search(rb"\r\ndate: \w{3}, \d\d \w{3} \d{4} [\d:]{8} GMT\r\n", head), head
+        assert b"\r\ncache-control: no-store\r\n" in head
         assert json.loads(body)["error"]["code"] == "malformed_request"
 
         queued = _exchange(base, request("before-1") + request("before-2") + b"NOT HTTP\r\n\r\n")

@@ -27,7 +27,6 @@ from typing import Any, Final
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -217,6 +216,6 @@ def install_docs(app: FastAPI) -> None:
     app.router.routes.extend(router.routes)
     app.mount(
         VENDOR_URL,
-        GZipMiddleware(VendorFiles(directory=VENDOR_DIR), minimum_size=1024, compresslevel=6),
+        VendorFiles(directory=VENDOR_DIR),  # compressed for clients that ask (compression.py)
         name="vendor",
     )

@@ -235,6 +235,9 @@ class ApiPlatformMiddleware:
             # for a body that is fine: a mistyped URL was answered "the body must be JSON".
             if _routable(platform, scope):
                 await _respond(error, scope, receive, send_with_limits)
+            elif "Connection" in error.headers:
+                # Its body, which may still come, is not read: the connection is closed.
+                await self.app(scope, receive, partial(_closing, send_with_limits))
             else:
                 await self.app(scope, receive, send_with_limits)
 
@@ -521,6 +524,12 @@ def _ip_bucket(ip: str) -> str:
         return ip
 
 
+async def _closing(send: Send, message: Message) -> None:
+    if message["type"] == "http.response.start":
+        message["headers"] = [*message.get("headers", ()), (b"connection", b"close")]
+    await send(message)
+
+
 def _routable(platform: ApiPlatform, scope: Scope) -> bool:
     """Whether a route answers this path and method (else the router's 404 or 405 does)."""
     return any(route.matches(scope)[0] is Match.FULL for route in platform.routes)
@@ -562,5 +571,6 @@ def _record_usage(
             ip_hash=platform.usage.hash_ip(_client_ip(scope), now),
             latency_us=round((time.perf_counter() - started) * 1_000_000),
             created_at=now,
+            key_used=principal is not None,
         )
     )

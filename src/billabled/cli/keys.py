@@ -67,7 +67,10 @@ def keys_create(
         require_current_schema(settings)
         # A secret key other than the servers' makes keys they refuse (generated afresh by a
         # command run from another directory).
-        check_secret_key(settings.resolved_database_url, settings.resolved_secret_key)
+        generated = settings.secret_key_is_new()
+        check_secret_key(
+            settings.resolved_database_url, settings.resolved_secret_key, generated=generated
+        )
         pepper = derive_pepper(settings.resolved_secret_key)
 
         async def work(database: Database) -> dict[str, Any]:

@@ -50,9 +50,12 @@ def _prepare(settings: Settings) -> None:
     """Validate settings, make the secret key, bring the schema up to date, and check that the
     secret key is the database's."""
     async_url(settings.resolved_database_url)  # a malformed URL fails here, in one line
+    generated = settings.secret_key_is_new()
     _ = settings.resolved_secret_key
     migrations.upgrade(settings.resolved_database_url, on_wait=_say_migration_waits)
-    check_secret_key(settings.resolved_database_url, settings.resolved_secret_key)
+    check_secret_key(
+        settings.resolved_database_url, settings.resolved_secret_key, generated=generated
+    )
 
 
 def _say_migration_waits() -> None:

@@ -20,27 +20,42 @@ class _Repeated(dict[str, Any]):
     repeated: list[str]
 
 
+class _Repeats(Exception):
+    """An object of the document gives a name twice."""
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _Repeats
+    return value
+
+
+def _marked_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) == len(pairs):
+        return value
+    repeated = _Repeated(value)
+    seen: set[str] = set()
+    repeated.repeated = []
+    for name, _ in pairs:
+        if name in seen and name not in repeated.repeated:
+            repeated.repeated.append(name)
+        seen.add(name)
+    return repeated
+
+
+# Built once: a decoder per request cost as much as the parse (3.6 -> 8.4 µs for an entry).
+_UNIQUE: Final = json.JSONDecoder(object_pairs_hook=_unique_object)
+
+
 def loads(text: str) -> tuple[Any, bool]:
     """`text` parsed as `json.loads` parses it, and whether some object in it repeats a name
-    (then `repeated_name_errors` says where)."""
-    repeats = False
-
-    def to_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        nonlocal repeats
-        value = dict(pairs)
-        if len(value) == len(pairs):
-            return value
-        repeats = True
-        repeated = _Repeated(value)
-        seen: set[str] = set()
-        repeated.repeated = []
-        for name, _ in pairs:
-            if name in seen and name not in repeated.repeated:
-                repeated.repeated.append(name)
-            seen.add(name)
-        return repeated
-
-    return json.loads(text, object_pairs_hook=to_object), repeats
+    (then `repeated_name_errors` says where: the document is parsed again, marking them)."""
+    try:
+        return _UNIQUE.decode(text), False
+    except _Repeats:
+        return json.loads(text, object_pairs_hook=_marked_object), True
 
 
 def repeated_name_errors(document: Any, loc: tuple[str | int, ...]) -> list[dict[str, Any]]:
@@ -52,9 +67,9 @@ def repeated_name_errors(document: Any, loc: tuple[str | int, ...]) -> list[dict
         value, where = pending.pop()
         if isinstance(value, dict):
             if isinstance(value, _Repeated):
-                errors.extend(
+                errors.extend(  # reversed: the list is reversed once walked
                     {"type": TYPE, "loc": (*where, name), "msg": MESSAGE, "input": None}
-                    for name in value.repeated
+                    for name in reversed(value.repeated)
                 )
             pending.extend((item, (*where, key)) for key, item in value.items())
         elif isinstance(value, list):

@@ -7,7 +7,8 @@ import re
 
 # A charset name worth naming back (a token); anything else is refused without being echoed.
 _CHARSET_NAME = re.compile(r"[A-Za-z0-9._:-]{1,40}")
-_UTF8 = frozenset({"utf-8", "utf8"})
+# UTF-8, and ASCII, which is UTF-8 too (RFC 8259 §11: the parameter changes nothing for JSON).
+_READ_AS_UTF8 = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -31,7 +32,7 @@ def refused_charset(content_type: str) -> str | None:
         if name.strip().lower() != "charset":
             continue
         charset = value.strip().strip('"').strip()
-        if charset.lower() in _UTF8:
+        if charset.lower() in _READ_AS_UTF8:
             return None
         return f" {charset!r}" if _CHARSET_NAME.fullmatch(charset) else ""
     return None

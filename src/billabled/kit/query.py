@@ -75,7 +75,14 @@ def _badly_encoded(query_string: bytes) -> list[dict[str, Any]]:
     """An error for each parameter whose value is not percent-encoded UTF-8. Starlette reads a
     broken escape (`%ZZ`) as text and bytes that are not UTF-8 (`%E9`, Latin-1) as U+FFFD: the
     list answered "no such records" where a body in that form is refused."""
+    if _BROKEN_ESCAPE.search(query_string) is None:
+        try:  # the whole string at once: when it decodes, every part of it does
+            unquote_to_bytes(query_string).decode("utf-8")
+            return []
+        except UnicodeDecodeError:
+            pass
     errors = []
+    named: set[str] = set()
     for pair in query_string.split(b"&"):
         name, _, value = pair.partition(b"=")
         try:
@@ -85,6 +92,9 @@ def _badly_encoded(query_string: bytes) -> list[dict[str, Any]]:
             unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8")
         except ValueError:
             where = unquote(name.decode("latin-1"), errors="replace")
+            if where in named:  # a parameter repeated is named once
+                continue
+            named.add(where)
             errors.append(
                 {
                     "type": "string_encoding",

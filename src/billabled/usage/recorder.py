@@ -51,6 +51,9 @@ class UsageEntry:
     ip_hash: str | None
     latency_us: int
     created_at: datetime
+    # False for a refused key's requests (revoked, expired: its 401s, and their 429s): recorded
+    # under the key, but it was not used, so its `lastUsedAt` stays.
+    key_used: bool = True
 
 
 class IpHasher:
@@ -204,8 +207,7 @@ class UsageRecorder:
     def _minutes_to_write(self, batch: list[UsageEntry]) -> dict[str, datetime]:
         latest: dict[str, datetime] = {}
         for entry in batch:
-            # A refused key's requests (401) are recorded under it, but it was not used.
-            if entry.api_key_id is None or entry.status == 401:
+            if entry.api_key_id is None or not entry.key_used:
                 continue
             minute = entry.created_at.replace(second=0, microsecond=0)
             if minute > latest.get(entry.api_key_id, datetime.min.replace(tzinfo=UTC)):
