@@ -17,6 +17,7 @@ costs ~3 µs. So a list endpoint declares its query as a `QueryModel` subclass a
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Final, TypeVar
@@ -76,11 +77,10 @@ def _badly_encoded(query_string: bytes) -> list[dict[str, Any]]:
     broken escape (`%ZZ`) as text and bytes that are not UTF-8 (`%E9`, Latin-1) as U+FFFD: the
     list answered "no such records" where a body in that form is refused."""
     if _BROKEN_ESCAPE.search(query_string) is None:
-        try:  # the whole string at once: when it decodes, every part of it does
+        # The whole string at once: when it decodes, every part of it does.
+        with contextlib.suppress(UnicodeDecodeError):
             unquote_to_bytes(query_string).decode("utf-8")
             return []
-        except UnicodeDecodeError:
-            pass
     errors = []
     named: set[str] = set()
     for pair in query_string.split(b"&"):
