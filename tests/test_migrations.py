@@ -46,6 +46,12 @@ def test_up_down_to_base_and_up_again(empty_database_url: str) -> None:
     assert _tables(empty_database_url) == model_tables
 
 
+def test_the_head_revision_named_in_code_is_the_newest_script() -> None:
+    # Every command compares the database's revision with `HEAD_REVISION`, without reading the
+    # scripts: a new migration must update it.
+    assert migrations.head_revision() == migrations.HEAD_REVISION
+
+
 def test_upgrade_twice_is_a_no_op(empty_database_url: str) -> None:
     migrations.upgrade(empty_database_url)
     migrations.upgrade(empty_database_url)

@@ -22,7 +22,7 @@ from billabled.api.routing import reserve_literal_paths
 from billabled.compression import CompressionMiddleware
 from billabled.config import Settings
 from billabled.db import Database, create_app_engine
-from billabled.errors import install_error_handlers
+from billabled.error_handlers import install_error_handlers
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.logging import configure_logging
 from billabled.middleware import RequestContextMiddleware

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from billabled.config import Settings
-from billabled.kit.pagination import SYNC_CLOCK_MARGIN
+from billabled.kit.sql import SYNC_CLOCK_MARGIN
 from billabled.sqlite_driver import one_trip_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 5000

@@ -114,7 +114,7 @@ def print_json(value: Any) -> None:
 
 def require_current_schema(settings: Settings) -> None:
     current = migrations.current_revision(settings.resolved_database_url)
-    if current == migrations.head_revision():
+    if current == migrations.HEAD_REVISION:
         return
     if current is not None and not migrations.is_known_revision(current):
         fail(migrations.newer_release_message(current))

@@ -48,7 +48,7 @@ from billabled.errors import ValidationFailed
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.nul import NUL
 from billabled.kit.query import QueryBool, QueryInt, QueryModel
-from billabled.kit.sql import BACKGROUND_WRITER, SortedNotWalked
+from billabled.kit.sql import BACKGROUND_WRITER, SYNC_CLOCK_MARGIN, SortedNotWalked
 from billabled.kit.time import RequestDate, time_text, utcnow
 
 # Any SELECT, whatever its columns (SQLAlchemy 2.1's Select is variadic).
@@ -318,9 +318,6 @@ AFTER_VALUE: Final = "page_after_value"  # the cursor's sort value
 AFTER_ID: Final = "page_after_id"  # the cursor's id
 _UPDATED_SINCE: Final = "page_updated_since"
 _SETTLED_BEFORE: Final = "page_settled_before"
-
-# The session `info` key of `Settings.sync_clock_margin_seconds` (`db.Database` sets it).
-SYNC_CLOCK_MARGIN: Final = "sync_clock_margin_seconds"
 
 # When the oldest transaction of this database still running began (or now, if none is).
 _OLDEST_IN_FLIGHT = text(

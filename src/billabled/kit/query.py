@@ -6,8 +6,8 @@ introspection of each parameter on every request: the 14 parameters of the time-
 costs ~3 µs. So a list endpoint declares its query as a `QueryModel` subclass and depends on
 `query_params(Model)`:
 
-- a value that does not validate raises FastAPI's own `RequestValidationError` with
-  `("query", alias)` locations, so the 422 envelope names the parameter exactly as before;
+- a value that does not validate is a 422 naming it as FastAPI would, with `("query", alias)`
+  locations, so the envelope names the parameter exactly as before;
 - a parameter the model does not name is a 422 (`extra_forbidden`), as an unknown body field
   is: ignored, a misspelt filter listed everything (decisions §33); a repeated parameter counts
   by its last value, as with FastAPI;
@@ -23,10 +23,10 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Final, TypeVar
 from urllib.parse import unquote, unquote_to_bytes
 
-from fastapi import Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from starlette.requests import Request
 
+from billabled.errors import ValidationFailed, validation_errors
 from billabled.kit.nul import NUL, nul_error
 from billabled.kit.schema import without_null
 
@@ -116,11 +116,11 @@ def query_params(model: type[QueryModelT]) -> Callable[[Request], Awaitable[Quer
         if b"%" in raw:
             badly_encoded = _badly_encoded(raw)
             if badly_encoded:
-                raise RequestValidationError(badly_encoded)
+                raise _refused(badly_encoded)
         if b"%00" in raw:  # how a NUL travels in a query string
             nuls = [nul_error(("query", name)) for name, value in query.items() if NUL in value]
             if nuls:
-                raise RequestValidationError(nuls)
+                raise _refused(nuls)
         try:
             return model.model_validate(query)
         except ValidationError as exc:
@@ -128,10 +128,16 @@ def query_params(model: type[QueryModelT]) -> Callable[[Request], Awaitable[Quer
                 {**error, "loc": ("query", *error["loc"])}
                 for error in exc.errors(include_url=False)
             ]
-            raise RequestValidationError(errors) from None
+            raise _refused(errors) from None
 
     setattr(parse, QUERY_MODEL_ATTRIBUTE, model)
     return parse
+
+
+def _refused(errors: list[dict[str, Any]]) -> ValidationFailed:
+    # Our own 422, rendered as FastAPI's `RequestValidationError` is: this module is imported by
+    # the command line too, which does not import the web framework.
+    return ValidationFailed(errors=validation_errors(errors))
 
 
 # Set on an endpoint that answers whatever its query string holds (not built yet: a 501 of the

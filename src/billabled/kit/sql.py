@@ -256,6 +256,10 @@ DELETE_BATCH: Final = 5_000
 # purges): a sync's horizon does not wait for them (`kit.pagination.settled_before`).
 BACKGROUND_WRITER: Final = "billabled background"
 
+# The session `info` key of `Settings.sync_clock_margin_seconds` (`db.Database` sets it; the
+# lists read it in `kit.pagination.settled_before`).
+SYNC_CLOCK_MARGIN: Final = "sync_clock_margin_seconds"
+
 
 async def as_background_writer(connection: AsyncConnection) -> None:
     """Name this transaction a background writer, for as long as it runs (PostgreSQL)."""
