@@ -19,6 +19,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Final
 
 import asyncpg
@@ -254,12 +255,21 @@ def _libpq_escaped(value: str) -> str:
 _OPTIONS_SPECIAL: Final = re.compile(r"[\s\\]")
 
 
+def missing_sqlite_file(raw_url: str) -> Path | None:
+    """The file a SQLite URL names, when it does not exist (None for PostgreSQL, or a file that
+    exists). Only `migrate` and `serve` make one: a mistyped data directory is named, not
+    silently given an empty database that `migrate` would then fill."""
+    url = sync_url(raw_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database).expanduser().resolve()
+    return None if path.exists() else path
+
+
 def _ensure_sqlite_dir(url: URL) -> None:
     """The SQLite file's directory, and the file itself, readable by this user only when we
     create them (the work record and hashed keys are in it; SQLite gives its -wal and -shm files
     the database file's mode)."""
-    from pathlib import Path
-
     if url.database:
         path = Path(url.database).expanduser()
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

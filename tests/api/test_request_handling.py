@@ -179,6 +179,34 @@ def test_a_body_that_is_not_an_object_is_a_422(
     assert error["type"] == "model_attributes_type"
 
 
+def test_fields_are_named_as_documented_only(
+    client: TestClient, factory: Factory, workspace: Workspace, owner_key: Key
+) -> None:
+    # `project_id` was a second spelling of `projectId`, though docs/api.md names fields in
+    # camelCase and refuses unknown ones; the query string already refused `user_id`.
+    project = factory.project(workspace, factory.client(workspace))
+    snake = {"project_id": project, "date": "2026-11-02", "duration_seconds": 60}
+    created = client.post("/api/v1/time-entries", json=snake, headers=owner_key.headers)
+    assert created.status_code == 422, created.text
+    assert sorted((e["field"], e["type"]) for e in created.json()["error"]["errors"]) == [
+        ("duration_seconds", "extra_forbidden"),
+        ("projectId", "missing"),
+        ("project_id", "extra_forbidden"),
+    ]
+    bulk = client.post(
+        "/api/v1/time-entries/bulk", json={"items": [snake]}, headers=owner_key.headers
+    )
+    assert bulk.status_code == 422, bulk.text
+    assert bulk.json()["error"]["code"] == "bulk_invalid"
+    entry = factory.time_entry(workspace, project)
+    patched = client.patch(
+        f"/api/v1/time-entries/{entry}", json={"duration_seconds": 90}, headers=owner_key.headers
+    )
+    assert patched.status_code == 422, patched.text
+    [error] = patched.json()["error"]["errors"]
+    assert (error["field"], error["type"]) == ("duration_seconds", "extra_forbidden")
+
+
 def test_a_json_media_type_with_a_suffix_and_parameters_is_json(
     client: TestClient, owner_key: Key
 ) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -276,13 +278,37 @@ def test_missing_required_option_is_a_usage_error(cli_env: dict[str, str]) -> No
     assert "Traceback" not in result.stderr
 
 
-def test_commands_refuse_an_unmigrated_database(tmp_path: object, cli_env: dict[str, str]) -> None:
+def test_commands_refuse_an_unmigrated_database(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    sqlite3.connect(tmp_path / "fresh.db").close()
     env = {**cli_env, "BILLABLED_DATABASE_URL": f"sqlite:///{tmp_path}/fresh.db"}
     result = run_cli(["workspaces", "create", "X", "--owner-email", "a@example.com"], env)
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         "error: the database schema is not up to date; run `billabled migrate` first"
     )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["keys", "list", "--workspace", "ws_x"],
+        ["workspaces", "create", "X", "--owner-email", "a@example.com"],
+    ],
+)
+def test_a_mistyped_data_dir_is_named_and_left_alone(
+    tmp_path: Path, cli_env: dict[str, str], command: list[str]
+) -> None:
+    # It was given an empty database (and the directory made), then "run `billabled migrate`",
+    # which filled a second database nobody else used.
+    typo = tmp_path / "dta"
+    env = {**cli_env, "BILLABLED_DATA_DIR": str(typo), "BILLABLED_DATABASE_URL": ""}
+    result = run_cli(command, env)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"error: there is no database at {typo / 'billabled.db'}: check BILLABLED_DATA_DIR (or "
+        "BILLABLED_DATABASE_URL), or run `billabled migrate` to create one there"
+    )
+    assert not typo.exists()
 
 
 def _owners(database_url: str, workspace_id: str) -> int:

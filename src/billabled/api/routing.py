@@ -25,7 +25,7 @@ from fastapi import params
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
@@ -53,7 +53,8 @@ class DirectCall:
     dependencies: tuple[tuple[str | None, Dependency], ...]
     request_name: str | None
     path_fields: tuple[Field, ...]
-    body_field: Field | None
+    # The body's parameter name and model: validated by the names clients use only (below).
+    body: tuple[str, TypeAdapter[Any]] | None
     # No query model: the endpoint takes no query parameters, and refuses any (decisions §33).
     takes_query: bool
 
@@ -85,6 +86,12 @@ class DirectCall:
             or not body_field.field_info.is_required()
         ):
             return None
+        body = None
+        if body_field is not None:
+            annotation = body_field.field_info.annotation
+            if annotation is None:
+                return None
+            body = (body_field.name, TypeAdapter(annotation))
         if any(_is_model(field) for field in dependant.path_params):
             return None
         assert dependant.call is not None
@@ -93,7 +100,7 @@ class DirectCall:
             dependencies=tuple(dependencies),
             request_name=dependant.request_param_name,
             path_fields=tuple(dependant.path_params),
-            body_field=body_field,
+            body=body,
             takes_query=getattr(dependant.call, ANY_QUERY_ATTRIBUTE, False)
             or any(
                 query_model_of(sub.call) is not None
@@ -106,7 +113,7 @@ class DirectCall:
         request = Request(scope, receive, send)
         # FastAPI's order: the body is read and parsed first (malformed JSON is a 422 before any
         # dependency runs), then the dependencies, then the path and body are validated together.
-        body = await _json_body(request) if self.body_field is not None else _MISSING
+        body = await _json_body(request) if self.body is not None else _MISSING
         values: dict[str, Any] = {}
         for name, dependency in self.dependencies:
             solved = await dependency(request)
@@ -127,17 +134,25 @@ class DirectCall:
                     errors.extend(field_errors)
                 else:
                     values[field.name] = value
-        if self.body_field is not None:
+        if self.body is not None:
+            body_name, body_type = self.body
             if body is _MISSING:
                 errors.append(
                     {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
                 )
             else:
-                value, field_errors = self.body_field.validate(body, values, loc=("body",))
-                if field_errors:
-                    errors.extend(field_errors)
-                else:
-                    values[self.body_field.name] = value
+                # By the names clients use only: a model also takes its fields' Python names
+                # (`populate_by_name`, for our own code), and `project_id` was a second
+                # spelling of `projectId`, though unknown names are refused (decisions §41).
+                try:
+                    values[body_name] = body_type.validate_python(
+                        body, from_attributes=True, by_name=False
+                    )
+                except ValidationError as exc:
+                    errors.extend(
+                        {**error, "loc": ("body", *error["loc"])}
+                        for error in exc.errors(include_url=False)
+                    )
         if errors:
             raise RequestValidationError(errors, body=None if body is _MISSING else body)
         if self.request_name is not None:

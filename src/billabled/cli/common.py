@@ -20,7 +20,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from billabled import migrations
 from billabled.config import ConfigError, Settings, unknown_setting_names
-from billabled.db import Database, DatabaseUrlError, create_app_engine, describe_url
+from billabled.db import (
+    Database,
+    DatabaseUrlError,
+    create_app_engine,
+    describe_url,
+    missing_sqlite_file,
+)
 from billabled.errors import BillabledError
 
 T = TypeVar("T")
@@ -113,6 +119,12 @@ def print_json(value: Any) -> None:
 
 
 def require_current_schema(settings: Settings) -> None:
+    missing = missing_sqlite_file(settings.resolved_database_url)
+    if missing is not None:
+        fail(
+            f"there is no database at {missing}: check BILLABLED_DATA_DIR (or "
+            "BILLABLED_DATABASE_URL), or run `billabled migrate` to create one there"
+        )
     current = migrations.current_revision(settings.resolved_database_url)
     if current == migrations.HEAD_REVISION:
         return

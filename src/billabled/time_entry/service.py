@@ -410,7 +410,7 @@ async def create_entries(
     errors: dict[int, list[FieldError]] = {}
     for index, item in enumerate(items):
         try:
-            bodies[index] = TimeEntryCreate.model_validate(item)
+            bodies[index] = TimeEntryCreate.model_validate(item, by_name=False)
         except ValidationError as exc:
             errors[index] = validation_errors(exc.errors())
     _refuse_other_users(principal, bodies, bulk=True)
