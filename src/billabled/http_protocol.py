@@ -36,6 +36,7 @@ from functools import cache
 from typing import Any, Final
 
 import orjson
+from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from billabled.config import Settings
@@ -219,6 +220,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             # now (it waited a minute, for the request to give up on its body; a helper's review).
             # Any other request is answered first: queued, or not reading its body, it runs.
             self._refuse(*_MALFORMED)
+        elif (
+            cycle is not None
+            and self._after_head
+            and self.pipeline
+            and self.pipeline[0][0] is cycle
+            and cycle.scope["method"] in _READ_BEFORE_RUN
+        ):
+            # In the body of a request queued behind the one being answered: it is not run (it
+            # waited, its turn come, for a body that never arrives: a 408 a minute later; a
+            # helper's docs audit). Its turn answers the 400, after the answers before it.
+            self.pipeline[0] = (cycle, _answer_malformed)  # type: ignore[assignment]
         elif self._answering():
             self._pending_refusal = _MALFORMED
             self.transport.pause_reading()
@@ -251,20 +263,40 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if status == 431:
             message = f"The request line and headers exceed {self._max_head_bytes} bytes."
         elif status == 400:
-            message = "The request is not well-formed HTTP/1.1."
+            message = _NOT_HTTP
         else:
             message = f"The request's headers did not arrive within {self._head_seconds:g} s."
         body = orjson.dumps({"error": {"code": code, "message": message}})
-        head = (
-            f"HTTP/1.1 {status} {reason}\r\n"
-            "content-type: application/json\r\n"
-            f"content-length: {len(body)}\r\n"
-            "cache-control: no-store\r\n"
-            "x-content-type-options: nosniff\r\n"
-            f"date: {formatdate(usegmt=True)}\r\n"
-            f"x-request-id: {new_id('req')}\r\n"
-            "connection: close\r\n\r\n"
-        ).encode("ascii")
+        headers = [(b"date", formatdate(usegmt=True).encode()), *_refusal_headers(len(body))]
+        head = f"HTTP/1.1 {status} {reason}\r\n".encode("ascii") + b"".join(
+            name + b": " + value + b"\r\n" for name, value in headers
+        )
         self._stop_head_timer()
-        self.transport.write(head + body)
+        self.transport.write(head + b"\r\n" + body)
         self.transport.close()
+
+
+_NOT_HTTP: Final = "The request is not well-formed HTTP/1.1."
+
+
+def _refusal_headers(length: int) -> list[tuple[bytes, bytes]]:
+    """The headers of every refusal this layer answers (but `date`, which uvicorn adds to what
+    goes through it): the API's, and the connection closed."""
+    return [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(length).encode()),
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-request-id", new_id("req").encode()),
+        (b"connection", b"close"),
+    ]
+
+
+async def _answer_malformed(scope: Scope, receive: Receive, send: Send) -> None:
+    """The app run in the turn of a queued request whose body is not HTTP: its 400."""
+    _, _, code = _MALFORMED
+    body = orjson.dumps({"error": {"code": code, "message": _NOT_HTTP}})
+    await send(
+        {"type": "http.response.start", "status": 400, "headers": _refusal_headers(len(body))}
+    )
+    await send({"type": "http.response.body", "body": body})

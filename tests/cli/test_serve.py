@@ -722,9 +722,39 @@ def test_bytes_that_are_not_http_in_a_queued_body_wait_for_the_answers_before(
         queued = _exchange(
             base, request("POST", "ahead", whole) + request("POST", "behind", broken)
         )
-        # The one behind answers too (refused for its key before its body is read), then 400.
-        assert _statuses(queued) == [401, 401, 400], queued[:600]
+        # The one behind is not run (its body never arrives whole): its turn answers the 400.
+        assert _statuses(queued) == [401, 400], queued[:600]
         assert _agents_seen(data_dir, "ahead", 1) == ["ahead"]
+
+
+def test_a_queued_request_whose_body_is_not_http_is_answered_400_in_its_turn(
+    tmp_path: Path,
+) -> None:
+    """With a valid key, the request behind was run when its turn came, and waited for the body
+    that could never arrive: a 408 a minute later (a helper's docs audit)."""
+    data_dir = tmp_path / "data"
+    limits = {"BILLABLED_REQUEST_READ_TIMEOUT_SECONDS": "30"}
+    with serving(data_dir, "--demo", **limits) as (base, process):
+        assert process.stdout is not None
+        while not (line := process.stdout.readline()).strip().startswith("API key:"):
+            assert line, "serve --demo printed no API key"
+        key = line.split()[-1].encode()
+        ahead = b"GET /api/v1/me HTTP/1.1\r\nHost: t\r\nX-Api-Key: " + key + b"\r\n\r\n"
+        behind = (
+            b"POST /api/v1/tags HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"User-Agent: behind\r\nX-Api-Key: " + key + b"\r\n"
+            b'Transfer-Encoding: chunked\r\n\r\n10\r\n{"name": "never"}\r\nzz\r\n'
+        )
+        started = time.monotonic()
+        answered = _exchange(base, ahead + behind, timeout=20)
+        assert time.monotonic() - started < 5
+        assert _statuses(answered) == [200, 400], answered[:600]
+        head, body = answered[answered.index(b"HTTP/1.1 400 ") :].split(b"\r\n\r\n", 1)
+        assert json.loads(body)["error"]["code"] == "malformed_request"
+        assert b"\r\nconnection: close" in head.lower()
+        assert b"\r\ncache-control: no-store\r\n" in head.lower()
+        tags = httpx.get(f"{base}/api/v1/tags", headers={"X-Api-Key": key.decode()}).json()
+        assert "never" not in [tag["name"] for tag in tags["items"]]
 
 
 def test_an_idle_connection_is_kept_for_the_keep_alive_time_then_closed(tmp_path: Path) -> None:
