@@ -49,7 +49,13 @@ _UNAVAILABLE: Final = (
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, cancelled
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
-    asyncpg.exceptions.LockNotAvailableError,  # waited past the lock timeout
+    # A new connection refused: the database not accepting connections for now (55000, as
+    # `ALLOW_CONNECTIONS false` during maintenance; the class holds 55P03, a lock waited on
+    # past the lock timeout), its login refused (28: a password being rotated), or the
+    # database gone (3D000, a restore). Our statements cause none of these.
+    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,
+    asyncpg.exceptions.InvalidAuthorizationSpecificationError,
+    asyncpg.exceptions.InvalidCatalogNameError,
     # Ended by the database to resolve a deadlock (40P01) or a serialization conflict (40001):
     # the same request, retried, goes through.
     asyncpg.exceptions.TransactionRollbackError,
