@@ -113,6 +113,17 @@ def test_every_delete_that_can_be_refused_documents_its_409(document: Json) -> N
     assert not undocumented  # were all but the time entry's
 
 
+def test_the_statuses_operations_answer_are_documented(document: Json) -> None:
+    """A helper's docs audit: `/me?x=1` answered a 422 the reference did not list, a 409's
+    `Retry-After` was undeclared, and the not-built creates promised 200."""
+    assert "422" in document["paths"][f"{API_PREFIX}/me"]["get"]["responses"]
+    assert "Retry-After" in document["components"]["responses"]["Conflict"]["headers"]
+    for collection in ("invoices", "webhooks"):
+        responses = document["paths"][f"{API_PREFIX}/{collection}"]["post"]["responses"]
+        assert "201" in responses
+        assert "200" not in responses
+
+
 def test_only_the_api_is_documented(document: Json) -> None:
     assert document["paths"]
     assert all(path.startswith(f"{API_PREFIX}/") for path in document["paths"])

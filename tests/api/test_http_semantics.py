@@ -69,6 +69,7 @@ def test_the_openapi_document_may_be_cached(client: TestClient) -> None:
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     assert "no-store" not in response.headers.get("cache-control", "")
+    assert response.headers["x-content-type-options"] == "nosniff"  # as every API answer
 
 
 # --- charset -------------------------------------------------------------------------------

@@ -141,4 +141,6 @@ for _method, _path, _scope, _tag, _what in NOT_BUILT:
         description=f"{_what} Answers 501 `not_implemented` until it is built.",
         responses={501: {"description": "Not available yet."}},
         name=_route_name(_method, _path),
+        # A POST to a collection creates, as the built ones do (SPEC §4).
+        status_code=201 if _method == "POST" and "{" not in _path else 200,
     )

@@ -315,8 +315,10 @@ _ERROR_RESPONSES: Final = {
     "Conflict": _ErrorResponse(
         409,
         "The request conflicts with the record's state (e.g. `locked`), or a request with the "
-        "same `Idempotency-Key` is still in flight (`idempotency_in_progress`).",
+        "same `Idempotency-Key` is still in flight (`idempotency_in_progress`, with "
+        "`Retry-After`).",
         (IdempotencyInProgress(),),
+        headers=("Retry-After",),
     ),
     "PayloadTooLarge": _ErrorResponse(
         413,
@@ -592,7 +594,6 @@ def _is_fastapi_validation_response(response: JsonObject) -> bool:
 
 
 def _error_statuses(method: str, operation: JsonObject, scope: Scope | None) -> list[int]:
-    has_input = bool(operation.get("parameters")) or "requestBody" in operation
     path_params = any(p.get("in") == "path" for p in operation.get("parameters", []))
     statuses = [401]
     if "requestBody" in operation:
@@ -603,8 +604,8 @@ def _error_statuses(method: str, operation: JsonObject, scope: Scope | None) -> 
         statuses.append(404)
     if method in _BODY_METHODS:
         statuses += [409, 413, 415]
-    if has_input or method in _BODY_METHODS:
-        statuses.append(422)
+    # Every endpoint: one that takes no query parameters refuses any (decisions §33).
+    statuses.append(422)
     statuses += [429, 500, 503]
     return sorted(statuses)
 
@@ -763,7 +764,12 @@ def install_openapi(app: FastAPI) -> None:
     async def openapi_document() -> Response:
         if not rendered:
             rendered.append(orjson.dumps(build_openapi(app)))
-        return Response(rendered[0], media_type="application/json")
+        # Not `no-store` (it may be cached), but `nosniff` as every API answer.
+        return Response(
+            rendered[0],
+            media_type="application/json",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
 
     app.router.add_api_route(
         OPENAPI_PATH,
