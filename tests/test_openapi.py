@@ -124,6 +124,35 @@ def test_the_statuses_operations_answer_are_documented(document: Json) -> None:
         assert "200" not in responses
 
 
+def test_generated_sdks_send_only_what_the_caller_sets(document: Json) -> None:
+    """A helper's SDK audit: a client generated from the reference sent each parameter's default
+    when left out, and `page=1` beside a cursor is a 422. Defaults are said in words."""
+    parameters = [
+        parameter
+        for _, _, operation in operations(document)
+        for parameter in operation.get("parameters", [])
+        if "$ref" not in parameter
+    ]
+    assert [p["name"] for p in parameters if "default" in p.get("schema", {})] == []
+    page = next(p for p in parameters if p["name"] == "page")
+    assert page["description"].endswith("Default `1`.")
+
+
+def test_sdk_names_are_stable(document: Json) -> None:
+    """Generated SDKs name sort values by position (`VALUE_1`) and not-built endpoints after
+    placeholders (`notBuiltPostInvoicesInvoiceIdMarkPaid`): both would change under them."""
+    sort = next(
+        p
+        for p in document["paths"][f"{API_PREFIX}/time-entries"]["get"]["parameters"]
+        if p.get("name") == "sort"
+    )["schema"]
+    names = dict(zip(sort["enum"], sort["x-enum-varnames"], strict=True))
+    assert (names["-createdAt"], names["date"]) == ("CREATED_AT_DESC", "DATE_ASC")
+    ids = [operation["operationId"] for _, _, operation in operations(document)]
+    assert "markInvoicePaid" in ids
+    assert not [name for name in ids if name.startswith("notBuilt")]
+
+
 def test_only_the_api_is_documented(document: Json) -> None:
     assert document["paths"]
     assert all(path.startswith(f"{API_PREFIX}/") for path in document["paths"])
@@ -261,7 +290,7 @@ def test_list_filters_are_documented_with_their_constraints(document: Json) -> N
     assert parameters["from"]["schema"]["format"] == "date"
     assert parameters["projectId"]["schema"]["maxLength"] == 64
     assert not [p for p in parameters.values() if "anyOf" in p["schema"]]
-    assert parameters["pageSize"]["schema"]["default"] == 50
+    assert parameters["pageSize"]["description"] == "Items per page (max 200). Default `50`."
     assert "title" not in parameters["pageSize"]["schema"]
     assert resolve(document, parameters["status"]["schema"])["enum"]
     tags = document["paths"][f"{API_PREFIX}/tags"]["get"]["parameters"]

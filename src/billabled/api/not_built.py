@@ -20,14 +20,23 @@ from billabled.kit.query import ANY_QUERY_ATTRIBUTE
 
 router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute)
 
-# (method, path, scope, tag, what it will do)
-NOT_BUILT: tuple[tuple[str, str, Scope, str, str], ...] = (
-    ("GET", "/timesheets", Scope.READ_APPROVALS, "Timesheets", "List timesheets."),
+# (method, path, scope, tag, operationId, what it will do). The operationId is the one the
+# endpoint keeps when built: SDKs generated from the reference name their methods after it.
+NOT_BUILT: tuple[tuple[str, str, Scope, str, str, str], ...] = (
+    (
+        "GET",
+        "/timesheets",
+        Scope.READ_APPROVALS,
+        "Timesheets",
+        "listTimesheets",
+        "List timesheets.",
+    ),
     (
         "POST",
         "/timesheets/{timesheet_id}/submit",
         Scope.WRITE_APPROVALS,
         "Timesheets",
+        "submitTimesheet",
         "Submit a timesheet.",
     ),
     (
@@ -35,6 +44,7 @@ NOT_BUILT: tuple[tuple[str, str, Scope, str, str], ...] = (
         "/timesheets/{timesheet_id}/approve",
         Scope.WRITE_APPROVALS,
         "Timesheets",
+        "approveTimesheet",
         "Approve a timesheet.",
     ),
     (
@@ -42,28 +52,80 @@ NOT_BUILT: tuple[tuple[str, str, Scope, str, str], ...] = (
         "/timesheets/{timesheet_id}/reject",
         Scope.WRITE_APPROVALS,
         "Timesheets",
+        "rejectTimesheet",
         "Reject a timesheet.",
     ),
-    ("GET", "/analytics", Scope.READ_ANALYTICS, "Analytics", "Hours and amounts, grouped."),
-    ("GET", "/invoices", Scope.READ_INVOICES, "Invoices", "List invoices."),
-    ("POST", "/invoices", Scope.WRITE_INVOICES, "Invoices", "Draft an invoice from approved time."),
-    ("GET", "/invoices/{invoice_id}", Scope.READ_INVOICES, "Invoices", "One invoice."),
+    (
+        "GET",
+        "/analytics",
+        Scope.READ_ANALYTICS,
+        "Analytics",
+        "getAnalytics",
+        "Hours and amounts, grouped.",
+    ),
+    ("GET", "/invoices", Scope.READ_INVOICES, "Invoices", "listInvoices", "List invoices."),
+    (
+        "POST",
+        "/invoices",
+        Scope.WRITE_INVOICES,
+        "Invoices",
+        "createInvoice",
+        "Draft an invoice from approved time.",
+    ),
+    (
+        "GET",
+        "/invoices/{invoice_id}",
+        Scope.READ_INVOICES,
+        "Invoices",
+        "getInvoice",
+        "One invoice.",
+    ),
     (
         "POST",
         "/invoices/{invoice_id}/submit",
         Scope.WRITE_INVOICES,
         "Invoices",
+        "submitInvoice",
         "Submit for approval.",
     ),
-    ("POST", "/invoices/{invoice_id}/approve", Scope.WRITE_INVOICES, "Invoices", "Approve."),
-    ("POST", "/invoices/{invoice_id}/issue", Scope.WRITE_INVOICES, "Invoices", "Issue."),
-    ("POST", "/invoices/{invoice_id}/mark-paid", Scope.WRITE_INVOICES, "Invoices", "Mark paid."),
-    ("POST", "/invoices/{invoice_id}/void", Scope.WRITE_INVOICES, "Invoices", "Void."),
+    (
+        "POST",
+        "/invoices/{invoice_id}/approve",
+        Scope.WRITE_INVOICES,
+        "Invoices",
+        "approveInvoice",
+        "Approve.",
+    ),
+    (
+        "POST",
+        "/invoices/{invoice_id}/issue",
+        Scope.WRITE_INVOICES,
+        "Invoices",
+        "issueInvoice",
+        "Issue.",
+    ),
+    (
+        "POST",
+        "/invoices/{invoice_id}/mark-paid",
+        Scope.WRITE_INVOICES,
+        "Invoices",
+        "markInvoicePaid",
+        "Mark paid.",
+    ),
+    (
+        "POST",
+        "/invoices/{invoice_id}/void",
+        Scope.WRITE_INVOICES,
+        "Invoices",
+        "voidInvoice",
+        "Void.",
+    ),
     (
         "GET",
         "/proof-packs",
         Scope.READ_PROOF_PACKS,
         "Proof packs",
+        "getProofPack",
         "An issued invoice's proof pack.",
     ),
     (
@@ -71,23 +133,47 @@ NOT_BUILT: tuple[tuple[str, str, Scope, str, str], ...] = (
         "/revenue-intelligence",
         Scope.READ_REVENUE_INTELLIGENCE,
         "Revenue intelligence",
+        "getRevenueIntelligence",
         "Retainer risk, missing billable, recovery.",
     ),
-    ("GET", "/export", Scope.EXPORT_DATA, "Exports", "CSV or JSON export with integrity headers."),
-    ("GET", "/webhooks", Scope.READ_WEBHOOKS, "Webhooks", "List webhook endpoints."),
+    (
+        "GET",
+        "/export",
+        Scope.EXPORT_DATA,
+        "Exports",
+        "exportData",
+        "CSV or JSON export with integrity headers.",
+    ),
+    (
+        "GET",
+        "/webhooks",
+        Scope.READ_WEBHOOKS,
+        "Webhooks",
+        "listWebhooks",
+        "List webhook endpoints.",
+    ),
     (
         "POST",
         "/webhooks",
         Scope.WRITE_WEBHOOKS,
         "Webhooks",
+        "createWebhook",
         "Create a webhook endpoint (REST hook subscribe).",
     ),
-    ("GET", "/webhooks/{webhook_id}", Scope.READ_WEBHOOKS, "Webhooks", "One webhook endpoint."),
+    (
+        "GET",
+        "/webhooks/{webhook_id}",
+        Scope.READ_WEBHOOKS,
+        "Webhooks",
+        "getWebhook",
+        "One webhook endpoint.",
+    ),
     (
         "DELETE",
         "/webhooks/{webhook_id}",
         Scope.WRITE_WEBHOOKS,
         "Webhooks",
+        "deleteWebhook",
         "Delete (REST hook unsubscribe).",
     ),
     (
@@ -95,17 +181,26 @@ NOT_BUILT: tuple[tuple[str, str, Scope, str, str], ...] = (
         "/webhooks/{webhook_id}/test",
         Scope.WRITE_WEBHOOKS,
         "Webhooks",
+        "testWebhook",
         "Send a signed ping.",
     ),
-    ("GET", "/webhooks/{webhook_id}/deliveries", Scope.READ_WEBHOOKS, "Webhooks", "Delivery log."),
+    (
+        "GET",
+        "/webhooks/{webhook_id}/deliveries",
+        Scope.READ_WEBHOOKS,
+        "Webhooks",
+        "listWebhookDeliveries",
+        "Delivery log.",
+    ),
     (
         "POST",
         "/webhook-deliveries/{delivery_id}/redeliver",
         Scope.WRITE_WEBHOOKS,
         "Webhooks",
+        "redeliverWebhookDelivery",
         "Redeliver one event.",
     ),
-    ("GET", "/events", Scope.READ_EVENTS, "Events", "The event log, newest first."),
+    ("GET", "/events", Scope.READ_EVENTS, "Events", "listEvents", "The event log, newest first."),
 )
 
 
@@ -130,7 +225,7 @@ def _route_name(method: str, path: str) -> str:
     return f"not_built_{method.lower()}_{slug}"
 
 
-for _method, _path, _scope, _tag, _what in NOT_BUILT:
+for _method, _path, _scope, _tag, _operation_id, _what in NOT_BUILT:
     router.add_api_route(
         _path,
         _not_built(_what, _path),
@@ -141,6 +236,7 @@ for _method, _path, _scope, _tag, _what in NOT_BUILT:
         description=f"{_what} Answers 501 `not_implemented` until it is built.",
         responses={501: {"description": "Not available yet."}},
         name=_route_name(_method, _path),
+        operation_id=_operation_id,
         # A POST to a collection creates, as the built ones do (SPEC §4).
         status_code=201 if _method == "POST" and "{" not in _path else 200,
     )

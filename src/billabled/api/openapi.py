@@ -34,6 +34,7 @@ import orjson
 from fastapi import FastAPI, Response, routing
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from pydantic.alias_generators import to_snake
 
 from billabled.api.platform import API_PREFIX
 from billabled.api.routing import ApiRoute
@@ -681,6 +682,12 @@ def _add_query_parameters(
                 )
                 parameter["schema"]["enum"] = [
                     text for field in model.sortable for text in (field, f"-{field}")
+                ]
+                # Generated SDKs name enum members by position (`VALUE_1`) without it.
+                parameter["schema"]["x-enum-varnames"] = [
+                    f"{to_snake(field).upper()}_{order}"
+                    for field in model.sortable
+                    for order in ("ASC", "DESC")
                 ]
     operation.setdefault("parameters", []).extend(parameters)
     schemas: JsonObject = components.setdefault("schemas", {})

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Final, TypeVar
 from urllib.parse import unquote, unquote_to_bytes
 
+import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from starlette.requests import Request
 
@@ -175,8 +176,15 @@ def openapi_parameters(model: type[QueryModel]) -> tuple[list[JsonObject], JsonO
         field_schema = {
             key: value for key, value in without_null(field_schema).items() if key != "title"
         }
-        if "default" in field_schema and field_schema["default"] is None:
-            del field_schema["default"]
+        # A default is the server's, said in words: code generators send a parameter's default
+        # when the caller leaves it out, and `page=1` beside a cursor is a 422 (a helper's SDK
+        # audit; as is `includeDeleted=false` beside a sync cursor).
+        default = field_schema.pop("default", None)
+        if default is not None:
+            shown = orjson.dumps(default).decode()
+            field_schema["description"] = (
+                f"{field_schema.get('description', '').rstrip()} Default `{shown}`.".lstrip()
+            )
         parameter: JsonObject = {
             "name": name,
             "in": "query",
