@@ -31,7 +31,7 @@ RATE_LIMIT_HEADERS = (
     "RateLimit-Policy",
     "RateLimit",
 )
-ERROR_REF = "#/components/schemas/Error"
+ERROR_REF = "#/components/schemas/ErrorResponse"
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,10 @@ def test_a_bulk_refusal_matches_the_documented_error(
         "/api/v1/time-entries/bulk", json={"items": [{"projectId": "0"}]}, headers=owner_key.headers
     )
     assert response.status_code == 422, response.text
-    schema = {**document["components"]["schemas"]["Error"], "components": document["components"]}
+    schema = {
+        **document["components"]["schemas"]["ErrorResponse"],
+        "components": document["components"],
+    }
     jsonschema.validate(response.json(), schema, cls=jsonschema.Draft202012Validator)
 
 
@@ -208,9 +211,9 @@ def test_every_operation_but_me_declares_its_scope(document: Json) -> None:
 
 
 def test_errors_share_one_envelope(document: Json) -> None:
-    error = document["components"]["schemas"]["Error"]
+    error = document["components"]["schemas"]["ErrorResponse"]
     assert error["required"] == ["error"]
-    assert error["properties"]["error"]["required"] == ["code", "message"]
+    assert resolve(document, error["properties"]["error"])["required"] == ["code", "message"]
     assert "HTTPValidationError" not in document["components"]["schemas"]
     for path, method, operation in operations(document):
         statuses = {"401", "429", "500"} | ({"403"} if "x-required-scope" in operation else set())

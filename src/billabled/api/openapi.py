@@ -159,73 +159,74 @@ _HEADERS: Final[JsonObject] = {
 }
 
 _SCHEMAS: Final[JsonObject] = {
-    "Error": {
-        "title": "Error",
+    # Not `Error`: SDK generators name a class after it, which shadows the language's own
+    # (TypeScript) and makes the inner object `ErrorError` (a helper's SDK audit).
+    "ErrorResponse": {
+        "title": "ErrorResponse",
         "description": 'Every error: `{"error": {"code", "message", …}}` with the real HTTP '
         "status. Branch on `code`, not on `message`.",
         "type": "object",
         "required": ["error"],
+        "properties": {"error": _ref("schemas", "ErrorDetail")},
+    },
+    "ErrorDetail": {
+        "title": "ErrorDetail",
+        "type": "object",
+        "required": ["code", "message"],
         "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {
-                        "type": "string",
-                        "description": "Stable, machine-readable reason.",
-                        "examples": ["api_key_invalid", "insufficient_scope", "validation_failed"],
-                    },
-                    "message": {"type": "string", "description": "For humans; may change."},
-                    "errors": {
-                        "type": "array",
-                        "description": "The failing fields (`validation_failed`), or the failing "
-                        "items of a batch with theirs (`bulk_invalid`).",
-                        "items": {
-                            "anyOf": [
-                                _ref("schemas", "ErrorField"),
-                                _ref("schemas", "BulkItemErrors"),
-                            ]
-                        },
-                    },
-                    "requiredScope": {
-                        "type": "string",
-                        "description": "The scope the request needs (`insufficient_scope` only).",
-                    },
-                    "requestId": {
-                        "type": "string",
-                        "description": "The request id (500 and 503), as in `X-Request-Id`.",
-                    },
-                    "resource": {
-                        "type": "string",
-                        "description": "What was not found (`not_found` of a path's id), e.g. "
-                        "`time entry`.",
-                    },
-                    "reason": {
-                        "type": "string",
-                        "enum": ["submitted", "approved", "invoiced"],
-                        "description": "Why a time entry is `locked`.",
-                    },
-                    "dependents": {
-                        "type": "object",
-                        "description": "What depends on the record, counted, keyed in camelCase "
-                        '(`has_dependents`), e.g. `{"projects": 3, "timeEntries": 120}`.',
-                        "additionalProperties": {"type": "integer"},
-                    },
-                    "existingId": {
-                        "type": "string",
-                        "description": "The record that already holds the value "
-                        "(`tag_name_taken`).",
-                    },
-                    "indexes": {
-                        "type": "array",
-                        "description": "The items of a batch the refusal is about "
-                        "(`forbidden_user` in a bulk request).",
-                        "items": {"type": "integer"},
-                    },
+            "code": {
+                "type": "string",
+                "description": "Stable, machine-readable reason.",
+                "examples": ["api_key_invalid", "insufficient_scope", "validation_failed"],
+            },
+            "message": {"type": "string", "description": "For humans; may change."},
+            "errors": {
+                "type": "array",
+                "description": "The failing fields (`validation_failed`), or the failing "
+                "items of a batch with theirs (`bulk_invalid`).",
+                "items": {
+                    "anyOf": [
+                        _ref("schemas", "ErrorField"),
+                        _ref("schemas", "BulkItemErrors"),
+                    ]
                 },
-                "additionalProperties": True,
-            }
+            },
+            "requiredScope": {
+                "type": "string",
+                "description": "The scope the request needs (`insufficient_scope` only).",
+            },
+            "requestId": {
+                "type": "string",
+                "description": "The request id (500 and 503), as in `X-Request-Id`.",
+            },
+            "resource": {
+                "type": "string",
+                "description": "What was not found (`not_found` of a path's id), e.g. "
+                "`time entry`.",
+            },
+            "reason": {
+                "type": "string",
+                "enum": ["submitted", "approved", "invoiced"],
+                "description": "Why a time entry is `locked`.",
+            },
+            "dependents": {
+                "type": "object",
+                "description": "What depends on the record, counted, keyed in camelCase "
+                '(`has_dependents`), e.g. `{"projects": 3, "timeEntries": 120}`.',
+                "additionalProperties": {"type": "integer"},
+            },
+            "existingId": {
+                "type": "string",
+                "description": "The record that already holds the value (`tag_name_taken`).",
+            },
+            "indexes": {
+                "type": "array",
+                "description": "The items of a batch the refusal is about "
+                "(`forbidden_user` in a bulk request).",
+                "items": {"type": "integer"},
+            },
         },
+        "additionalProperties": True,
     },
     "ErrorField": {
         "title": "ErrorField",
@@ -377,7 +378,7 @@ def _common_headers(*extra: str) -> JsonObject:
 
 
 def _error_content(examples: JsonObject | None = None) -> JsonObject:
-    media: JsonObject = {"schema": _ref("schemas", "Error")}
+    media: JsonObject = {"schema": _ref("schemas", "ErrorResponse")}
     if examples:
         media["examples"] = examples
     return {"application/json": media}
