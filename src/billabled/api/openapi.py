@@ -10,9 +10,9 @@ what the platform layer does around every endpoint. Invariants:
   its description), or else "any valid key" (security with empty scope lists; only `/me` may be
   so, which tests/test_openapi.py enforces). A route that declares two different scopes is a
   programming error and fails the build.
-- Every error response (401 and 429 and 500 everywhere; 403 where a scope is needed; 404 where
-  the path names a record; 422 where there is input; 400 where there is a body; 409/413/415 on
-  POST, PUT and PATCH) has the one `ErrorResponse` envelope. A response an endpoint declares itself
+- Every error response (401, 422, 429 and 500 everywhere; 403 where a scope is needed; 404
+  where the path names a record; 400 where there is a body; 409/413/415 on POST, PUT and PATCH)
+  has the one `ErrorResponse` envelope. A response an endpoint declares itself
   (`responses={409: {"description": "…"}}`) keeps its description and gets the envelope.
 - Every response of every operation lists `X-Request-Id` and the rate-limit headers; list
   operations (those whose query model is a `ListParams`) add `X-Total-Count` to their 200; every
