@@ -141,6 +141,24 @@ def test_generated_sdks_send_only_what_the_caller_sets(document: Json) -> None:
     assert page["description"].endswith("Default `1`.")
 
 
+def test_integer_bounds_are_integers(document: Json) -> None:
+    # FastAPI's document model wrote `maximum: 86400.0` on integers (a helper's SDK audit).
+    floats: list[str] = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("minimum", "maximum") and isinstance(value, float):
+                    floats.append(f"{where}/{key}")
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{where}/{index}")
+
+    walk(document, "")
+    assert floats == []
+
+
 def test_sdk_names_are_stable(document: Json) -> None:
     """Generated SDKs name sort values by position (`VALUE_1`) and not-built endpoints after
     placeholders (`notBuiltPostInvoicesInvoiceIdMarkPaid`): both would change under them."""

@@ -762,7 +762,25 @@ def build_openapi(app: FastAPI) -> JsonObject:
             )
 
     _drop_unreferenced_schemas(document, _FASTAPI_VALIDATION_SCHEMAS)
+    _integral_bounds(document)
     return document
+
+
+_BOUNDS: Final = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
+def _integral_bounds(node: Any) -> None:
+    """Whole-number bounds as integers: FastAPI's document model holds them as floats
+    (`maximum: 86400.0` on an integer), which code generators may take for a float field."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _BOUNDS and isinstance(value, float) and value.is_integer():
+                node[key] = int(value)
+            else:
+                _integral_bounds(value)
+    elif isinstance(node, list):
+        for item in node:
+            _integral_bounds(item)
 
 
 def install_openapi(app: FastAPI) -> None:
