@@ -120,6 +120,8 @@ def test_the_statuses_operations_answer_are_documented(document: Json) -> None:
     """A helper's docs audit: `/me?x=1` answered a 422 the reference did not list, a 409's
     `Retry-After` was undeclared, and the not-built creates promised 200."""
     assert "422" in document["paths"][f"{API_PREFIX}/me"]["get"]["responses"]
+    # A GET not built yet answers 501 whatever its query (a helper's review).
+    assert "422" not in document["paths"][f"{API_PREFIX}/events"]["get"]["responses"]
     assert "Retry-After" in document["components"]["responses"]["Conflict"]["headers"]
     for collection in ("invoices", "webhooks"):
         responses = document["paths"][f"{API_PREFIX}/{collection}"]["post"]["responses"]

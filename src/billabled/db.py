@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import orjson
@@ -49,18 +50,25 @@ _UNAVAILABLE: Final = (
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, cancelled
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
-    # A new connection refused: the database not accepting connections for now (55000, as
-    # `ALLOW_CONNECTIONS false` during maintenance; the class holds 55P03, a lock waited on
-    # past the lock timeout), its login refused (28: a password being rotated), or the
-    # database gone (3D000, a restore). Our statements cause none of these.
-    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,
-    asyncpg.exceptions.InvalidAuthorizationSpecificationError,
-    asyncpg.exceptions.InvalidCatalogNameError,
+    asyncpg.exceptions.LockNotAvailableError,  # waited past the lock timeout
     # Ended by the database to resolve a deadlock (40P01) or a serialization conflict (40001):
     # the same request, retried, goes through.
     asyncpg.exceptions.TransactionRollbackError,
     PoolTimeout,  # no pooled connection came free in time
 )
+
+
+# Set on an error raised while a new connection was being opened (`mark_refused_connection`).
+_WHILE_CONNECTING: Final = "billabled_while_connecting"
+
+
+def mark_refused_connection(exc: BaseException) -> None:
+    """Mark `exc`, raised while opening a connection, as the database refusing one: whatever its
+    class, the database cannot serve requests for now (not accepting connections during
+    maintenance, SQLSTATE 55000; a login refused while a password is rotated; the database gone
+    in a restore), where the same class raised by a statement is a bug of ours (`currval`
+    before `nextval` is 55000 too). `/readyz` said 503 and the API 500 (a helper's docs audit)."""
+    setattr(exc, _WHILE_CONNECTING, True)
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -70,7 +78,7 @@ def is_unavailable(exc: BaseException) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, _UNAVAILABLE):
+        if isinstance(current, _UNAVAILABLE) or getattr(current, _WHILE_CONNECTING, False):
             return True
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True
@@ -105,6 +113,9 @@ def _parse(raw: str) -> URL:
         )
     if backend == "sqlite" and url.database in (None, "", ":memory:"):
         raise DatabaseUrlError("SQLite needs a file path: sqlite:////path/to/billabled.db")
+    if backend == "sqlite" and url.database and url.database.startswith("~"):
+        # The driver opens `~` as a directory of that name; the path meant is under $HOME.
+        url = url.set(database=os.path.expanduser(url.database))
     return url
 
 
@@ -208,7 +219,20 @@ def create_app_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine.sync_engine)
+    else:
+        event.listen(engine.sync_engine, "do_connect", _connect_or_mark_refused)
     return engine
+
+
+def _connect_or_mark_refused(
+    dialect: Any, record: ConnectionPoolEntry, cargs: Any, cparams: Any
+) -> Any:
+    """The pool's new connections, opened as the dialect opens them, a refusal marked."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except Exception as exc:
+        mark_refused_connection(exc)
+        raise
 
 
 def create_sync_engine(raw_url: str) -> Engine:
@@ -265,19 +289,29 @@ def missing_sqlite_file(raw_url: str) -> Path | None:
     """The file a SQLite URL names, when it does not exist (None for PostgreSQL, or a file that
     exists). Only `migrate` and `serve` make one: a mistyped data directory is named, not
     silently given an empty database that `migrate` would then fill."""
-    url = sync_url(raw_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    path = _sqlite_path(sync_url(raw_url))
+    return None if path is None or path.exists() else path.resolve()
+
+
+def _sqlite_path(url: URL) -> Path | None:
+    """The file a SQLite URL opens: its database, or the path of a URI filename
+    (`sqlite:///file:/srv/b.db?mode=ro&uri=true`); None for PostgreSQL or an in-memory one."""
+    if url.get_backend_name() != "sqlite" or not url.database:
         return None
-    path = Path(url.database).expanduser().resolve()
-    return None if path.exists() else path
+    if url.query.get("uri") not in ("true", "1") or not url.database.startswith("file:"):
+        return Path(url.database)
+    if url.query.get("mode") == "memory":
+        return None
+    path = unquote(urlsplit(url.database).path)
+    return Path(path) if path and path != ":memory:" else None
 
 
 def _ensure_sqlite_dir(url: URL) -> None:
     """The SQLite file's directory, and the file itself, readable by this user only when we
     create them (the work record and hashed keys are in it; SQLite gives its -wal and -shm files
     the database file's mode)."""
-    if url.database:
-        path = Path(url.database).expanduser()
+    path = _sqlite_path(url)
+    if path is not None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with contextlib.suppress(FileExistsError):
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -25,7 +25,8 @@ proxy's; a server reachable directly has them here.
   The body's time is bounded where it is read (`api.platform`).
 - Bytes that are not HTTP are answered 400 in the error envelope, after the pipelined requests
   before them (uvicorn wrote plain text at once, over their answers); in the body of the
-  request being read, at once, and that request is not run.
+  request being read, at once, and that request is not run; in the body of a POST, PUT or
+  PATCH queued behind another, in its turn, and it is not run.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             # In the body of the request being run, before its answer: that body will never
             # arrive whole, so the request is not run (closing tells it so), and the answer is
             # now (it waited a minute, for the request to give up on its body; a helper's review).
-            # Any other request is answered first: queued, or not reading its body, it runs.
+            # A request that does not read its body (a DELETE) runs; one queued is below.
             self._refuse(*_MALFORMED)
         elif (
             cycle is not None

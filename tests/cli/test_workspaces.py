@@ -311,6 +311,22 @@ def test_a_mistyped_data_dir_is_named_and_left_alone(
     assert not typo.exists()
 
 
+def test_a_sqlite_uri_filename_is_the_file_it_names(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # `file:…?uri=true` was taken for a relative path named `file:…`: refused as missing (a
+    # helper's review), and `serve` made a `./file:` directory.
+    migrated = run_cli(
+        ["migrate"], {**cli_env, "BILLABLED_DATABASE_URL": f"sqlite:///{tmp_path}/r.db"}
+    )
+    assert migrated.exit_code == 0, migrated.stderr
+    uri = f"sqlite:///file:{tmp_path}/r.db?mode=ro&uri=true"
+    listed = run_cli(
+        ["keys", "list", "--workspace", "ws_x"], {**cli_env, "BILLABLED_DATABASE_URL": uri}
+    )
+    assert listed.stderr.strip() == "error: workspace 'ws_x' not found"
+
+
 def _owners(database_url: str, workspace_id: str) -> int:
     engine = create_sync_engine(database_url)
     try:

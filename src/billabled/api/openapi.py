@@ -10,8 +10,9 @@ what the platform layer does around every endpoint. Invariants:
   its description), or else "any valid key" (security with empty scope lists; only `/me` may be
   so, which tests/test_openapi.py enforces). A route that declares two different scopes is a
   programming error and fails the build.
-- Every error response (401, 422, 429 and 500 everywhere; 403 where a scope is needed; 404
-  where the path names a record; 400 where there is a body; 409/413/415 on POST, PUT and PATCH)
+- Every error response (401, 429 and 500 everywhere, 422 but on a bare GET not built yet; 403
+  where a scope is needed; 404 where the path names a record; 400 where there is a body;
+  409/413/415 on POST, PUT and PATCH)
   has the one `ErrorResponse` envelope. A response an endpoint declares itself
   (`responses={409: {"description": "…"}}`) keeps its description and gets the envelope.
 - Every response of every operation lists `X-Request-Id` and the rate-limit headers; list
@@ -606,8 +607,11 @@ def _error_statuses(method: str, operation: JsonObject, scope: Scope | None) -> 
         statuses.append(404)
     if method in _BODY_METHODS:
         statuses += [409, 413, 415]
-    # Every endpoint: one that takes no query parameters refuses any (decisions §33).
-    statuses.append(422)
+    # Every endpoint: one that takes no query parameters refuses any (decisions §33). One not
+    # built yet answers 501 whatever its query: its 422s are a NUL in its path, or a bad
+    # Idempotency-Key.
+    if "501" not in operation.get("responses", {}) or path_params or method == "post":
+        statuses.append(422)
     statuses += [429, 500, 503]
     return sorted(statuses)
 
@@ -638,7 +642,8 @@ def _complete_operation(
 
     # Errors: the shared envelope, keeping what an endpoint declared itself.
     responses: JsonObject = operation.setdefault("responses", {})
-    for status in _error_statuses(method, operation, scope):
+    statuses = _error_statuses(method, operation, scope)
+    for status in statuses:
         key = str(status)
         declared = responses.get(key)
         if declared is None or _is_fastapi_validation_response(declared):

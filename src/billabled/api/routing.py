@@ -9,7 +9,8 @@ benchmark (issue #5, docs/decisions.md §20):
   only the request (the key's scope check, the request's session, the list's query model), at most
   a few path parameters and at most one JSON body model. For that shape `DirectCall` does what
   FastAPI's general handler does — in the same order, with the same validation and the same
-  errors — without re-examining the declaration on every request. An endpoint of any other shape
+  errors, but a body taken by its fields' aliases only (decisions §41) — without re-examining
+  the declaration on every request. An endpoint of any other shape
   keeps FastAPI's handler (`test_every_api_route_is_called_directly` keeps ours on that path).
 """
 
@@ -84,6 +85,7 @@ class DirectCall:
             type(body_field.field_info) is not params.Body
             or getattr(body_field.field_info, "embed", False)
             or not body_field.field_info.is_required()
+            or body_field.field_info.metadata  # constraints `TypeAdapter(annotation)` would drop
         ):
             return None
         body = None

@@ -22,6 +22,7 @@ import orjson
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
+from billabled.db import mark_refused_connection
 from billabled.kit.pagination import AnySelect
 from billabled.models.base import utc_from_sqlite_text
 
@@ -185,9 +186,13 @@ class PostgresKeyLookup:
                 **self._connect_args.get("server_settings", {}),
                 "application_name": APPLICATION_NAME,
             }
-            self._connection = await asyncpg.connect(
-                self._dsn, **{**self._connect_args, "server_settings": server_settings}
-            )
+            try:
+                self._connection = await asyncpg.connect(
+                    self._dsn, **{**self._connect_args, "server_settings": server_settings}
+                )
+            except Exception as exc:
+                mark_refused_connection(exc)
+                raise
         connection = self._connection
         self.lookups += 1
         try:
