@@ -12,6 +12,7 @@ Written as plain ASGI (not BaseHTTPMiddleware): it runs on every request and mus
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 import time
@@ -76,6 +77,25 @@ async def answer_unhandled(scope: Scope, receive: Receive, send: Send) -> None:
     await JsonResponse(body, status_code=error.status, headers=headers)(scope, receive, send)
 
 
+# uvicorn cancels the requests still running when its shutdown time is up.
+STOPPED: Final = (
+    "The server stopped while handling this request; retry it. If it was a write, it may have "
+    "been applied: an Idempotency-Key makes the retry safe."
+)
+
+
+async def answer_stopped(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer a request cancelled at shutdown, from the `except CancelledError` of whichever
+    middleware can still answer: a 503 with `Retry-After` (another instance will take the retry)
+    and the connection closed, not uvicorn's plain-text 500 and traceback."""
+    body = ServiceUnavailable(STOPPED).body()
+    body["error"]["requestId"] = scope.get("state", {}).get("request_id")
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Connection": "close"}
+    await JsonResponse(body, status_code=ServiceUnavailable.status, headers=headers)(
+        scope, receive, send
+    )
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -107,6 +127,12 @@ class RequestContextMiddleware:
                 log.exception("unhandled_exception", method=scope["method"], path=scope["path"])
             else:
                 await answer_unhandled(scope, receive, send_with_request_id)
+        except asyncio.CancelledError:
+            # Cancelled at shutdown, every layer below unwound (its transaction rolled back). Not
+            # raised on: uvicorn would log a traceback, and nothing waits for this task.
+            log.warning("request_cancelled", method=scope["method"], path=scope["path"])
+            if not response_started:
+                await answer_stopped(scope, receive, send_with_request_id)
         finally:
             route = scope.get("route")
             log.info(

@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -221,14 +222,17 @@ def test_two_servers_started_with_demo_at_once_both_serve(tmp_path: Path) -> Non
 
 
 _CANCELLED_ROUTE_SERVER = """
-import asyncio, sys
+import sys
 import uvicorn
 from billabled.app import create_app
 from billabled.config import Settings
 from billabled.logging import configure_logging
 
+class Escaped(BaseException):  # past `except Exception`; a CancelledError is a 503 (shutdown)
+    pass
+
 async def cancelled() -> None:
-    raise asyncio.CancelledError
+    raise Escaped
 
 configure_logging("info", "json")
 app = create_app(Settings())
@@ -801,6 +805,51 @@ def test_an_idle_connection_is_kept_for_the_keep_alive_time_then_closed(tmp_path
                         break
             assert _statuses(refused) == [408], refused[:200]
             assert time.monotonic() - started < 2.5
+
+
+def test_a_request_still_running_when_the_shutdown_time_is_up_is_a_503(tmp_path: Path) -> None:
+    """uvicorn cancels what still runs when the shutdown time is up: that was a plain-text 500,
+    a traceback and a usage record of a 500, at every deploy that caught a slow request."""
+    data_dir = tmp_path / "data"
+    with serving(data_dir, "--demo", BILLABLED_SHUTDOWN_TIMEOUT_SECONDS="1") as (base, process):
+        assert process.stdout is not None
+        while not (line := process.stdout.readline()).strip().startswith("API key:"):
+            assert line, "serve --demo printed no API key"
+        key = line.split()[-1]
+        answers: list[httpx.Response] = []
+        with contextlib.closing(
+            sqlite3.connect(data_dir / "billabled.db", isolation_level=None)
+        ) as db:
+            db.execute("BEGIN IMMEDIATE")  # the write below waits (5 s) for this lock
+            writer = threading.Thread(
+                target=lambda: answers.append(
+                    httpx.post(
+                        f"{base}/api/v1/tags",
+                        json={"name": "late"},
+                        headers={"X-Api-Key": key, "X-Request-Id": "late-1"},
+                        timeout=20,
+                    )
+                )
+            )
+            writer.start()
+            time.sleep(0.5)
+            process.terminate()
+            writer.join(timeout=20)
+            db.execute("ROLLBACK")
+        _, stderr = process.communicate(timeout=20)
+    (answer,) = answers
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["code"] == "service_unavailable"
+    assert answer.headers["retry-after"] == "5"
+    assert answer.headers["connection"] == "close"
+    assert "Traceback" not in stderr
+    logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    (logged,) = [
+        entry
+        for entry in logs
+        if entry.get("request_id") == "late-1" and entry["event"] == "request"
+    ]
+    assert logged["status"] == 503
 
 
 def test_a_stopping_server_waits_for_slow_clients_only_so_long(tmp_path: Path) -> None:

@@ -51,7 +51,12 @@ from billabled.kit.apikeys import derive_pepper
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.media import is_json_media_type, refused_charset
 from billabled.kit.time import utcnow
-from billabled.middleware import CLIENT_CLOSED, CLIENT_CLOSED_REQUEST, answer_unhandled
+from billabled.middleware import (
+    CLIENT_CLOSED,
+    CLIENT_CLOSED_REQUEST,
+    answer_stopped,
+    answer_unhandled,
+)
 from billabled.ratelimit import (
     RateLimitDecision,
     RateLimiter,
@@ -350,6 +355,10 @@ class ApiPlatformMiddleware:
                 raise
             # Answered here rather than by the outer middleware, so it keeps the rate-limit headers.
             await answer_unhandled(scope, receive, send_with_limits)
+        except asyncio.CancelledError:
+            if not response_started:  # here too, for the headers and the usage record's status
+                await answer_stopped(scope, receive, send_with_limits)
+            raise
         finally:
             _record_usage(platform, scope, principal, refused_key, status, started)
 
