@@ -161,6 +161,13 @@ def test_integer_bounds_are_integers(document: Json) -> None:
     assert floats == []
 
 
+def test_a_taken_tag_name_is_named_in_the_reference(document: Json) -> None:
+    for method in ("post", "put", "patch"):
+        path = f"{API_PREFIX}/tags" + ("" if method == "post" else "/{tag_id}")
+        conflict = document["paths"][path][method]["responses"]["409"]
+        assert "tag_name_taken" in conflict["description"], method
+
+
 def test_sdk_names_are_stable(document: Json) -> None:
     """Generated SDKs name sort values by position (`VALUE_1`) and not-built endpoints after
     placeholders (`notBuiltPostInvoicesInvoiceIdMarkPaid`): both would change under them."""
