@@ -163,7 +163,7 @@ def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
         field_parts = loc[1:] if where else loc
         rendered.append(
             {
-                "field": ".".join(field_parts) or None,
+                "field": ".".join(field_parts) if field_parts else None,
                 "in": where or "body",
                 "message": err.get("msg", "Invalid value."),
                 "type": err.get("type", "value_error"),

@@ -251,6 +251,16 @@ def test_a_read_refuses_a_parameter_it_does_not_take(
     assert response.json()["error"]["errors"][0]["type"] == "extra_forbidden"
 
 
+def test_a_parameter_with_an_empty_name_is_named_as_sent(
+    client: TestClient, owner_key: Key
+) -> None:
+    # `field` was null, as for an error about the whole body.
+    response = client.get("/api/v1/me?=", headers=owner_key.headers)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["error"]["errors"]
+    assert (error["field"], error["in"], error["type"]) == ("", "query", "extra_forbidden")
+
+
 def test_the_scope_is_checked_before_an_unknown_parameter(
     client: TestClient, factory: Factory, workspace: Workspace
 ) -> None:
