@@ -99,7 +99,17 @@ class Settings(BaseSettings):
         # Checked here, so a bad value is a one-line error before the server says it serves
         # (it was a traceback from the app's start-up, after).
         if value:
-            parse_url(value)  # type: ignore[no-untyped-call]  # ValueError naming the schemes
+            try:
+                parse_url(value)  # type: ignore[no-untyped-call]
+            except ValueError:
+                # Not the library's words: "Port could not be cast to integer value as '<the
+                # rest of the password>'" for a password holding `/` or no port (a helper's
+                # secrets audit).
+                raise PydanticCustomError(
+                    "redis_url_malformed",
+                    "is not a Redis URL: redis://[user:password@]host:port/db (or rediss://, "
+                    "unix://), with any / # ? @ in the password percent-encoded",
+                ) from None
         return value
 
     @field_validator("host")

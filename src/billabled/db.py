@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import asyncpg
 import orjson
@@ -111,6 +111,11 @@ def _parse(raw: str) -> URL:
         raise DatabaseUrlError(
             f"unsupported database {backend!r}: use postgresql://… or sqlite:///…"
         )
+    if url.host and "@" in url.host:
+        # An `@` left in the password: the rest of it was taken for the host, and shown.
+        raise DatabaseUrlError(
+            "the database URL's host holds an '@': percent-encode an '@' in the password as %40"
+        )
     if backend == "sqlite" and url.database in (None, "", ":memory:"):
         raise DatabaseUrlError("SQLite needs a file path: sqlite:////path/to/billabled.db")
     if backend == "sqlite" and url.database and url.database.startswith("~"):
@@ -132,11 +137,22 @@ def sync_url(raw: str) -> URL:
 
 
 def describe_url(raw: str) -> str:
-    """The URL with any password hidden, for logs and error messages."""
+    """The URL with any password hidden, for logs and error messages: its userinfo's, and a
+    query parameter's (libpq takes `?password=…` and `?sslpassword=…`)."""
     try:
-        return _parse(raw).render_as_string(hide_password=True)
+        url = _parse(raw)
     except DatabaseUrlError:
         return "<malformed>"
+    query = {
+        name: _HIDDEN if _SECRET_PARAMETER.search(name) else value
+        for name, value in url.query.items()
+    }
+    shown = url.set(query=query).render_as_string(hide_password=True)
+    return shown.replace(quote(_HIDDEN, safe=""), _HIDDEN)
+
+
+_HIDDEN: Final = "***"
+_SECRET_PARAMETER: Final = re.compile("pass|secret|token|key", re.IGNORECASE)
 
 
 def _json_dumps(value: Any) -> str:

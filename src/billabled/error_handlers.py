@@ -18,6 +18,7 @@ from billabled.errors import (
     error_body,
     validation_errors,
 )
+from billabled.kit.apikeys import redact_keys
 from billabled.kit.jsonresponse import JsonResponse
 
 _STATUS_CODES = {
@@ -61,9 +62,9 @@ async def _render_http_exception(request: Request, exc: Exception) -> Response:
     status = exc.status_code
     headers = exc.headers
     if status == 404:
-        message = f"No resource at {request.method} {request.url.path}."
+        message = redact_keys(f"No resource at {request.method} {request.url.path}.")
     elif status == 405:
-        message = f"{request.method} is not allowed on {request.url.path}."
+        message = redact_keys(f"{request.method} is not allowed on {request.url.path}.")
         # A mount (the static files) names no methods of its own: its `Allow` stands.
         allowed = allowed_methods(request)
         if allowed:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from billabled.kit.apikeys import redact_keys
+
 
 class BillabledError(Exception):
     """Base of every error we raise on purpose. `status` and `code` say how it is rendered."""
@@ -30,7 +32,9 @@ class BillabledError(Exception):
         super().__init__(self.message)
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, **self.details}}
+        # A key the client put where an id belongs (`/clients/blb_…`) is not echoed whole.
+        message = redact_keys(self.message)
+        return {"error": {"code": self.code, "message": message, **self.details}}
 
 
 class BadRequest(BillabledError):
@@ -163,7 +167,7 @@ def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
         field_parts = loc[1:] if where else loc
         rendered.append(
             {
-                "field": ".".join(field_parts) if field_parts else None,
+                "field": redact_keys(".".join(field_parts)) if field_parts else None,
                 "in": where or "body",
                 "message": err.get("msg", "Invalid value."),
                 "type": err.get("type", "value_error"),

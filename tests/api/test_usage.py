@@ -16,6 +16,7 @@ from sqlalchemy import text
 from billabled.app import create_app
 from billabled.config import Settings
 from billabled.db import create_sync_engine
+from billabled.kit.apikeys import redact_keys
 from billabled.kit.sql import DELETE_BATCH
 from billabled.models.workspace import Plan
 from tests.factories import Factory, Key
@@ -349,3 +350,20 @@ def test_a_backlog_of_expired_records_is_purged_batch_after_batch(
         while left() and time.monotonic() < deadline:
             time.sleep(0.05)
     assert left() == 0
+
+
+def test_a_key_in_the_user_agent_is_stored_cut_to_its_prefix(
+    client: TestClient, factory: Factory, owner_key: Key, unique: str
+) -> None:
+    # It was stored whole (a helper's secrets audit); the logs already cut it.
+    agent = f"sync/{unique} {owner_key.raw}"
+    assert (
+        client.get("/api/v1/me", headers={**owner_key.headers, "User-Agent": agent}).status_code
+        == 200
+    )
+    stored = redact_keys(agent)
+    assert stored != agent
+    assert len(usage_rows(factory, stored, 1)) == 1
+    assert (
+        factory.sql("SELECT count(*) FROM usage_record WHERE user_agent = :ua", ua=agent)[0][0] == 0
+    )

@@ -233,6 +233,12 @@ def test_keys_revoke(cli_env: dict[str, str], unique: str) -> None:
     unknown = run_cli(["keys", "revoke", "key_01jd00000000000000000000zz"], cli_env)
     assert unknown.exit_code == 1
     assert unknown.stderr.strip() == "error: No API key 'key_01jd00000000000000000000zz'."
+    # The raw key pasted in place of its id was echoed whole (a helper's secrets audit).
+    raw = generate_key()
+    pasted = run_cli(["keys", "revoke", raw], cli_env)
+    assert pasted.exit_code == 1
+    assert raw not in pasted.stderr
+    assert raw[:12] in pasted.stderr
 
 
 @pytest.fixture

@@ -100,3 +100,29 @@ def test_a_database_that_never_answers_is_given_up_on_in_seconds(tmp_path: Path)
     assert result.exit_code == 1, result.stdout
     assert result.stderr.startswith("error: cannot reach the database at "), result.stderr
     assert waited < 25, waited
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        # The Redis library's error quoted the rest of the password as the "port".
+        ("BILLABLED_REDIS_URL", "redis://default:SeKrEt-Pw/x", "is not a Redis URL"),
+        # libpq takes a password in the query too; only the userinfo's was hidden.
+        (
+            "BILLABLED_DATABASE_URL",
+            "postgresql://u@127.0.0.1:9/d?password=SeKrEt-Pw&sslpassword=SeKrEt-Pw",
+            "?password=***&sslpassword=***",
+        ),
+        # An `@` left in the password: the rest of it was taken for the host, and shown.
+        ("BILLABLED_DATABASE_URL", "postgresql://u:Pw@SeKrEt-Pw@127.0.0.1:9/d", "as %40"),
+    ],
+)
+def test_a_password_in_a_bad_setting_is_never_printed(
+    tmp_path: Path, setting: str, value: str, said: str
+) -> None:
+    # A helper's secrets audit: stderr is the log stream in a container.
+    env = {"BILLABLED_DATA_DIR": str(tmp_path), "BILLABLED_SECRET_KEY": "s" * 40, setting: value}
+    result = run_cli(["migrate"], env)
+    assert result.exit_code == 1
+    assert said in result.stderr
+    assert "SeKrEt" not in result.stdout + result.stderr

@@ -47,7 +47,7 @@ from billabled.errors import (
     UnsupportedMediaType,
 )
 from billabled.idempotency import service as idempotency
-from billabled.kit.apikeys import derive_pepper
+from billabled.kit.apikeys import derive_pepper, redact_keys
 from billabled.kit.jsonresponse import JsonResponse
 from billabled.kit.media import is_json_media_type, refused_charset
 from billabled.kit.time import utcnow
@@ -576,7 +576,8 @@ def _record_usage(
             endpoint=_route_template(platform, scope),
             method=scope["method"],
             status=status,
-            user_agent=headers.get("user-agent"),
+            # Stored: a key pasted into it is cut to its prefix, as in the logs.
+            user_agent=redact_keys(agent) if (agent := headers.get("user-agent")) else None,
             ip_hash=platform.usage.hash_ip(_client_ip(scope), now),
             latency_us=round((time.perf_counter() - started) * 1_000_000),
             created_at=now,

@@ -28,12 +28,14 @@ from billabled.db import (
     missing_sqlite_file,
 )
 from billabled.errors import BillabledError
+from billabled.kit.apikeys import redact_keys
 
 T = TypeVar("T")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    # A raw key pasted where an id belongs (`keys revoke blb_…`) is not echoed whole.
+    typer.echo(f"error: {redact_keys(message)}", err=True)
     raise typer.Exit(code)
 
 

@@ -147,6 +147,10 @@ def serve(
         server_header=False,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         http=BoundedHttpToolsProtocol,
+        # The API serves no WebSocket: an upgrade request is plain HTTP to it. uvicorn's
+        # WebSocket layer logged every header of one at debug (an `Authorization: Basic` key
+        # included, which the key redaction does not recognise; a helper's secrets audit).
+        ws="none",
         # uvicorn's own idle timer: as long as ours (`http_protocol`), which closes first.
         timeout_keep_alive=math.ceil(settings.keep_alive_seconds),
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_seconds),
