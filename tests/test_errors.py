@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from billabled.app import create_app
 from billabled.config import Settings
 from billabled.errors import Conflict
+from billabled.kit.apikeys import generate_key
 from tests.factories import Key
 
 
@@ -152,6 +153,14 @@ def test_request_id_is_generated_when_absent(client: TestClient) -> None:
 @pytest.mark.parametrize("supplied", ["a b", "x" * 200, "<script>", "-leading-dash", "ünïcode"])
 def test_insane_request_ids_are_replaced(client: TestClient, supplied: str) -> None:
     response = client.get("/healthz", headers={"X-Request-Id": supplied.encode("utf-8")})
+    assert response.headers["x-request-id"].startswith("req_")
+
+
+@pytest.mark.parametrize("cut", [0, 4])  # a key, or its body and checksum without `blb_`
+def test_a_request_id_holding_an_api_key_is_replaced(client: TestClient, cut: int) -> None:
+    # Echoed, logged and stored with the audit records (a helper's secrets audit).
+    key = generate_key()
+    response = client.get("/healthz", headers={"X-Request-Id": f"sync.{key[cut:]}"})
     assert response.headers["x-request-id"].startswith("req_")
 
 

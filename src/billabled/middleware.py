@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billabled.db import is_unavailable
 from billabled.errors import InternalError, ServiceUnavailable
-from billabled.kit.apikeys import KEY_PREFIX
+from billabled.kit.apikeys import holds_a_key
 from billabled.kit.ids import new_id
 from billabled.kit.jsonresponse import JsonResponse
 
@@ -49,8 +49,9 @@ def _request_id_from(scope: Scope) -> str:
                 candidate = value.decode("ascii")
             except UnicodeDecodeError:
                 break
-            # Not an API key sent as the id by mistake: it would be logged and echoed back.
-            if _SANE_REQUEST_ID.match(candidate) and KEY_PREFIX not in candidate:
+            # Not an API key sent as the id by mistake: it would be logged, echoed back and
+            # stored with the audit records (its body alone too: a helper's secrets audit).
+            if _SANE_REQUEST_ID.match(candidate) and not holds_a_key(candidate):
                 return candidate
             break
     return new_id("req")

@@ -207,6 +207,20 @@ def test_an_overlong_key_is_refused(api: TestClient, owner_key: Key) -> None:
     assert response.json()["error"]["errors"][0]["type"] == "length"
 
 
+@pytest.mark.parametrize("cut", [0, 4])  # the whole key, or its body and checksum alone
+def test_an_api_key_sent_as_the_idempotency_key_is_refused(
+    api: TestClient, factory: Factory, owner_key: Key, cut: int
+) -> None:
+    # It was stored as sent (a helper's secrets audit).
+    sent = f"retry-{owner_key.raw[cut:]}"
+    response = api.post(
+        URL, json={"name": "x"}, headers={**owner_key.headers, "Idempotency-Key": sent}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["errors"][0]["type"] == "api_key"
+    assert factory.sql("SELECT count(*) FROM idempotency_record WHERE key = :k", k=sent)[0][0] == 0
+
+
 def test_a_key_with_characters_that_do_not_print_is_refused_as_such(
     api: TestClient, owner_key: Key
 ) -> None:

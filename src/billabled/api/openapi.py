@@ -337,12 +337,13 @@ _ERROR_RESPONSES: Final = {
         422,
         "Invalid input (`validation_failed`, with the failing fields in `errors`), an "
         "`Idempotency-Key` reused with a different request (`idempotency_mismatch`), or one that "
-        "is empty, too long or not printable ASCII (`idempotency_key_invalid`).",
+        "is empty, too long, not printable ASCII or holds an API key (`idempotency_key_invalid`).",
         (
             ValidationFailed(errors=[_FIELD_EXAMPLE]),
             IdempotencyMismatch(),
             InvalidIdempotencyKey(
-                f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."
+                f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters, and "
+                "not an API key."
             ),
         ),
     ),

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from billabled.errors import Conflict, Forbidden, ValidationFailed
+from billabled.kit.apikeys import holds_a_key
 from billabled.kit.sql import delete_in_batches
 from billabled.kit.time import utcnow
 from billabled.models.idempotency import IdempotencyRecord
@@ -96,10 +97,14 @@ def validate_key(raw: str) -> str:
         problem, kind = f"must be 1 to {MAX_KEY_LENGTH} characters", "length"
     elif not (raw.isascii() and raw.isprintable()):
         problem, kind = "must be printable ASCII characters only", "characters"
+    elif holds_a_key(raw):
+        # It is stored as sent, beside the answer (a helper's secrets audit).
+        problem, kind = "must not hold an API key", "api_key"
     else:
         return raw
     raise InvalidIdempotencyKey(
-        f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
+        f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters, and not an "
+        "API key.",
         errors=[{"field": "Idempotency-Key", "in": "header", "message": problem, "type": kind}],
     )
 

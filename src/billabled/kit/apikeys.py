@@ -58,6 +58,21 @@ def display_prefix(key: str) -> str:
 
 # A key, or most of one (mistyped, cut short or run on: still a secret to whoever finds it).
 _KEY_SHAPED: Final = re.compile(KEY_PREFIX + r"[0-9A-Za-z]{9,}")
+# Long enough to hold a key's body and checksum.
+_LONG_RUN: Final = re.compile(f"[0-9A-Za-z]{{{BODY_LENGTH + CHECKSUM_LENGTH},}}")
+
+
+def holds_a_key(text: str) -> bool:
+    """Whether `text` holds a key: its prefix in any case, or a key's body and checksum without
+    it (a request id or an Idempotency-Key made of one is echoed and stored)."""
+    if KEY_PREFIX in text.lower():
+        return True
+    secret = BODY_LENGTH + CHECKSUM_LENGTH
+    return any(
+        is_well_formed(KEY_PREFIX + run[start : start + secret])
+        for run in _LONG_RUN.findall(text)
+        for start in range(len(run) - secret + 1)
+    )
 
 
 def redact_keys(text: str) -> str:
