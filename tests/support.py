@@ -79,11 +79,14 @@ class CliResult:
     stderr: str
 
 
-def run_cli(args: list[str], env: Mapping[str, str], timeout: float = 60) -> CliResult:
-    """Run the installed `billabled` command exactly as a user would."""
+def run_cli(
+    args: list[str], env: Mapping[str, str], timeout: float = 60, stdin: str | None = None
+) -> CliResult:
+    """Run the installed `billabled` command exactly as a user would (`stdin` typed in)."""
     completed = subprocess.run(
         [BILLABLED, *args],
         env={**os.environ, **env},
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from billabled.db import create_sync_engine
+from billabled.kit.passwords import verify_password
 from tests.support import BILLABLED, run_cli, wait_for_a_blocked_request
 
 
@@ -50,6 +51,37 @@ def test_workspaces_create_with_password_does_not_print_it(
     assert result.exit_code == 0, result.stderr
     assert "password" not in json.loads(result.stdout)
     assert f"pw-{unique}-long" not in result.stdout + result.stderr
+
+
+def test_a_password_can_come_from_standard_input_not_the_command_line(
+    cli_env: dict[str, str], database_url: str, unique: str
+) -> None:
+    # `--password` shows in the process list and the shell's history (a helper's secrets audit).
+    email = f"stdin{unique}@example.com"
+    result = run_cli(
+        ["workspaces", "create", "Quiet", "--owner-email", email, "--password-stdin", "--json"],
+        cli_env,
+        stdin=f"pw-{unique}-stdin\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "password" not in json.loads(result.stdout)
+    engine = create_sync_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(
+                text("SELECT password_hash FROM user_account WHERE email = :e"), {"e": email}
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert verify_password(stored, f"pw-{unique}-stdin")
+    both = run_cli(
+        ["workspaces", "create", "Q", "--owner-email", f"b{email}", "--password", "x" * 12,
+         "--password-stdin"],
+        cli_env,
+        stdin="y\n",
+    )  # fmt: skip
+    assert both.exit_code == 2
+    assert "not both" in both.stderr
 
 
 def test_workspaces_create_rejects_a_bad_plan_in_one_line(

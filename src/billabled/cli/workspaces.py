@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -47,12 +48,26 @@ def workspaces_create(
         str | None,
         typer.Option("--password", help="The owner's password; generated when omitted."),
     ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the owner's password from the first line of standard input: unlike "
+            "--password, it stays out of the process list and the shell's history.",
+        ),
+    ] = False,
     plan: Annotated[str, typer.Option("--plan", help="free, starter, professional, business")] = (
         "free"
     ),
     as_json: JsonFlag = False,
 ) -> None:
     """Create a workspace and its owner (a new user, or an existing one by email)."""
+    if password_stdin:
+        if password is not None:
+            raise typer.BadParameter("give --password or --password-stdin, not both")
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            fail("no password on standard input (--password-stdin)")
     settings = load_settings()
     with cli_errors(settings):
         parsed_plan = parse_plan(plan)
@@ -66,7 +81,7 @@ def workspaces_create(
                 if password is not None and await user_repository.get_user_by_email(session, email):
                     fail(
                         f"{email} already has an account, which keeps its password; "
-                        "leave out --password"
+                        "leave out --password or --password-stdin"
                     )
                 created = await create_workspace(
                     session,
