@@ -221,7 +221,8 @@ def test_an_existing_owners_password_is_not_silently_ignored(
         assert result.exit_code == 1
         assert result.stdout == ""
         assert result.stderr.strip() == (
-            f"error: {email} already has an account, which keeps its password; leave out --password"
+            f"error: {email} already has an account, which keeps its password; "
+            "leave out --password or --password-stdin"
         )
     # Without it, the existing account owns the new workspace, with its own password.
     second = run_cli(["workspaces", "create", "Second", "--owner-email", email, "--json"], cli_env)
