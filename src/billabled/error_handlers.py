@@ -62,9 +62,11 @@ async def _render_http_exception(request: Request, exc: Exception) -> Response:
     status = exc.status_code
     headers = exc.headers
     if status == 404:
-        message = redact_keys(f"No resource at {request.method} {request.url.path}.")
+        message = redact_keys(f"No resource at {request.method} {request.url.path}.", bodies=True)
     elif status == 405:
-        message = redact_keys(f"{request.method} is not allowed on {request.url.path}.")
+        message = redact_keys(
+            f"{request.method} is not allowed on {request.url.path}.", bodies=True
+        )
         # A mount (the static files) names no methods of its own: its `Allow` stands.
         allowed = allowed_methods(request)
         if allowed:

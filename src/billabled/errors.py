@@ -33,7 +33,7 @@ class BillabledError(Exception):
 
     def body(self) -> dict[str, Any]:
         # A key the client put where an id belongs (`/clients/blb_…`) is not echoed whole.
-        message = redact_keys(self.message)
+        message = redact_keys(self.message, bodies=True)
         return {"error": {"code": self.code, "message": message, **self.details}}
 
 
@@ -167,7 +167,7 @@ def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
         field_parts = loc[1:] if where else loc
         rendered.append(
             {
-                "field": redact_keys(".".join(field_parts)) if field_parts else None,
+                "field": redact_keys(".".join(field_parts), bodies=True) if field_parts else None,
                 "in": where or "body",
                 "message": err.get("msg", "Invalid value."),
                 "type": err.get("type", "value_error"),

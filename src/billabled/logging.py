@@ -13,7 +13,7 @@ import orjson
 import structlog
 
 from billabled.config import LogFormat, LogLevel
-from billabled.kit.apikeys import KEY_PREFIX, redact_keys
+from billabled.kit.apikeys import redact_keys
 
 
 def _json_line(event: dict[str, Any], **options: Any) -> str:
@@ -26,7 +26,7 @@ def _redact_api_keys(
     """Cut any API key in a logged text to its display prefix: a key pasted into a URL path,
     or sent as the request id, reached the request log (a helper's operations audit)."""
     for name, value in event.items():
-        if isinstance(value, str) and KEY_PREFIX in value:
+        if isinstance(value, str) and "_" in value:  # in any key's prefix, whatever its case
             event[name] = redact_keys(value)
     return event
 

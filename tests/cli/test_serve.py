@@ -136,6 +136,7 @@ def test_an_api_key_put_where_it_does_not_belong_is_not_logged(tmp_path: Path) -
         in_path = httpx.get(f"{base}/api/v1/{key}", headers={"X-Api-Key": key})
         as_request_id = httpx.get(f"{base}/healthz", headers={"X-Request-Id": key})
         unknown_page = httpx.get(f"{base}/no/such/page/{key}")
+        httpx.get(f"{base}/capitals/BLB_{key[4:]}")  # logged whole (a helper's secrets audit)
         process.terminate()
         _, stderr = process.communicate(timeout=15)
     assert [in_path.status_code, as_request_id.status_code, unknown_page.status_code] == [
@@ -147,6 +148,7 @@ def test_an_api_key_put_where_it_does_not_belong_is_not_logged(tmp_path: Path) -
     logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     paths = [entry.get("path") for entry in logs if entry.get("event") == "request"]
     assert f"/api/v1/{key[:12]}…" in paths  # the display prefix, as key lists show it
+    assert f"/capitals/BLB_{key[4:12]}…" in paths
     assert key[12:] not in stderr
 
 

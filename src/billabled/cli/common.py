@@ -35,7 +35,7 @@ T = TypeVar("T")
 
 def fail(message: str, code: int = 1) -> NoReturn:
     # A raw key pasted where an id belongs (`keys revoke blb_…`) is not echoed whole.
-    typer.echo(f"error: {redact_keys(message)}", err=True)
+    typer.echo(f"error: {redact_keys(message, bodies=True)}", err=True)
     raise typer.Exit(code)
 
 
