@@ -226,19 +226,31 @@ def test_keys_revoke(cli_env: dict[str, str], unique: str) -> None:
     revoked = run_cli(["keys", "revoke", created["id"]], cli_env)
     assert revoked.exit_code == 0, revoked.stderr
     assert revoked.stdout.strip() == f"Revoked {created['id']}"
+    # The key itself, as whoever found it leaked has it at hand: it was refused, and echoed
+    # whole (a helper's secrets audit).
+    leaked = json.loads(
+        run_cli(
+            ["keys", "create", "--workspace", workspace_id, "--user", email, "--name", "leaked",
+             "--scopes", "read:users", "--json"],
+            cli_env,
+        ).stdout
+    )  # fmt: skip
+    by_key = run_cli(["keys", "revoke", leaked["key"]], cli_env)
+    assert by_key.exit_code == 0, by_key.stderr
+    assert by_key.stdout.strip() == f"Revoked {leaked['id']}"
+    assert leaked["key"] not in by_key.stdout + by_key.stderr
     listed = json.loads(
         run_cli(["keys", "list", "--workspace", workspace_id, "--json"], cli_env).stdout
     )
-    assert listed["items"][0]["status"] == "revoked"
+    assert [item["status"] for item in listed["items"]] == ["revoked", "revoked"]
     unknown = run_cli(["keys", "revoke", "key_01jd00000000000000000000zz"], cli_env)
     assert unknown.exit_code == 1
     assert unknown.stderr.strip() == "error: No API key 'key_01jd00000000000000000000zz'."
-    # The raw key pasted in place of its id was echoed whole (a helper's secrets audit).
     raw = generate_key()
-    pasted = run_cli(["keys", "revoke", raw], cli_env)
-    assert pasted.exit_code == 1
-    assert raw not in pasted.stderr
-    assert raw[:12] in pasted.stderr
+    never_issued = run_cli(["keys", "revoke", raw], cli_env)
+    assert never_issued.exit_code == 1
+    assert never_issued.stderr.startswith("error: No API key is that key")
+    assert raw[12:] not in never_issued.stderr
 
 
 @pytest.fixture

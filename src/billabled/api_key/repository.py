@@ -44,3 +44,9 @@ async def live_key_ids_of(
         .order_by(ApiKey.id)
     )
     return result.all()
+
+
+async def id_of_hash(session: AsyncSession, key_hash: str) -> str | None:
+    """The id of the key whose hash this is, in any workspace (the command line's revoke)."""
+    found: str | None = await session.scalar(select(ApiKey.id).where(ApiKey.key_hash == key_hash))
+    return found

@@ -24,7 +24,7 @@ from billabled.cli.common import (
 )
 from billabled.cli.workspaces import JsonFlag, _require_workspace
 from billabled.db import Database
-from billabled.kit.apikeys import derive_pepper
+from billabled.kit.apikeys import derive_pepper, hash_key, is_well_formed
 from billabled.kit.time import isoformat_z, utcnow
 from billabled.usage.service import usage_summary
 from billabled.user import repository as user_repository
@@ -142,15 +142,34 @@ def keys_list(
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (key_…).")]) -> None:
+def keys_revoke(
+    key_id: Annotated[
+        str,
+        typer.Argument(help="The key id (key_…), or the key itself (blb_…), as found leaked."),
+    ],
+) -> None:
     """Revoke a key; it stops working on its next request."""
     settings = load_settings()
     with cli_errors(settings):
         require_current_schema(settings)
+        key_hash = None
+        if is_well_formed(key_id):
+            # Hashed as the servers hash it: with their secret key, or not at all.
+            check_secret_key(
+                settings.resolved_database_url,
+                settings.resolved_secret_key,
+                generated=settings.secret_key_is_new(),
+            )
+            key_hash = hash_key(derive_pepper(settings.resolved_secret_key), key_id)
 
         async def work(database: Database) -> str:
             async with database.transaction() as session:
-                api_key = await revoke_api_key(session, key_id=key_id, actor=SYSTEM)
+                found = key_id
+                if key_hash is not None:
+                    found = await key_repository.id_of_hash(session, key_hash) or ""
+                    if not found:
+                        fail("No API key is that key (it was never issued by this database).")
+                api_key = await revoke_api_key(session, key_id=found, actor=SYSTEM)
                 return api_key.id
 
         revoked = run_with_database(settings, work)
