@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,6 +32,20 @@ def _workspace(cli_env: dict[str, str], unique: str, plan: str = "business") -> 
     )
     assert created.exit_code == 0, created.stderr
     return json.loads(created.stdout)["workspace"]["id"], email
+
+
+def _key(
+    cli_env: dict[str, str], workspace_id: str, email: str, name: str, scopes: str
+) -> dict[str, Any]:
+    """`keys create … --json`, as printed: the raw key, its id and the rest."""
+    created = run_cli(
+        ["keys", "create", "--workspace", workspace_id, "--user", email, "--name", name,
+         "--scopes", scopes, "--json"],
+        cli_env,
+    )  # fmt: skip
+    assert created.exit_code == 0, created.stderr
+    key: dict[str, Any] = json.loads(created.stdout)
+    return key
 
 
 @pytest.fixture(scope="module")
@@ -192,13 +207,7 @@ def test_a_stored_name_with_control_characters_is_listed_escaped(
 ) -> None:
     """A name stored before names refused control characters must not reach the terminal."""
     workspace_id, email = _workspace(cli_env, unique)
-    created = json.loads(
-        run_cli(
-            ["keys", "create", "--workspace", workspace_id, "--user", email, "--name", "old",
-             "--scopes", "read:tags", "--json"],
-            cli_env,
-        ).stdout
-    )  # fmt: skip
+    created = _key(cli_env, workspace_id, email, "old", "read:tags")
     engine = create_sync_engine(database_url)
     try:
         with engine.begin() as connection:
@@ -216,25 +225,13 @@ def test_a_stored_name_with_control_characters_is_listed_escaped(
 
 def test_keys_revoke(cli_env: dict[str, str], unique: str) -> None:
     workspace_id, email = _workspace(cli_env, unique)
-    created = json.loads(
-        run_cli(
-            ["keys", "create", "--workspace", workspace_id, "--user", email, "--name", "x",
-             "--scopes", "read:users", "--json"],
-            cli_env,
-        ).stdout
-    )  # fmt: skip
+    created = _key(cli_env, workspace_id, email, "x", "read:users")
     revoked = run_cli(["keys", "revoke", created["id"]], cli_env)
     assert revoked.exit_code == 0, revoked.stderr
     assert revoked.stdout.strip() == f"Revoked {created['id']}"
     # The key itself, as whoever found it leaked has it at hand: it was refused, and echoed
     # whole (a helper's secrets audit).
-    leaked = json.loads(
-        run_cli(
-            ["keys", "create", "--workspace", workspace_id, "--user", email, "--name", "leaked",
-             "--scopes", "read:users", "--json"],
-            cli_env,
-        ).stdout
-    )  # fmt: skip
+    leaked = _key(cli_env, workspace_id, email, "leaked", "read:users")
     by_key = run_cli(["keys", "revoke", leaked["key"]], cli_env)
     assert by_key.exit_code == 0, by_key.stderr
     assert by_key.stdout.strip() == f"Revoked {leaked['id']}"
